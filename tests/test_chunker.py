@@ -1,0 +1,73 @@
+"""Chunks follow the documents' own structure and fit the embedder's window."""
+
+from pathlib import Path
+
+import pytest
+
+from assistant.embeddings import MiniLMEmbedder
+from assistant.ingest.chunker import chunk_document, find_headings
+from assistant.ingest.documents import LoadedText, SourceInfo
+from assistant.ingest.loaders import load
+from assistant.ingest.manifest import load_manifest
+
+ROOT = Path(__file__).resolve().parent.parent
+KNOWLEDGE = ROOT / "knowledge"
+
+
+@pytest.fixture(scope="module")
+def count():
+    return MiniLMEmbedder().count_tokens  # the real tokenizer file, no model load
+
+
+def chunks_of(name, count, tokens=200):
+    manifest = load_manifest(KNOWLEDGE)
+    loaded = load(KNOWLEDGE / name)
+    return chunk_document(loaded, manifest.source_for(name, loaded.title), name, tokens, count), loaded
+
+
+def test_article_chunks_follow_section_headings(count):
+    chunks, loaded = chunks_of("000_6768f1f45eb71369.txt", count)
+    sections = {c.section for c in chunks}
+    assert "Examples of civil-military cooperation > COVID-19 pandemic" in sections
+    assert "2013 Boston Marathon Bombing – Limited Military Involvement" in sections
+    headings = find_headings(loaded.text, set())
+    starts = sorted(h.start for h in headings)
+    for c in chunks:
+        # no chunk spans a heading
+        assert not any(c.start < s < c.end for s in starts), (c.section, c.text[:60])
+    rescript = next(c for c in chunks if "Operation Rescript in March 2020" in c.text)
+    assert rescript.section.endswith("COVID-19 pandemic") and rescript.doc_id == "wolowiec-goniewicz-2026"
+    assert " ".join(rescript.text.split())[:40] in " ".join(loaded.text[rescript.start:rescript.end].split())
+
+
+def test_chunks_fit_the_embedder_window(count):
+    for name in ["000_6768f1f45eb71369.txt", "001_1c06f413a0d62906.txt"]:
+        chunks, _ = chunks_of(name, count, tokens=120)
+        assert chunks
+        assert max(count(c.text) for c in chunks) <= 120
+
+
+def test_furniture_and_glossary_part_are_not_indexed(count):
+    chunks, _ = chunks_of("004_70786a0b6ae79258.txt", count)
+    text = " ".join(c.text for c in chunks)
+    assert "Back to Top" not in text and "Twitter icon" not in text and "civil‐military coordination" in text
+    chunks, _ = chunks_of("001_1c06f413a0d62906.txt", count)
+    assert all("Subscribe for Newsletter" not in c.text for c in chunks)
+    chunks, _ = chunks_of("003_37e38ac08ce320b4.txt", count)
+    assert chunks and all("Key words" not in c.text and "CIMIC Map" not in c.text for c in chunks)
+
+
+def test_ids_are_content_hashes(count):
+    a, _ = chunks_of("001_1c06f413a0d62906.txt", count)
+    b, _ = chunks_of("001_1c06f413a0d62906.txt", count)
+    assert [c.id for c in a] == [c.id for c in b]
+    assert len({c.id for c in a}) == len(a)
+
+
+def test_markdown_sections_use_heading_levels(count):
+    text = "# Guide\n\nIntro text for all.\n\n## Liaison\n\nLiaison officers meet weekly with mayors.\n\n## Assessment\n\nTeams assess water and power supplies.\n"
+    from assistant.ingest.documents import Heading
+    loaded = LoadedText(text=text, headings=[Heading(0, "Guide", 1), Heading(text.index("## L"), "Liaison", 2),
+                                             Heading(text.index("## A"), "Assessment", 2)])
+    chunks = chunk_document(loaded, SourceInfo("g", "g.md", "Guide"), "g.md", 200, count)
+    assert [c.section for c in chunks] == ["Guide", "Guide > Liaison", "Guide > Assessment"]

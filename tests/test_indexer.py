@@ -1,0 +1,188 @@
+"""Ingest into real Chroma stores with the real embedder: incremental, skipping broken files, crash-safe."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.ingest.indexer import ingest
+from assistant.store import Generations, open_reader
+from conftest import ROOT, free_port
+
+pytestmark = pytest.mark.slow
+
+
+def top_hit(settings, embedder, question):
+    store, _ = open_reader(settings, embedder.name)
+    try:
+        return store.query(embedder.embed([question])[0], 3)
+    finally:
+        store.close()
+
+
+def test_ingest_then_query_finds_the_glossary_entry(knowledge, make_settings, embedder):
+    settings = make_settings()
+    report = ingest(settings, embedder)
+    assert report.documents == 4 and report.added == report.chunks > 60 and not report.skipped
+    hits = top_hit(settings, embedder, "What is civil-military interaction?")
+    assert hits[0].chunk.kind == "glossary" and hits[0].chunk.term == "Civil-Military Interaction (CMI)"
+    assert hits[0].chunk.title.startswith("CIMIC glossary")
+
+
+@pytest.fixture
+def counting(embedder, monkeypatch):
+    counted = {"texts": 0}
+    real = embedder.embed
+
+    def embed(texts):
+        counted["texts"] += len(texts)
+        return real(texts)
+
+    monkeypatch.setattr(embedder, "embed", embed)
+    return counted
+
+
+def test_reingest_without_change_embeds_nothing(knowledge, make_settings, embedder, counting):
+    settings = make_settings()
+    first = ingest(settings, embedder)
+    counting["texts"] = 0
+    again = ingest(settings, embedder)
+    assert again.unchanged and again.added == 0 and again.chunks == first.chunks
+    assert counting["texts"] == 0
+
+
+def test_changing_one_file_changes_only_its_chunks(knowledge, make_settings, embedder, counting):
+    settings = make_settings()
+    first = ingest(settings, embedder)
+    store, _ = open_reader(settings, embedder.name)
+    before = store.entries()
+    store.close()
+    path = knowledge / "004_70786a0b6ae79258.txt"
+    path.write_text(path.read_text(encoding="utf-8").replace("October 2008", "October 2008\n\nAn added paragraph on liaison officers and the mayor's office."), encoding="utf-8")
+    counting["texts"] = 0
+    report = ingest(settings, embedder)
+    store, _ = open_reader(settings, embedder.name)
+    after = store.entries()
+    store.close()
+    changed_docs = {m["doc_id"] for i, m in after.items() if i not in before} | {m["doc_id"] for i, m in before.items() if i not in after}
+    assert changed_docs == {"hhi-cimic-brief-2008"}
+    assert report.added >= 1 and counting["texts"] == report.added
+    assert report.kept >= first.chunks - 3
+
+
+def test_removed_document_leaves_the_index_and_broken_files_are_skipped(knowledge, make_settings, embedder):
+    settings = make_settings()
+    first = ingest(settings, embedder)
+    (knowledge / "001_1c06f413a0d62906.txt").unlink()
+    (knowledge / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+    (knowledge / "notes.docx").write_bytes(b"PK\x03\x04 not a docx")
+    (knowledge / "empty.md").write_text("")
+    report = ingest(settings, embedder)
+    assert {p for p, _ in report.skipped} == {"broken.pdf", "notes.docx", "empty.md"}
+    assert all(why for _, why in report.skipped)
+    store, _ = open_reader(settings, embedder.name)
+    docs = {m["doc_id"] for m in store.entries().values()}
+    store.close()
+    assert "ukrainian-cimic-lessons" not in docs and "wolowiec-goniewicz-2026" in docs
+    assert report.removed > 0 and report.chunks < first.chunks
+
+
+def test_a_file_that_breaks_keeps_its_indexed_chunks(knowledge, make_settings, embedder):
+    settings = make_settings()
+    (knowledge / "extra.md").write_text("# Liaison\n\nLiaison officers meet the mayor every Monday in the town hall.\n", encoding="utf-8")
+    ingest(settings, embedder)
+    (knowledge / "extra.md").write_bytes(b"\x00\x00binary now")
+    report = ingest(settings, embedder)
+    assert [p for p, _ in report.skipped] == ["extra.md"]
+    hits = top_hit(settings, embedder, "When do liaison officers meet the mayor?")
+    assert any("every Monday" in h.chunk.text for h in hits)
+
+
+def test_symlink_outside_and_oversized_files_are_refused(knowledge, make_settings, embedder, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("Top secret text that must never be indexed.")
+    (knowledge / "link.txt").symlink_to(secret)
+    (knowledge / "big.txt").write_bytes(b"word " * (300 * 1024))
+    settings = make_settings(max_file_mb=1)
+    report = ingest(settings, embedder)
+    reasons = dict(report.skipped)
+    assert "outside" in reasons["link.txt"] and "limit" in reasons["big.txt"]
+    hits = top_hit(settings, embedder, "Top secret text")
+    assert all("Top secret" not in h.chunk.text for h in hits)
+
+
+def _cimic_env(settings, **extra):
+    env = dict(os.environ, CIMIC_KNOWLEDGE_DIR=str(settings.knowledge_dir), CIMIC_STORE_DIR=str(settings.store_dir))
+    env.update(extra)
+    return env
+
+
+def test_kill_9_during_ingest_leaves_the_previous_index_whole(knowledge, make_settings, embedder):
+    settings = make_settings()
+    first = ingest(settings, embedder)
+    old_gen = Generations(settings.store_dir).current()
+    # a big new document gives the second ingest many chunks to embed
+    paragraphs = [f"Exercise {i} tested liaison between unit {i} and district {i * 7} on water, power and shelter."
+                  for i in range(1500)]
+    (knowledge / "big.md").write_text("# Exercises\n\n" + "\n\n".join(paragraphs), encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "ingest", "--progress"], cwd=ROOT,
+                            env=_cimic_env(settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(settings.store_dir.glob("gen-*"))) < 2:
+        time.sleep(0.05)
+    time.sleep(3)  # well into embedding and writing the new generation
+    assert proc.poll() is None, "ingest finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert Generations(settings.store_dir).current() == old_gen
+    store, _ = open_reader(settings, embedder.name)
+    assert store.count() == first.chunks
+    assert store.query(embedder.embed(["What is CIMIC?"])[0], 3)
+    store.close()
+    report = ingest(settings, embedder)  # the next run completes and cleans up
+    assert report.added > 100 and Generations(settings.store_dir).current() != old_gen
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    port = free_port()
+    chroma = Path(sys.executable).parent / "chroma"
+    proc = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import httpx
+
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("chroma run did not start")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_ingest_into_a_chroma_server(knowledge, make_settings, embedder, chroma_server):
+    settings = make_settings(chroma_url=chroma_server)
+    first = ingest(settings, embedder)
+    assert first.added == first.chunks > 60
+    hits = top_hit(settings, embedder, "What is civil-military interaction?")
+    assert hits[0].chunk.term == "Civil-Military Interaction (CMI)"
+    again = ingest(settings, embedder)
+    assert again.unchanged and again.added == 0
+    (knowledge / "004_70786a0b6ae79258.txt").unlink()
+    third = ingest(settings, embedder)
+    assert third.removed > 0 and third.added == 0
+    assert not (settings.store_dir).exists()  # nothing was written to the embedded store
