@@ -93,8 +93,9 @@ def test_openai_backend_against_a_real_openai_compatible_server(index, local):
     assert url.startswith("http://127.0.0.1:")
     s = settings.model_copy(update={"llm_backend": "openai", "llm_base_url": url, "llm_model": "local"})
     ans = build_assistant(s, embedder=emb).ask("How many soldiers did the COVID Support Force comprise?")
-    assert ans.backend == "openai" and not ans.refused and ans.notice is None
-    assert "23,000" in ans.answer
+    assert "generate_ms" in ans.timings  # the draft came from the server
+    assert ans.notice is None or "does not answer" not in ans.notice
+    assert not ans.refused and "23,000" in ans.answer
     assert_every_sentence_cited_and_supported(ans)
 
 
