@@ -5,7 +5,7 @@ PIP     := $(VENV)/bin/pip -q --disable-pip-version-check
 STAMP   := $(VENV)/.installed
 CIMIC   := $(VENV)/bin/cimic
 
-.PHONY: run test setup index model browser eval bench clean
+.PHONY: run test setup index model browser bench bench-answer clean
 
 setup: $(STAMP)
 
@@ -30,11 +30,11 @@ browser:                                          ## Debian's Chromium for the b
 run: index model
 	$(CIMIC) serve
 
-test: $(STAMP) browser model
+test: $(STAMP) model
 	$(PY) -m pytest
 
-eval: index model
-	$(CIMIC) eval --dataset evals/datasets/gold.jsonl --backend local
+bench-answer: index model
+	$(PY) bench/answer.py
 
 bench: index
 	$(PY) bench/ingest.py

@@ -93,6 +93,18 @@ def cmd_ask(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    import sys as _sys
+
+    from assistant.config import ROOT
+
+    _sys.path.insert(0, str(ROOT))
+    from app import serve
+
+    serve(_settings(args), args.host, args.port)
+    return 0
+
+
 def cmd_model(args) -> int:
     from assistant.llm.model_file import ensure_model
 
@@ -118,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", metavar="JSON", help='earlier turns as JSON: [["question", "answer"], ...]')
     p.add_argument("--backend", choices=["local", "openai", "extractive"], help="override CIMIC_LLM_BACKEND")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("serve", help="serve the chat page and the REST API on one port")
+    p.add_argument("--host", help="default CIMIC_HOST or 127.0.0.1")
+    p.add_argument("--port", type=int, help="default CIMIC_PORT or 7860")
+    p.add_argument("--backend", choices=["local", "openai", "extractive"], help="override CIMIC_LLM_BACKEND")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("model", help="join the packaged local model once, check its SHA-256, print its path")
     p.set_defaults(func=cmd_model)
