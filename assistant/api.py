@@ -26,6 +26,7 @@ def build_api(assistant, glossary_entries) -> "FastAPI":  # noqa: F821
     from fastapi.responses import JSONResponse
 
     from assistant.errors import AssistantError
+    from assistant.ingest.glossary import search_glossary
 
     app = FastAPI(title="CIMIC doctrine assistant", version="0.1.0")
 
@@ -63,10 +64,7 @@ def build_api(assistant, glossary_entries) -> "FastAPI":  # noqa: F821
 
     @app.get("/api/glossary")
     async def glossary(q: str = ""):
-        needle = q.strip().lower()[:200]
-        hits = [e.as_dict() for e in glossary_entries
-                if not needle or needle in e.term.lower() or needle == (e.acronym or "").lower()
-                or any(needle in k.lower() for k in e.keywords)]
+        hits = [e.as_dict() for e in search_glossary(glossary_entries, q)]
         return {"count": len(hits), "entries": hits}
 
     return app

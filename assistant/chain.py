@@ -22,7 +22,7 @@ from assistant.llm.base import ChatModel, complete
 from assistant.prompts import messages, render
 from assistant.responders import compress, extractive_answer, glossary_answer
 from assistant.retrieval.condense import acceptable_rewrite, deterministic_rewrite, needs_context
-from assistant.retrieval.hybrid import HybridRetriever, Retrieval, _DEFINITIONAL
+from assistant.retrieval.hybrid import HybridRetriever, Retrieval, is_definitional
 from assistant.text import sentences
 from assistant.validation import validate
 
@@ -48,15 +48,14 @@ class Turn:
 
 class Assistant:
     def __init__(self, settings, retriever: HybridRetriever, chat_model: ChatModel | None,
-                 scorer: SupportScorer | None = None, backend: str | None = None):
+                 scorer: SupportScorer | None = None):
         from langchain_core.runnables import RunnableLambda
 
         self.settings = settings
         self.retriever = retriever
         self.chat_model = chat_model
         self.scorer = scorer or LexicalSupportScorer()
-        self.backend = backend or settings.llm_backend
-        self.min_relevance = settings.min_relevance
+        self.backend = settings.llm_backend
         self.prepare = RunnableLambda(self._condense) | RunnableLambda(self._retrieve)
         self.finish = RunnableLambda(self._check)
 
@@ -101,9 +100,9 @@ class Assistant:
         turn.retrieval = self.retriever.retrieve(turn.standalone, self.settings.top_k)
         turn.timings["retrieval_ms"] = round((time.perf_counter() - t) * 1000, 1)
         passages = turn.retrieval.passages
-        if not passages or turn.retrieval.relevance < self.min_relevance:
+        if not passages or turn.retrieval.relevance < self.settings.min_relevance:
             turn.mode = "refuse"
-        elif passages[0].glossary_match and passages[0].chunk.kind == "glossary" and _DEFINITIONAL.search(turn.standalone):
+        elif passages[0].glossary_match and passages[0].chunk.kind == "glossary" and is_definitional(turn.standalone):
             turn.mode = "glossary"
         elif self.chat_model is None:
             turn.mode = "extractive"
@@ -207,10 +206,10 @@ class Assistant:
 
     def _answer(self, turn: Turn, text: str, refused: bool, grounding: float, citations, unsupported) -> Answer:
         turn.timings.setdefault("ttft_ms", round((time.perf_counter() - turn.t0) * 1000))
-        backend = "extractive" if turn.mode in ("extractive", "glossary") and self.backend != "extractive" else self.backend
+        backend = {"glossary": f"{self.backend} (glossary)", "extractive": "extractive"}.get(turn.mode, self.backend)
         return Answer(
             answer=text, refused=refused, grounding=round(grounding, 4), citations=citations, unsupported=unsupported,
-            backend=backend if turn.mode != "glossary" else f"{self.backend} (glossary)",
+            backend=backend,
             latency_ms=round((time.perf_counter() - turn.t0) * 1000), question=turn.question,
             standalone_question=turn.standalone,
             retrieved=[p.id for p in turn.retrieval.passages] if turn.retrieval else [],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol
 
 from assistant.text import MODALS, NEGATIONS, content_words, fold, words
@@ -58,27 +59,33 @@ def strip_markers(sentence: str) -> str:
     return re.sub(r"\s*\[\d+\]", "", sentence).strip()
 
 
-def hard_facts(sentence: str) -> list[str]:
-    facts = [f"the number {n}" for n in sorted(_numbers(sentence))]
-    facts += [f"the reference '{m.group()}'" for m in _REF.finditer(sentence)]
-    facts += [f"the acronym {a}" for a in sorted(set(_ACRONYM.findall(sentence))) if len(a) >= 2]
-    ws = set(words(sentence))
-    facts += [f"the word '{w}'" for w in sorted(ws & (NEGATIONS | MODALS))]
+def hard_facts(sentence: str) -> list[tuple[str, str]]:
+    """(kind, value) pairs that must appear in a supporting passage."""
+    facts = [("number", n) for n in sorted(_numbers(sentence))]
+    facts += [("reference", m.group()) for m in _REF.finditer(sentence)]
+    facts += [("acronym", a) for a in sorted(set(_ACRONYM.findall(sentence))) if len(a) >= 2]
+    facts += [("word", w) for w in sorted(set(words(sentence)) & (NEGATIONS | MODALS))]
     return facts
 
 
-def _fact_present(fact: str, passage: str, passage_numbers: set[str], passage_words: set[str]) -> bool:
-    kind, _, value = fact.partition(" ")
-    if fact.startswith("the number "):
-        return fact[len("the number "):] in passage_numbers
-    if fact.startswith("the acronym "):
-        return fact[len("the acronym "):] in passage  # case-sensitive: acronyms are
-    if fact.startswith("the reference "):
-        return fold(fact[len("the reference '"):-1]) in fold(passage)
-    if fact.startswith("the word "):
-        w = fact[len("the word '"):-1]
-        return w in passage_words or (w in NEGATIONS and bool(passage_words & NEGATIONS))
-    return True
+_LABELS = {"number": "the number {}", "reference": "the reference '{}'", "acronym": "the acronym {}", "word": "the word '{}'"}
+
+
+@lru_cache(maxsize=256)
+def _profile(passage: str) -> tuple[frozenset, frozenset, frozenset, str]:
+    """What the checks read from a passage, computed once per passage text."""
+    return frozenset(content_words(passage)), frozenset(_numbers(passage)), frozenset(words(passage)), fold(passage)
+
+
+def _fact_present(kind: str, value: str, passage: str) -> bool:
+    _, numbers, passage_words, folded = _profile(passage)
+    if kind == "number":
+        return value in numbers
+    if kind == "acronym":
+        return value in passage  # case-sensitive: acronyms are
+    if kind == "reference":
+        return fold(value) in folded
+    return value in passage_words or (value in NEGATIONS and bool(passage_words & NEGATIONS))
 
 
 class LexicalSupportScorer:
@@ -90,15 +97,14 @@ class LexicalSupportScorer:
     def score(self, sentence: str, passage: str) -> Support:
         sentence = strip_markers(sentence)
         sent_words = content_words(sentence)
-        passage_cw = set(content_words(passage))
+        passage_cw = _profile(passage)[0]
         if not sent_words:
             return Support(1.0, 1.0, supported=True)
         missing_words = [w for w in dict.fromkeys(sent_words) if w not in passage_cw]
         unique = set(sent_words)
         recall = 1 - len(set(missing_words)) / len(unique)
-        passage_numbers = _numbers(passage)
-        passage_words = set(words(passage))
-        missing_facts = [f for f in hard_facts(sentence) if not _fact_present(f, passage, passage_numbers, passage_words)]
+        missing_facts = [_LABELS[kind].format(value) for kind, value in hard_facts(sentence)
+                         if not _fact_present(kind, value, passage)]
         score = recall * (0.5 ** len(missing_facts))
         return Support(score, recall, missing_words, missing_facts,
                        supported=recall >= self.threshold and not missing_facts)

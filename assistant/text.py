@@ -29,10 +29,12 @@ def norm_ws(text: str) -> str:
     return " ".join(text.split())
 
 
+_FOLD = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "‐": "-", "‑": "-", "–": "-", "—": "-", "\u00a0": " "})
+
+
 def fold(text: str) -> str:
     """For containment checks: whitespace collapsed, quotes/dashes unified, lower case."""
-    table = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "‐": "-", "‑": "-", "–": "-", "—": "-", "\u00a0": " "})
-    return norm_ws(text.translate(table)).lower()
+    return norm_ws(text.translate(_FOLD)).lower()
 
 
 def words(text: str) -> list[str]:

@@ -41,6 +41,7 @@ def build_ui(assistant, glossary_entries):
     import gradio as gr
 
     from assistant.errors import AssistantError
+    from assistant.ingest.glossary import search_glossary
 
     def respond(message, chat):
         chat = list(chat or [])
@@ -70,9 +71,7 @@ def build_ui(assistant, glossary_entries):
             raise gr.Error(exc.message)
 
     def lookup(q):
-        needle = (q or "").strip().lower()
-        rows = [e for e in glossary_entries if not needle or needle in e.term.lower()
-                or needle == (e.acronym or "").lower() or any(needle in k.lower() for k in e.keywords)]
+        rows = search_glossary(glossary_entries, q or "")
         if not rows:
             return f"No glossary entry matches “{html.escape(q)}”."
         out = []

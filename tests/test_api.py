@@ -2,12 +2,11 @@
 
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
-from conftest import ROOT, free_port
+from conftest import ROOT, free_port, http_service
 
 pytestmark = pytest.mark.slow
 
@@ -22,23 +21,10 @@ def server(tmp_path_factory):
     env = dict(os.environ, CIMIC_KNOWLEDGE_DIR=str(tmp / "knowledge"), CIMIC_STORE_DIR=str(tmp / "index"),
                CIMIC_LLM_BACKEND="extractive")
     subprocess.run([sys.executable, "-m", "assistant.cli", "ingest"], cwd=ROOT, env=env, check=True, capture_output=True)
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("cimic serve did not start")
-    yield url
-    proc.terminate()
-    proc.wait(20)
+    url = f"http://127.0.0.1:{free_port()}"
+    cmd = [sys.executable, "-m", "assistant.cli", "serve", "--port", url.rsplit(":", 1)[1]]
+    with http_service(cmd, f"{url}/api/health", "cimic serve", cwd=ROOT, env=env):
+        yield url
 
 
 def test_health_and_page(server):

@@ -11,7 +11,7 @@ import pytest
 
 from assistant.ingest.indexer import ingest
 from assistant.store import Generations, open_reader
-from conftest import ROOT, free_port
+from conftest import ROOT, free_port, http_service
 
 pytestmark = pytest.mark.slow
 
@@ -149,29 +149,11 @@ def test_kill_9_during_ingest_leaves_the_previous_index_whole(knowledge, make_se
 
 @pytest.fixture
 def chroma_server(tmp_path):
-    port = free_port()
+    url = f"http://127.0.0.1:{free_port()}"
     chroma = Path(sys.executable).parent / "chroma"
-    proc = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import httpx
-
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("chroma run did not start")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    cmd = [str(chroma), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", url.rsplit(":", 1)[1]]
+    with http_service(cmd, f"{url}/api/v2/heartbeat", "chroma run", timeout=60):
+        yield url
 
 
 def test_ingest_into_a_chroma_server(knowledge, make_settings, embedder, chroma_server):

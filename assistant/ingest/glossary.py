@@ -68,3 +68,10 @@ def glossary_chunks(entries: list[GlossaryEntry], source: SourceInfo, raw_text: 
             term=entry.term, acronym=entry.acronym, nato_agreed=entry.nato_agreed, embed_text=embed,
         ))
     return chunks
+
+
+def search_glossary(entries: list[GlossaryEntry], query: str) -> list[GlossaryEntry]:
+    """Entries whose term contains the query, whose acronym equals it, or one of whose keywords contains it."""
+    needle = query.strip().lower()[:200]
+    return [e for e in entries if not needle or needle in e.term.lower() or needle == (e.acronym or "").lower()
+            or any(needle in k.lower() for k in e.keywords)]

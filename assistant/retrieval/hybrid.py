@@ -21,6 +21,11 @@ _DEFINITIONAL = re.compile(r"^\W*(what\s+(is|are|does|do)\b|define\b|definition\
                            r"|\bstand\s+for\b|\bdefin(e|ition)\b|\bmeans?\b", re.I)
 
 
+def is_definitional(question: str) -> bool:
+    """'What is X?', 'define X', 'what does X stand for': a question that asks for a definition."""
+    return bool(_DEFINITIONAL.search(question))
+
+
 @dataclass
 class Retrieved:
     id: str
@@ -98,7 +103,7 @@ class HybridRetriever:
         """Glossary chunk ids whose term or acronym the query names, longest name first, with whether
         the match is strong (an acronym, a multi-word term, or a definitional question)."""
         q = " " + fold(re.sub(r"[^\w\s-]", " ", query)) + " "
-        definitional = bool(_DEFINITIONAL.search(query))
+        definitional = is_definitional(query)
         found = {}
         for name, i in self._terms:
             if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", q):
