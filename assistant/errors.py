@@ -59,3 +59,21 @@ class IndexBusy(AssistantError):
     """Another ingest holds the index lock."""
 
     status = 409
+
+
+class InvalidFeedback(AssistantError):
+    """A thumbs entry without its rating, question or answer, or with an over-long comment."""
+
+    status = 422
+
+
+class NotAuthenticated(AssistantError):
+    """A request without valid credentials where CIMIC_AUTH or CIMIC_AUTH_HEADER asks for them."""
+
+    status = 401
+
+
+class NotAllowed(AssistantError):
+    """A signed-in user who lacks the role a page or endpoint needs (the review tab: an instructor)."""
+
+    status = 403

@@ -14,15 +14,7 @@ import math
 import re
 
 from assistant.retrieval.hybrid import Retrieved
-from assistant.text import SOURCE_REFS, content_words, sentences
-
-QUESTION_WORDS = {"what", "which", "who", "when", "where", "why", "how", "many", "much", "describe", "explain",
-                  "list", "name", "define", "tell", "give", "according", "sources", "source", "doctrine"}
-
-
-def question_terms(question: str) -> set[str]:
-    return {w for w in content_words(question) if w not in QUESTION_WORDS}
-
+from assistant.text import SOURCE_REFS, content_words, question_terms, sentences
 
 def _overlap(sentence: str, terms: set[str], idf: dict[str, float]) -> float:
     ws = set(content_words(sentence))
@@ -47,8 +39,9 @@ def compress(question: str, passages: list[Retrieved], max_words: int = 110, per
         if p.chunk.kind == "glossary" and sents and sents[0] == p.chunk.term:
             sents = sents[1:]
         scored = sorted(range(len(sents)), key=lambda i: (-_overlap(sents[i], terms, idf), i))
-        if rank > 0 and scored and _overlap(sents[scored[0]], terms, idf) == 0:
-            continue  # nothing in this passage speaks to the question
+        under_heading = bool(terms & set(content_words(f"{p.chunk.section} {p.chunk.term or ''}")))
+        if rank > 0 and scored and _overlap(sents[scored[0]], terms, idf) == 0 and not under_heading:
+            continue  # nothing in this passage, nor its heading, speaks to the question
         keep = sorted(scored[:per_passage + (1 if rank == 0 else 0)])
         if p.chunk.kind == "glossary" and 0 not in keep and sents:
             keep = sorted([0] + keep[: per_passage - 1])
@@ -83,35 +76,56 @@ def glossary_answer(passage: Retrieved, max_sentences: int = 2) -> str:
     return " ".join(parts)
 
 
+_DATE = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+_NUMBER = re.compile(r"\d")
+
+
+def _answer_type_bonus(question: str, sentence: str) -> float:
+    """A 'when' question wants a date, a 'how many' question a number."""
+    q = question.lower()
+    if re.search(r"\bwhen\b|\bwhat year\b|\bwhich year\b", q):
+        return 1.0 if _DATE.search(sentence) else 0.0
+    if re.search(r"\bhow (many|much)\b", q):
+        return 1.0 if _NUMBER.search(sentence) else 0.0
+    return 0.0
+
+
 def extractive_answer(question: str, passages: list[Retrieved], max_sentences: int = 2,
                       min_coverage: float = 0.5) -> str | None:
-    """The best-covering source sentences, each with its passage number; None if they cover too little."""
+    """The best-covering source sentences, each with its passage number; None if they cover too little.
+
+    A sentence covers the question words it contains and those of the section heading it sits under
+    ("Lessons for the EU"); a second sentence is taken when it adds question words, or when it scores
+    nearly as well from another passage (two passages that both speak to the question)."""
     terms = question_terms(question)
     if not terms or not passages:
         return None
     idf = _idf(passages)
     candidates = []
     for n, p in enumerate(passages, start=1):
+        heading = terms & set(content_words(f"{p.chunk.section} {p.chunk.term or ''}"))
         for i, s in enumerate(sentences(p.chunk.text)):
             s = SOURCE_REFS.sub("", s)
             if len(s.split()) < 4 or (p.chunk.kind == "glossary" and s == p.chunk.term):
                 continue
-            score = _overlap(s, terms, idf) / (1 + 0.15 * (n - 1)) + (0.01 if i == 0 else 0)
-            if score > 0:
-                candidates.append((score, n, i, s))
+            own = terms & set(content_words(s))
+            score = (sum(idf.get(t, 1.0) for t in own) + 0.5 * sum(idf.get(t, 1.0) for t in heading - own)
+                     + _answer_type_bonus(question, s)) / (1 + 0.15 * (n - 1)) + (0.01 if i == 0 else 0)
+            if own:
+                candidates.append((score, n, i, s, own | heading))
     candidates.sort(key=lambda c: -c[0])
     chosen, covered = [], set()
-    for score, n, i, s in candidates:
-        new = (terms & set(content_words(s))) - covered
-        if chosen and not new:
+    for score, n, i, s, cov in candidates:
+        new = cov - covered
+        if chosen and not new and (score < 0.8 * chosen[0][0] or n == chosen[0][1]):
             continue
-        chosen.append((n, i, s))
-        covered |= terms & set(content_words(s))
+        chosen.append((score, n, i, s))
+        covered |= cov
         if len(chosen) >= max_sentences:
             break
     total = sum(idf.get(t, 1.0) for t in terms)
     coverage = sum(idf.get(t, 1.0) for t in covered) / total if total else 0
     if not chosen or coverage < min_coverage:
         return None
-    chosen.sort(key=lambda c: (c[0], c[1]))
-    return " ".join(f"{s} [{n}]" for n, _, s in chosen)
+    chosen.sort(key=lambda c: (c[1], c[2]))
+    return " ".join(f"{s} [{n}]" for _, n, _, s in chosen)

@@ -57,7 +57,11 @@ class ChromaStore:
                                    "rebuild it with `cimic ingest --rebuild`")
 
     def count(self) -> int:
-        return self.collection.count()
+        try:
+            return self.collection.count()
+        except Exception as exc:  # a Chroma server that stopped: reported, and tried again on the next request
+            raise StoreUnavailable(f"the vector store does not answer ({exc.__class__.__name__}); "
+                                   "questions resume by themselves when it is back") from exc
 
     def entries(self) -> dict[str, dict]:
         got = self.collection.get(include=["metadatas"])
@@ -84,7 +88,11 @@ class ChromaStore:
         n = min(k, self.count())
         if n == 0:
             return []
-        got = self.collection.query(query_embeddings=[vector], n_results=n, include=["documents", "metadatas", "distances"])
+        try:
+            got = self.collection.query(query_embeddings=[vector], n_results=n, include=["documents", "metadatas", "distances"])
+        except Exception as exc:
+            raise StoreUnavailable(f"the vector store does not answer ({exc.__class__.__name__}); "
+                                   "questions resume by themselves when it is back") from exc
         return [Hit(Chunk.from_store(d, m), i, 1.0 - dist)
                 for i, d, m, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 STOPWORDS = frozenset("""
 a an the and or but if then than of in on at to for from by with without about into over under between
@@ -41,15 +42,31 @@ def words(text: str) -> list[str]:
     return re.findall(r"[\w][\w'’\-.]*[\w]|\w", fold(text))
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    w = word.strip(".'-")
-    for suffix in ("ing", "ed"):
-        if len(w) > len(suffix) + 3 and w.endswith(suffix):
-            return w[: -len(suffix)]
-    for suffix in ("ies", "es", "s"):
-        if len(w) > 4 and w.endswith(suffix) and not w.endswith("ss"):
-            return w[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return w
+    """Lemma (simplemma: 'said' -> 'say') then Snowball stem (PyStemmer: 'comprising' -> 'compris')."""
+    import simplemma
+
+    w = re.sub(r"['’]s$", "", word).strip(".'’-")
+    if not w:
+        return w
+    return _snowball().stemWord(simplemma.lemmatize(w, lang="en").lower())
+
+
+@lru_cache(maxsize=1)
+def _snowball():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+QUESTION_WORDS = frozenset({"what", "which", "who", "when", "where", "why", "how", "many", "much", "describe", "explain",
+                            "list", "name", "define", "tell", "give", "according", "sources", "source", "doctrine"})
+
+
+def question_terms(question: str) -> set[str]:
+    """The content words of a question that an answer has to speak to."""
+    return set(content_words(" ".join(w for w in words(question) if w not in QUESTION_WORDS)))
 
 
 def content_words(text: str) -> list[str]:

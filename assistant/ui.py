@@ -37,14 +37,35 @@ def render_sources(answer) -> str:
     return "\n".join(parts)
 
 
-def build_ui(assistant, glossary_entries):
+def render_feedback(rows: list[dict]) -> str:
+    if not rows:
+        return "<p>No thumbs-down answers yet.</p>"
+    out = ['<table class="review"><tr><th>When</th><th>User</th><th>Question</th><th>Answer</th><th>Comment</th><th>Sources</th></tr>']
+    for r in rows:
+        cites = "; ".join(f"[{c.get('n')}] {c.get('title')}" for c in r.get("citations", []))
+        cells = [r["created_at"], r.get("user") or "", r["question"], r["answer"], r.get("comment") or "", cites]
+        out.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in cells) + "</tr>")
+    return "\n".join(out + ["</table>"])
+
+
+CSS = ".source mark { background: #fde68a; } .badge { font-weight: 600; } table.review td { vertical-align: top; }"
+SOURCES_PLACEHOLDER = "<p>Sources of the latest answer appear here.</p>"
+
+
+def build_ui(assistant, glossary_entries, feedback=None, auth=None, embed: bool = False):
+    """The chat page; `embed=True` gives the view for intranet iframes: chat and sources, no tabs."""
     import gradio as gr
 
+    from assistant.auth import Auth
     from assistant.errors import AssistantError
+    from assistant.feedback import Feedback, citations_of
     from assistant.ingest.glossary import search_glossary
 
-    def respond(message, chat):
+    auth = auth or Auth()
+
+    def respond(message, chat, answers):
         chat = list(chat or [])
+        answers = dict(answers or {})
         history = []
         pending = None
         for m in chat:
@@ -55,25 +76,52 @@ def build_ui(assistant, glossary_entries):
                 pending = None
         try:
             events = assistant.ask_stream(message, history)
-            chat.append({"role": "user", "content": message})
+            chat.append({"role": "user", "content": html.escape(message)})
             chat.append({"role": "assistant", "content": ""})
             draft = ""
             for event in events:
                 if event["type"] == "token":
                     draft += event["text"]
                     chat[-1]["content"] = html.escape(draft)
-                    yield chat, gr.update(), ""
+                    yield chat, gr.update(), "", answers
                 else:
                     answer = event["answer"]
                     chat[-1]["content"] = render_answer(answer)
-                    yield chat, render_sources(answer), ""
+                    answers[str(len(chat) - 1)] = answer.to_dict()
+                    yield chat, render_sources(answer), "", answers
         except AssistantError as exc:
             raise gr.Error(exc.message)
+
+    def rate(answers, comment, data: gr.LikeData, request: gr.Request):
+        if feedback is None:
+            return "Feedback is not stored on this server.", comment
+        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+        answer = (answers or {}).get(str(index))
+        if answer is None:
+            return "Rate an answer of this conversation.", comment
+        user = auth.identify(request.headers) if request is not None else None
+        entry = Feedback(rating="up" if data.liked is True else "down", question=answer["question"], answer=answer["answer"],
+                         citations=citations_of(answer), comment=(comment or "").strip(), backend=answer.get("backend", ""),
+                         grounding=answer.get("grounding"), user=user.name if user else "")
+        try:
+            outcome = feedback.add(entry)
+        except AssistantError as exc:
+            raise gr.Error(exc.message)
+        thanks = "Thank you: your feedback was stored." if outcome == "stored" else \
+            "Thank you: the feedback database is busy, your feedback is queued and will be stored."
+        return thanks, ""
+
+    def review(request: gr.Request):
+        try:
+            auth.require(request.headers if request is not None else {}, instructor=True)
+        except AssistantError as exc:
+            raise gr.Error(exc.message)
+        return render_feedback(feedback.list("down") if feedback else [])
 
     def lookup(q):
         rows = search_glossary(glossary_entries, q or "")
         if not rows:
-            return f"No glossary entry matches “{html.escape(q)}”."
+            return f"No glossary entry matches “{html.escape(q or '')}”."
         out = []
         for e in rows[:10]:
             block = f"<h3>{html.escape(e.term)}</h3><p>{html.escape(e.definition)}</p>"
@@ -84,25 +132,41 @@ def build_ui(assistant, glossary_entries):
             out.append(block)
         return "\n".join(out)
 
-    with gr.Blocks(title="CIMIC doctrine assistant") as demo:
+    def chat_panel():
+        answers = gr.State({})
+        with gr.Row():
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(label="Conversation", height=420 if embed else 480, sanitize_html=True,
+                                  elem_id="chat", feedback_options=("Like", "Dislike"))
+                box = gr.Textbox(label="Your question", placeholder="e.g. What was Operation Rescript?", elem_id="question")
+                with gr.Row():
+                    send = gr.Button("Ask", variant="primary", elem_id="ask")
+                    clear = gr.Button("Clear")
+                comment = gr.Textbox(label="Comment with your thumbs up or down (optional)", elem_id="comment", max_lines=3)
+                status = gr.Markdown(elem_id="feedback-status")
+                if not embed:
+                    gr.Examples(EXAMPLES, inputs=box)
+            with gr.Column(scale=2):
+                sources = gr.HTML(SOURCES_PLACEHOLDER, elem_id="sources")
+        send.click(respond, [box, chat, answers], [chat, sources, box, answers])
+        box.submit(respond, [box, chat, answers], [chat, sources, box, answers])
+        clear.click(lambda: ([], SOURCES_PLACEHOLDER, "", {}), None, [chat, sources, box, answers])
+        chat.like(rate, [answers, comment], [status, comment])
+
+    with gr.Blocks(title="CIMIC doctrine assistant", fill_height=embed) as demo:
+        if embed:
+            chat_panel()
+            return demo
         gr.Markdown("## CIMIC doctrine assistant\nEvery sentence of an answer cites the doctrine passage it comes from.")
         with gr.Tab("Ask"):
-            with gr.Row():
-                with gr.Column(scale=3):
-                    chat = gr.Chatbot(label="Conversation", height=480, sanitize_html=True)
-                    box = gr.Textbox(label="Your question", placeholder="e.g. What was Operation Rescript?", elem_id="question")
-                    with gr.Row():
-                        send = gr.Button("Ask", variant="primary")
-                        clear = gr.Button("Clear")
-                    gr.Examples(EXAMPLES, inputs=box)
-                with gr.Column(scale=2):
-                    sources = gr.HTML("<p>Sources of the latest answer appear here.</p>", elem_id="sources")
-            send.click(respond, [box, chat], [chat, sources, box])
-            box.submit(respond, [box, chat], [chat, sources, box])
-            clear.click(lambda: ([], "<p>Sources of the latest answer appear here.</p>", ""), None, [chat, sources, box])
+            chat_panel()
         with gr.Tab("Glossary"):
-            q = gr.Textbox(label="Term, acronym or keyword")
+            q = gr.Textbox(label="Term, acronym or keyword", elem_id="glossary-query")
             found = gr.HTML()
             q.submit(lookup, q, found)
             gr.Button("Find").click(lookup, q, found)
+        with gr.Tab("Review"):
+            gr.Markdown("Thumbs-down answers, newest first. Needs an instructor login.")
+            shown = gr.HTML(elem_id="review")
+            gr.Button("Show thumbs-down answers", elem_id="review-load").click(review, None, shown)
     return demo

@@ -18,6 +18,8 @@ TokenCounter = Callable[[str], int]
 
 _TERMINAL = tuple(".,;:!?…")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s")
+_MONTHS = ("January February March April May June July August September October November December").split()
+_DATELINE = re.compile(rf"^(?:\d{{1,2}}\s+)?(?:{'|'.join(_MONTHS)})(?:\s+\d{{1,2}},)?\s+\d{{4}}$")
 
 
 def _looks_like_heading(line: str, previous: str | None, following: str | None) -> bool:
@@ -25,6 +27,8 @@ def _looks_like_heading(line: str, previous: str | None, following: str | None) 
     line = line.strip()
     if not line or len(line) > 100 or len(line.split()) > 14:
         return False
+    if _DATELINE.match(line):
+        return False  # a dateline ("October 2008") belongs to the text it dates
     if line.endswith(_TERMINAL) or _LIST_ITEM.match(line) or not (line[0].isupper() or line[0].isdigit()):
         return False
     if not re.search(r"[A-Za-z\u00c0-\u024f]{3}", line) or re.search(r"\d{4}-\d{4}|@|://", line):
@@ -123,3 +127,32 @@ def chunk_document(loaded: LoadedText, source: SourceInfo, path: str, chunk_toke
                 seen.add(chunk.id)
                 chunks.append(chunk)
     return chunks
+
+
+def _spoken_date(date: str) -> str:
+    """'2008-10' -> 'October 2008', '2026-06-30' -> '30 June 2026'; anything else as written."""
+    m = re.fullmatch(r"(\d{4})-(\d{2})(?:-(\d{2}))?", date.strip())
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        return date
+    month = f"{_MONTHS[int(m.group(2)) - 1]} {m.group(1)}"
+    return f"{int(m.group(3))} {month}" if m.group(3) else month
+
+
+def document_card(source: SourceInfo, path: str) -> Chunk | None:
+    """One passage per document from its manifest entry (who wrote it, when, where), so that questions
+    about a source itself ("When was the HHI brief published?") find and cite its record."""
+    facts = []
+    if source.author:
+        facts.append(f"written by {source.author.replace('; ', ' and ')}")
+    if source.publisher:
+        facts.append(f"published by the {source.publisher}" if not source.publisher.lower().startswith("the ")
+                     else f"published by {source.publisher}")
+    if source.date:
+        facts.append(f"dated {_spoken_date(source.date)}")
+    if not facts:
+        return None
+    text = f"{source.title} is a {source.kind}, " + ", ".join(facts) + "."
+    if source.doi:
+        text += f" Its DOI is {source.doi}."
+    return Chunk(doc_id=source.doc_id, title=source.title, section="About this document", text=text, start=0, end=0,
+                 path=path, kind="document", embed_text=text)

@@ -59,7 +59,7 @@ class Chunk:
     end: int
     path: str
     page: int | None = None
-    kind: str = "text"  # "text" or "glossary"
+    kind: str = "text"  # "text", "glossary" or "document" (its manifest record)
     term: str | None = None
     acronym: str | None = None
     nato_agreed: str | None = None

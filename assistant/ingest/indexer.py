@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.errors import DocumentError
-from assistant.ingest.chunker import chunk_document
+from assistant.ingest.chunker import chunk_document, document_card
 from assistant.ingest.documents import Chunk
 from assistant.ingest.glossary import GLOSSARY, glossary_chunks, load_glossary
 from assistant.ingest.loaders import LOADERS, load
 from assistant.ingest.manifest import MANIFEST, load_manifest
 from assistant.store import ChromaStore, Generations, http_client, persistent_client
 
-CHUNKER_VERSION = "3"
+CHUNKER_VERSION = "4"
 SKIP_NAMES = {MANIFEST, GLOSSARY, "README.md"}
 
 
@@ -112,6 +112,8 @@ def build_chunks(settings, count_tokens, files) -> tuple[dict[str, Chunk], list[
         warnings += loaded.warnings
         source = manifest.source_for(rel, loaded.title)
         found = chunk_document(loaded, source, rel, settings.chunk_tokens, count_tokens)
+        card = document_card(source, rel)
+        found += [card] if card else []
         if manifest.glossary and manifest.glossary_from == rel and (kdir / GLOSSARY).exists():
             entries = load_glossary(kdir / GLOSSARY)
             found += glossary_chunks(entries, manifest.glossary, loaded.text, rel)

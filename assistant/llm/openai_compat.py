@@ -20,6 +20,7 @@ class OpenAICompatModel:
         from langchain_openai import ChatOpenAI
 
         self.base_url = settings.llm_base_url
+        self.api_key = settings.llm_api_key
         self.llm = ChatOpenAI(base_url=settings.llm_base_url, model=settings.llm_model,
                               api_key=settings.llm_api_key or "not-needed", temperature=0,
                               timeout=settings.llm_timeout_s, max_retries=0)
@@ -35,3 +36,15 @@ class OpenAICompatModel:
             raise BackendUnavailable(f"the chat server at {self.base_url} does not answer ({exc.__class__.__name__})") from exc
         except openai.APIStatusError as exc:
             raise BackendUnavailable(f"the chat server at {self.base_url} refused the request: {exc.status_code} {exc.message}") from exc
+
+    def probe(self) -> None:
+        """GET {base}/models with a short timeout: raises BackendUnavailable when the server does not answer."""
+        import httpx
+
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        try:
+            r = httpx.get(self.base_url.rstrip("/") + "/models", headers=headers, timeout=3.0)
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(f"the chat server at {self.base_url} does not answer ({exc.__class__.__name__})") from exc
+        if r.status_code >= 500:
+            raise BackendUnavailable(f"the chat server at {self.base_url} answers {r.status_code}")

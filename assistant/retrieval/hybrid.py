@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from assistant.ingest.documents import Chunk
 from assistant.retrieval.lexical import BM25Index
-from assistant.text import content_words, fold
+from assistant.text import content_words, fold, question_terms
 
 RRF_K = 60
 _DEFINITIONAL = re.compile(r"^\W*(what\s+(is|are|does|do)\b|define\b|definition\b|meaning\b|explain\b|who\s+is\b)"
                            r"|\bstand\s+for\b|\bdefin(e|ition)\b|\bmeans?\b", re.I)
+
+
+_DEFINITION_WORDS = {"stand", "mean", "definition", "term", "concept", "acronym", "abbreviation", "refer"}
+
+
+def _plain(text: str) -> str:
+    return " ".join(fold(re.sub(r"[^\w\s-]", " ", text)).split())
 
 
 def is_definitional(question: str) -> bool:
@@ -38,8 +45,9 @@ class Retrieved:
 @dataclass
 class Retrieval:
     query: str
-    passages: list[Retrieved]
+    passages: list[Retrieved]  # in reading order (see `retrieve`), numbered [1], [2], ... in the prompt
     relevance: float  # best dense similarity among the candidates
+    ranked: list[str] = field(default_factory=list)  # the same passages' ids in fused rank order
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:
@@ -68,6 +76,8 @@ class HybridRetriever:
         self.chunks: dict[str, Chunk] = {}
         self.bm25 = None
         self._terms: list[tuple[str, str]] = []
+        self.vocabulary: frozenset[str] = frozenset()
+        self._record_words: dict[str, set[str]] = {}
 
     def refresh(self, token_now=None) -> None:
         with self._lock:
@@ -83,7 +93,9 @@ class HybridRetriever:
                 if c.kind == "glossary" and c.term:
                     base = re.sub(r"\s*\([^)]*\)\s*$", "", c.term)
                     for name in {c.term, base, c.acronym or ""} - {""}:
-                        self._terms.append((fold(name), i))
+                        self._terms.append((_plain(name), i))
+            self.vocabulary = frozenset(w for c in self.chunks.values() for w in passage_words(c))
+            self._record_words = {c.doc_id: passage_words(c) for c in self.chunks.values() if c.kind == "document"}
             if old is not None:
                 old.close()
 
@@ -99,18 +111,39 @@ class HybridRetriever:
     def count(self) -> int:
         return len(self.chunks)
 
+    def ping(self) -> int:
+        """The chunk count the store reports now (raises StoreUnavailable when it does not answer)."""
+        if self.store is None:
+            self.refresh()
+        return self.store.count()
+
     def glossary_matches(self, query: str) -> list[tuple[str, bool]]:
         """Glossary chunk ids whose term or acronym the query names, longest name first, with whether
-        the match is strong (an acronym, a multi-word term, or a definitional question)."""
-        q = " " + fold(re.sub(r"[^\w\s-]", " ", query)) + " "
-        definitional = is_definitional(query)
+        the match is strong: the term is what the question is about (it covers most of the question's
+        words), not a word inside a longer subject ("Domestic CIMIC", "the Digital CIMIC Handbook")."""
+        q = " " + _plain(query) + " "
+        asked = question_terms(query) - _DEFINITION_WORDS
         found = {}
         for name, i in self._terms:
             if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", q):
-                strong = definitional or (" " in name and len(name) > 12)
+                covered = asked & set(content_words(self.chunks[i].term or name))
+                strong = not asked or len(covered) / len(asked) >= 0.6
                 if i not in found or (len(name), strong) > found[i]:
                     found[i] = (len(name), strong)
         return [(i, v[1]) for i, v in sorted(found.items(), key=lambda kv: kv[1], reverse=True)]
+
+    def unknown_terms(self, question: str, passages: list[Retrieved]) -> list[str]:
+        """Question words that the retrieved passages (and the records of their documents) never mention
+        and that are either unknown to the whole knowledge base ("budget", "FIFA") or a name the question
+        gives (a capitalised word): a sign that the sources do not hold the answer, whatever the
+        similarity scores say. Verbs are left out (see `_only_a_verb`)."""
+        seen = set()
+        for p in passages:
+            seen |= passage_words(p.chunk) | self._record_words.get(p.chunk.doc_id, set())
+        names = {t for w in re.findall(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w'’-]+", question.strip()) for t in content_words(w)}
+        missing = {t for t in question_terms(question) - seen if t not in self.vocabulary or t in names}
+        return list(dict.fromkeys(w for w in re.findall(r"[\w'’-]+", question)
+                                  if set(content_words(w)) & missing and not _only_a_verb(w, question)))
 
     def retrieve(self, query: str, k: int) -> Retrieval:
         if self.store is None:
@@ -125,7 +158,7 @@ class HybridRetriever:
         for rank, (i, _) in enumerate(lexical):
             fused[i] = fused.get(i, 0) + 1 / (RRF_K + rank + 1)
         matches = self.glossary_matches(query)
-        terms = [i for i, _ in matches]
+        strong_terms = {i for i, strong in matches if strong}
         for rank, (i, strong) in enumerate(matches[:2]):
             # a term the question names comes first; a common word that happens to be a term only counts once more
             fused[i] = fused.get(i, 0) + (1.0 / (rank + 1) if strong else 1 / (RRF_K + 1))
@@ -137,8 +170,39 @@ class HybridRetriever:
                 continue
             if any(near_duplicate(chunk.text, p.chunk.text) for p in passages):
                 continue
-            passages.append(Retrieved(i, chunk, fused[i], sims.get(i, 0.0), i in terms))
+            passages.append(Retrieved(i, chunk, fused[i], sims.get(i, 0.0), i in strong_terms))
             if len(passages) >= k:
                 break
+        # passages of one section are read in the document's order: the one that introduces a subject
+        # ("the United Kingdom launched Operation Rescript in March 2020") before the ones that go on about it
+        ranked = [p.id for p in passages]
+        first = {}
+        for rank, p in enumerate(passages):
+            first.setdefault((p.chunk.doc_id, p.chunk.section), rank)
+        passages.sort(key=lambda p: (first[(p.chunk.doc_id, p.chunk.section)], p.chunk.start))
         relevance = max([h.similarity for h in dense] + [1.0 if any(s for _, s in matches) else 0.0])
-        return Retrieval(query, passages, relevance)
+        return Retrieval(query, passages, relevance, ranked)
+
+
+def passage_words(chunk: Chunk) -> set[str]:
+    """The content words a passage speaks to: its text, and the title, section and term it sits under."""
+    return set(content_words(" ".join(filter(None, (chunk.text, chunk.title, chunk.section, chunk.term)))))
+
+
+_DO_SUPPORT = re.compile(r"\b(?:do|does|did)\b", re.I)
+
+
+def _only_a_verb(word: str, question: str) -> bool:
+    """Verbs carry the question, not its subject ('When did the invasion begin?', 'How did the public
+    react?'): a word that is only ever a verb, or the main verb after do/does/did, is not looked up."""
+    from lemminflect import getAllLemmas
+
+    tags = set(getAllLemmas(word))
+    if tags and tags <= {"VERB", "AUX"}:
+        return True
+    m = _DO_SUPPORT.search(question)
+    if not m or "VERB" not in tags:
+        return False
+    following = re.findall(r"[\w'’-]+", question[m.end():])
+    main = next((w for w in following if w.islower() and "VERB" in getAllLemmas(w) and getAllLemmas(w)["VERB"][0] == w), None)
+    return main == word

@@ -1,0 +1,168 @@
+"""Thumbs and comments on answers, stored with the question, the answer, its citations and a timestamp.
+
+SQLite by default (`CIMIC_FEEDBACK_DB`), any SQLAlchemy URL (PostgreSQL for several replicas). A
+write that meets a locked database waits for it (busy timeout, then retries); if the database stays
+unavailable the entry is appended to a spool file beside it and written on the next successful
+write, so that a trainee's feedback is never lost. Leaves out: editing or deleting feedback.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from assistant.errors import ConfigError, InvalidFeedback
+
+RATINGS = ("up", "down")
+MAX_COMMENT_CHARS = 2000
+
+
+@dataclass
+class Feedback:
+    rating: str
+    question: str
+    answer: str
+    citations: list  # [{n, doc_id, title, section, chunk_id}]
+    comment: str = ""
+    backend: str = ""
+    grounding: float | None = None
+    user: str = ""
+    created_at: str = ""
+
+    def validated(self) -> "Feedback":
+        if self.rating not in RATINGS:
+            raise InvalidFeedback(f"rating must be one of {', '.join(RATINGS)}, not {self.rating!r}")
+        if not (self.question or "").strip() or not (self.answer or "").strip():
+            raise InvalidFeedback("feedback needs the question and the answer it is about")
+        if len(self.comment or "") > MAX_COMMENT_CHARS:
+            raise InvalidFeedback(f"the comment is {len(self.comment):,} characters; the limit is {MAX_COMMENT_CHARS:,}")
+        self.created_at = self.created_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return self
+
+    def row(self) -> dict:
+        return {"created_at": self.created_at, "rating": self.rating, "comment": self.comment or "",
+                "question": self.question, "answer": self.answer, "citations": json.dumps(self.citations),
+                "backend": self.backend, "grounding": self.grounding, "user": self.user}
+
+
+def citations_of(answer: dict) -> list[dict]:
+    """What is kept of an Answer's citations: enough to find the passage again, not its whole text."""
+    keep = ("n", "doc_id", "title", "section", "page", "chunk_id")
+    return [{k: c.get(k) for k in keep} for c in answer.get("citations", [])]
+
+
+class FeedbackStore:
+    def __init__(self, url: str, busy_timeout_s: float = 10.0, retries: int = 3):
+        from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, Text, create_engine, event
+
+        self.url = url
+        self.retries = retries
+        sqlite = url.startswith("sqlite")
+        if sqlite and url.startswith("sqlite:///"):
+            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        self.engine = create_engine(url, connect_args={"timeout": busy_timeout_s} if sqlite else {},
+                                    pool_pre_ping=not sqlite)
+        if sqlite:
+            @event.listens_for(self.engine, "connect")
+            def _wal(dbapi_conn, _):
+                dbapi_conn.execute("PRAGMA journal_mode=WAL")
+                dbapi_conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+
+        meta = MetaData()
+        self.table = Table(
+            "feedback", meta,
+            Column("id", Integer, primary_key=True, autoincrement=True),
+            Column("created_at", String(40), nullable=False),
+            Column("rating", String(8), nullable=False, index=True),
+            Column("comment", Text, nullable=False, default=""),
+            Column("question", Text, nullable=False),
+            Column("answer", Text, nullable=False),
+            Column("citations", Text, nullable=False),
+            Column("backend", String(64)),
+            Column("grounding", Float),
+            Column("user", String(200)),
+        )
+        self._spool = Path(url[len("sqlite:///"):] + ".spool.jsonl") if sqlite and url.startswith("sqlite:///") \
+            else Path("var") / "feedback.spool.jsonl"
+        self._lock = threading.Lock()
+        try:
+            meta.create_all(self.engine)
+        except Exception as exc:  # noqa: BLE001 - a database that cannot be opened is reported by name
+            raise ConfigError(f"the feedback database {self.safe_url} cannot be opened ({exc.__class__.__name__}); "
+                              "check CIMIC_FEEDBACK_DB") from exc
+
+    @property
+    def safe_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def add(self, fb: Feedback) -> str:
+        """Store one entry. Returns "stored", or "spooled" when the database was unavailable and the entry
+        waits in the spool file for the next write."""
+        row = fb.validated().row()
+        for attempt in range(self.retries):
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(self.table.insert(), [row])
+                self._drain()
+                return "stored"
+            except Exception:  # noqa: BLE001 - locked or unreachable: wait and try again, then spool
+                time.sleep(0.2 * (attempt + 1))
+        with self._lock, self._spool.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+        return "spooled"
+
+    def _drain(self) -> None:
+        """Write entries that were spooled while the database was unavailable."""
+        if not self._spool.exists():
+            return
+        with self._lock:
+            if not self._spool.exists():
+                return
+            rows = [json.loads(line) for line in self._spool.read_text(encoding="utf-8").splitlines() if line.strip()]
+            if rows:
+                with self.engine.begin() as conn:
+                    conn.execute(self.table.insert(), rows)
+            self._spool.unlink()
+
+    def pending(self) -> int:
+        return len(self._spool.read_text(encoding="utf-8").splitlines()) if self._spool.exists() else 0
+
+    def list(self, rating: str | None = None, limit: int = 200) -> list[dict]:
+        from sqlalchemy import select
+
+        q = select(self.table).order_by(self.table.c.id.desc()).limit(limit)
+        if rating:
+            q = q.where(self.table.c.rating == rating)
+        with self.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(q)]
+        for r in rows:
+            r["citations"] = json.loads(r["citations"] or "[]")
+        return rows
+
+    def count(self) -> int:
+        from sqlalchemy import func, select
+
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(self.table)).scalar_one()
+
+    def export_csv(self, path: Path) -> int:
+        rows = self.list(limit=10**9)
+        rows.reverse()
+        fields = ["id", "created_at", "rating", "comment", "question", "answer", "citations", "backend", "grounding", "user"]
+        with Path(path).open("w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=fields)
+            w.writeheader()
+            for r in rows:
+                r = {**r, "citations": "; ".join(f"[{c.get('n')}] {c.get('title')} - {c.get('section')}" for c in r["citations"])}
+                w.writerow({k: _inert(v) for k, v in r.items()})
+        return len(rows)
+
+
+def _inert(value):
+    """A cell a spreadsheet would run as a formula ("=HYPERLINK(...)") is written as text."""
+    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
