@@ -30,7 +30,7 @@ browser:                                          ## Debian's Chromium for the b
 run: index model
 	$(CIMIC) serve
 
-test: $(STAMP) model
+test: $(STAMP) model browser
 	$(PY) -m pytest
 
 bench-answer: index model

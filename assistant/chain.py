@@ -18,19 +18,17 @@ from typing import Iterator
 
 from assistant.answer import Answer, Citation
 from assistant.errors import BackendUnavailable, ConfigError
-from assistant.grounding import LexicalSupportScorer, SupportScorer, best_support, joint_support, strip_markers
+from assistant.grounding import LexicalSupportScorer, SupportScorer, best_support, cited_sentences, joint_support
 from assistant.llm.base import ChatModel, complete
 from assistant.prompts import messages, render
 from assistant.responders import compress, extractive_answer, glossary_answer
 from assistant.retrieval.condense import acceptable_rewrite, deterministic_rewrite, needs_context
 from assistant.retrieval.hybrid import HybridRetriever, Retrieval, is_definitional
-from assistant.text import sentences
 from assistant.validation import validate
 
 NOT_IN_SOURCES = "NOT_IN_SOURCES"
 _MODEL_REFUSAL = re.compile(r"NOT_IN_SOURCES|(passages|sources|context)\s+(do|does)\s+not\s+(contain|provide|mention|answer|say)"
                             r"|(cannot|can't|unable to)\s+(answer|find)|not\s+(mentioned|provided|stated)\s+in", re.I)
-_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
 @dataclass
@@ -182,11 +180,7 @@ class Assistant:
         texts = [p.chunk.text for p in passages]
         kept: list[tuple[str, list[int]]] = []
         unsupported: list[str] = []
-        for raw in sentences(turn.draft.strip()):
-            plain = strip_markers(raw).strip()
-            if len(re.findall(r"\w+", plain)) < 3:
-                continue
-            cited = sorted({int(n) for m in _MARKER.findall(raw) for n in m.split(",")})
+        for plain, cited in cited_sentences(turn.draft):
             cited = [n for n in cited if 1 <= n <= len(passages)]  # a citation to a passage not retrieved is removed
             use = self._supporting(plain, cited, texts)
             if use:

@@ -1,8 +1,9 @@
 """Does a passage support a sentence? A deterministic lexical scorer, shared by the chain and the evals.
 
 Support = content-word recall of the sentence against the passage, plus hard facts: every number,
-date, article/paragraph reference and acronym in the sentence must appear in the passage, and so must
-a negation or modal (not, must, may, shall). A sentence is supported when its recall reaches the
+date, article/paragraph reference, acronym and capitalised name in the sentence must appear in the
+passage ("Domestic CIMIC" is not supported by a passage about CIMIC), and so must a negation or modal
+(not, must, may, shall). A sentence is supported when its recall reaches the
 threshold and no hard fact is missing. The `SupportScorer` protocol lets an NLI model replace the
 lexical scorer without touching the formulas. Leaves out: paraphrase and synonym detection.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
 
-from assistant.text import MODALS, NEGATIONS, content_words, fold, words
+from assistant.text import MODALS, NEGATIONS, content_words, fold, sentences, words
 
 DEFAULT_THRESHOLD = 0.6
 
@@ -44,6 +45,7 @@ class SupportScorer(Protocol):
 _NUMBER = re.compile(r"\d[\d,.\s]*\d|\d")
 _REF = re.compile(r"\b(?:art(?:icle)?s?|para(?:graph)?s?|§|annex|section|clause|chapter)\.?\s*[\w.\-]+", re.I)
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9\-]*[A-Z0-9]\b")
+_NAME = re.compile(r"(?<=[\s(“\"])[A-Z][a-z]+(?:-[A-Za-z]+)*\b")  # a capitalised word inside the sentence
 
 
 def _numbers(text: str) -> set[str]:
@@ -55,8 +57,22 @@ def _numbers(text: str) -> set[str]:
     return out
 
 
+_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
 def strip_markers(sentence: str) -> str:
-    return re.sub(r"\s*\[\d+\]", "", sentence).strip()
+    return re.sub(r"\s*\[\d+(?:\s*,\s*\d+)*\]", "", sentence).strip()
+
+
+def cited_sentences(answer: str) -> list[tuple[str, list[int]]]:
+    """The answer's sentences (at least three words), each with the citation numbers it carries."""
+    out = []
+    for raw in sentences((answer or "").strip()):
+        plain = strip_markers(raw).strip()
+        if len(re.findall(r"\w+", plain)) < 3:
+            continue
+        out.append((plain, sorted({int(n) for m in _MARKER.findall(raw) for n in m.split(",")})))
+    return out
 
 
 def hard_facts(sentence: str) -> list[tuple[str, str]]:
@@ -65,10 +81,12 @@ def hard_facts(sentence: str) -> list[tuple[str, str]]:
     facts += [("reference", m.group()) for m in _REF.finditer(sentence)]
     facts += [("acronym", a) for a in sorted(set(_ACRONYM.findall(sentence))) if len(a) >= 2]
     facts += [("word", w) for w in sorted(set(words(sentence)) & (NEGATIONS | MODALS))]
+    facts += [("name", n) for n in sorted(set(_NAME.findall(sentence)))]
     return facts
 
 
-_LABELS = {"number": "the number {}", "reference": "the reference '{}'", "acronym": "the acronym {}", "word": "the word '{}'"}
+_LABELS = {"number": "the number {}", "reference": "the reference '{}'", "acronym": "the acronym {}", "word": "the word '{}'",
+           "name": "the name '{}'"}
 
 
 @lru_cache(maxsize=256)
@@ -83,7 +101,7 @@ def _fact_present(kind: str, value: str, passage: str) -> bool:
         return value in numbers
     if kind == "acronym":
         return value in passage  # case-sensitive: acronyms are
-    if kind == "reference":
+    if kind in ("reference", "name"):
         return fold(value) in folded
     return value in passage_words or (value in NEGATIONS and bool(passage_words & NEGATIONS))
 

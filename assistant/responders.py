@@ -28,30 +28,52 @@ def _idf(passages: list[Retrieved]) -> dict[str, float]:
     return {w: math.log(1 + n / (1 + sum(w in d for d in docs))) + 0.5 for w in vocab}
 
 
+_LIST_ITEM = re.compile(r"^\s*(?:[-•*]|\d+[.)])\s")
+
+
+def _body(chunk) -> str:
+    """A passage's text without the term line a glossary entry starts with."""
+    text = chunk.text
+    if chunk.kind == "glossary" and chunk.term and text.startswith(chunk.term):
+        text = text[len(chunk.term):].lstrip()
+    return text
+
+
 def compress(question: str, passages: list[Retrieved], max_words: int = 110, per_passage: int = 2) -> list[str]:
-    """Per passage, the sentences that matter most for the question, in their original order."""
+    """Per passage, the sentences that matter most for the question, in their original order, under the
+    heading they sit in ("Lessons for the EU: ..."); a kept sentence that introduces a list ("three core
+    functions:") keeps its items."""
     terms = question_terms(question)
     idf = _idf(passages)
     out = []
     budget = max_words
+    last_heading = None
     for rank, p in enumerate(passages):
-        sents = [SOURCE_REFS.sub("", s) for s in sentences(p.chunk.text)]
-        if p.chunk.kind == "glossary" and sents and sents[0] == p.chunk.term:
-            sents = sents[1:]
+        sents = [SOURCE_REFS.sub("", s) for s in sentences(_body(p.chunk))]
+        heading = p.chunk.term or p.chunk.section.split(" > ")[-1]
         scored = sorted(range(len(sents)), key=lambda i: (-_overlap(sents[i], terms, idf), i))
-        under_heading = bool(terms & set(content_words(f"{p.chunk.section} {p.chunk.term or ''}")))
+        under_heading = bool(terms & set(content_words(heading)))
         if rank > 0 and scored and _overlap(sents[scored[0]], terms, idf) == 0 and not under_heading:
             continue  # nothing in this passage, nor its heading, speaks to the question
-        keep = sorted(scored[:per_passage + (1 if rank == 0 else 0)])
-        if p.chunk.kind == "glossary" and 0 not in keep and sents:
-            keep = sorted([0] + keep[: per_passage - 1])
-        text = " ".join(sents[i] for i in keep)
+        keep = set(scored[:per_passage + (1 if rank == 0 else 0)])
+        if p.chunk.kind == "glossary" and sents:
+            keep.add(0)
+        for i in sorted(keep):
+            if sents[i].rstrip().endswith(":"):
+                j = i + 1
+                while j < len(sents) and j - i <= 8 and _LIST_ITEM.match(sents[j]):
+                    keep.add(j)
+                    j += 1
+        text = " ".join(sents[i] for i in sorted(keep))
         words = text.split()
         if len(words) > budget:
             text = " ".join(words[:max(budget, 20)]) + " ..."
         budget -= len(text.split())
-        prefix = f"{p.chunk.term}: " if p.chunk.kind == "glossary" and p.chunk.term else ""
-        out.append(prefix + text)
+        shown = heading if under_heading or p.chunk.kind == "glossary" else ""
+        if shown and shown != last_heading:
+            text = f"{shown}: {text}"
+        last_heading = shown or last_heading
+        out.append(text)
         if budget <= 0:
             break
     return out

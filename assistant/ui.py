@@ -23,16 +23,19 @@ def render_answer(answer) -> str:
 
 
 def render_sources(answer) -> str:
+    """Every cited passage with its title, section and page; in each, the words of the sentences that cite
+    it are highlighted."""
     if answer.refused:
         return "<p>No sources: the question is outside what the doctrine sources cover.</p>"
-    total = len(answer.unsupported) + len(re.findall(r"[.!?”](?:\s*\[\d+\])+", answer.answer))
-    supported = total - len(answer.unsupported)
-    parts = [f'<p class="badge">{supported} of {total} sentences supported (grounding {answer.grounding:.2f})</p>']
-    words = {w.lower() for w in re.findall(r"\w{4,}", re.sub(r"\[\d+\]", "", answer.answer))}
+    cited_sentences = re.findall(r"(.+?[.!?”\"])((?:\s*\[\d+\])+)", answer.answer)
+    total = len(cited_sentences) + len(answer.unsupported)
+    parts = [f'<p class="badge">{len(cited_sentences)} of {total} sentences supported (grounding {answer.grounding:.2f})</p>']
     for c in answer.citations:
+        words = {w.lower() for sentence, marks in cited_sentences if f"[{c.n}]" in marks
+                 for w in re.findall(r"\w{3,}", sentence)}
         where = html.escape(c.title) + (f" — {html.escape(c.section)}" if c.section else "") + (f", p. {c.page}" if c.page else "")
-        body = html.escape(c.text)
-        body = re.sub(r"\b(\w{4,})\b", lambda m: f"<mark>{m.group(1)}</mark>" if m.group(1).lower() in words else m.group(1), body)
+        body = re.sub(r"\b(\w{3,})\b", lambda m: f"<mark>{m.group(1)}</mark>" if m.group(1).lower() in words else m.group(1),
+                      html.escape(c.text))
         parts.append(f'<div id="src-{c.n}" class="source"><b>[{c.n}] {where}</b><p>{body}</p></div>')
     return "\n".join(parts)
 
@@ -48,7 +51,7 @@ def render_feedback(rows: list[dict]) -> str:
     return "\n".join(out + ["</table>"])
 
 
-CSS = ".source mark { background: #fde68a; } .badge { font-weight: 600; } table.review td { vertical-align: top; }"
+CSS = ".source mark { background: #fde68a; } .source:target { outline: 2px solid #f97316; } .badge { font-weight: 600; } table.review td { vertical-align: top; }"
 SOURCES_PLACEHOLDER = "<p>Sources of the latest answer appear here.</p>"
 
 

@@ -71,3 +71,29 @@ def http_service(cmd: list[str], ready_url: str, what: str, timeout: float = 120
             proc.wait(20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+CIMIC_VARS = ("CIMIC_AUTH", "CIMIC_AUTH_HEADER", "CIMIC_INSTRUCTORS", "CIMIC_ALLOWED_ORIGINS", "CIMIC_CHROMA_URL",
+              "CIMIC_LLM_BASE_URL")
+
+
+def indexed_env(tmp: Path, **overrides) -> dict:
+    """Environment for a `cimic` subprocess with a private copy of knowledge/ indexed under `tmp`,
+    the extractive back-end and its own feedback database."""
+    import os
+
+    if not (tmp / "knowledge").exists():
+        shutil.copytree(ROOT / "knowledge", tmp / "knowledge")
+    env = {k: v for k, v in os.environ.items() if k not in CIMIC_VARS}
+    env.update(CIMIC_KNOWLEDGE_DIR=str(tmp / "knowledge"), CIMIC_STORE_DIR=str(tmp / "index"),
+               CIMIC_LLM_BACKEND="extractive", CIMIC_FEEDBACK_DB=f"sqlite:///{tmp / 'feedback.db'}")
+    env.update(overrides)
+    subprocess.run([sys.executable, "-m", "assistant.cli", "ingest"], cwd=ROOT, env=env, check=True, capture_output=True)
+    return env
+
+
+def cimic_server(env: dict):
+    """(url, context manager) for `cimic serve` on a free loopback port."""
+    url = f"http://127.0.0.1:{free_port()}"
+    cmd = [sys.executable, "-m", "assistant.cli", "serve", "--port", url.rsplit(":", 1)[1]]
+    return url, http_service(cmd, f"{url}/api/health", "cimic serve", cwd=ROOT, env=env)

@@ -1,30 +1,51 @@
-"""The REST API over HTTP against the real app (real index, real embedder, extractive back-end)."""
+"""The REST API over HTTP against the real app (real index, real embedder, extractive back-end), with
+and without a login, CORS and frame-ancestors."""
 
+import base64
+import json
+import sqlite3
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from conftest import ROOT, free_port, http_service
+from conftest import ROOT, cimic_server, indexed_env
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    import os
-    import shutil
+INTRANET = "http://intranet.example"
 
+
+@pytest.fixture(scope="module")
+def index_env(tmp_path_factory):
+    """A private knowledge copy and index, built once for the module's servers."""
     tmp = tmp_path_factory.mktemp("api")
-    shutil.copytree(ROOT / "knowledge", tmp / "knowledge")
-    env = dict(os.environ, CIMIC_KNOWLEDGE_DIR=str(tmp / "knowledge"), CIMIC_STORE_DIR=str(tmp / "index"),
-               CIMIC_LLM_BACKEND="extractive")
-    subprocess.run([sys.executable, "-m", "assistant.cli", "ingest"], cwd=ROOT, env=env, check=True, capture_output=True)
-    url = f"http://127.0.0.1:{free_port()}"
-    cmd = [sys.executable, "-m", "assistant.cli", "serve", "--port", url.rsplit(":", 1)[1]]
-    with http_service(cmd, f"{url}/api/health", "cimic serve", cwd=ROOT, env=env):
+    return tmp, indexed_env(tmp)
+
+
+@pytest.fixture(scope="module")
+def server(index_env):
+    url, service = cimic_server(index_env[1])
+    with service:
         yield url
+
+
+@pytest.fixture(scope="module")
+def locked_server(index_env):
+    """The same app behind a login, with one instructor, embeddable by one intranet origin."""
+    tmp, env = index_env
+    env = dict(env, CIMIC_AUTH="trainee:t-pass,instructor:i-pass", CIMIC_INSTRUCTORS="instructor",
+               CIMIC_ALLOWED_ORIGINS=INTRANET, CIMIC_FEEDBACK_DB=f"sqlite:///{tmp / 'locked-feedback.db'}")
+    url, service = cimic_server(env)
+    with service:
+        yield url
+
+
+def basic(user, password):
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
 def test_health_and_page(server):
@@ -60,3 +81,98 @@ def test_oversized_body_is_refused(server):
 def test_glossary_lookup(server):
     r = httpx.get(f"{server}/api/glossary", params={"q": "CMI"}).json()
     assert r["entries"][0]["term"] == "Civil-Military Interaction (CMI)"
+
+
+def test_stream_sends_tokens_then_the_answer(server):
+    with httpx.stream("POST", f"{server}/api/ask/stream", json={"question": "What was Operation Rescript?"}, timeout=60) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-ndjson")
+        events = [json.loads(line) for line in r.iter_lines() if line.strip()]
+    assert events[0]["type"] == "token" and events[-1]["type"] == "answer"
+    assert "Rescript" in events[-1]["answer"]["answer"] and events[-1]["answer"]["citations"]
+
+
+def test_stream_rejects_bad_input_before_streaming(server):
+    r = httpx.post(f"{server}/api/ask/stream", json={"question": "  "}, timeout=30)
+    assert r.status_code == 422 and "empty" in r.json()["error"]
+
+
+def test_backend_field_is_honoured(server):
+    ok = httpx.post(f"{server}/api/ask", json={"question": "What is CMI?", "backend": "extractive"}, timeout=60)
+    assert ok.status_code == 200 and ok.json()["backend"].startswith("extractive")
+    bad = httpx.post(f"{server}/api/ask", json={"question": "What is CMI?", "backend": "openai"}, timeout=60)
+    assert bad.status_code == 422 and "CIMIC_LLM_BASE_URL" in bad.json()["error"]
+    unknown = httpx.post(f"{server}/api/ask", json={"question": "What is CMI?", "backend": "gpt-9"}, timeout=60)
+    assert unknown.status_code == 422 and "backend" in unknown.json()["error"]
+
+
+def test_feedback_is_stored_and_exported(server, index_env, tmp_path):
+    tmp, env = index_env
+    answer = httpx.post(f"{server}/api/ask", json={"question": "What was Operation Rescript?"}, timeout=60).json()
+    body = {"rating": "down", "question": answer["question"], "answer": answer["answer"], "comment": "=cmd|' /C calc'!A0",
+            "citations": answer["citations"], "backend": answer["backend"], "grounding": answer["grounding"]}
+    assert httpx.post(f"{server}/api/feedback", json=body, timeout=30).json() == {"status": "stored"}
+    bad = httpx.post(f"{server}/api/feedback", json={**body, "rating": "meh"}, timeout=30)
+    assert bad.status_code == 422 and "rating" in bad.json()["error"]
+    # without a login nobody is an instructor: the list stays closed
+    closed = httpx.get(f"{server}/api/feedback")
+    assert closed.status_code == 403 and "instructor" in closed.json()["error"]
+    out = tmp_path / "feedback.csv"
+    done = subprocess.run([sys.executable, "-m", "assistant.cli", "feedback", "export", "--csv", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    text = out.read_text(encoding="utf-8")
+    assert "Operation Rescript" in text and "'=cmd" in text  # a formula in a comment is exported as inert text
+
+
+def test_concurrent_feedback_loses_nothing(server, index_env):
+    tmp, _ = index_env
+    db = tmp / "feedback.db"
+    before = sqlite3.connect(db).execute("select count(*) from feedback").fetchone()[0]
+    body = {"rating": "up", "question": "q", "answer": "a [1]"}
+
+    def send(i):
+        return httpx.post(f"{server}/api/feedback", json={**body, "comment": f"c{i}"}, timeout=60).status_code
+
+    with ThreadPoolExecutor(20) as pool:
+        codes = list(pool.map(send, range(200)))
+    assert codes == [200] * 200
+    rows = sqlite3.connect(db).execute("select comment from feedback where question = 'q'").fetchall()
+    assert sqlite3.connect(db).execute("select count(*) from feedback").fetchone()[0] == before + 200
+    assert {r[0] for r in rows} >= {f"c{i}" for i in range(200)}
+
+
+def test_embedding_headers_without_allowed_origins(server):
+    r = httpx.get(server + "/embed/")
+    assert r.status_code == 200 and r.headers["content-security-policy"] == "frame-ancestors 'self'"
+
+
+def test_login_guards_page_and_api(locked_server):
+    assert httpx.get(locked_server + "/").status_code == 401
+    assert httpx.get(locked_server + "/embed/").status_code == 401
+    r = httpx.post(f"{locked_server}/api/ask", json={"question": "What is CMI?"}, timeout=60)
+    assert r.status_code == 401 and "WWW-Authenticate" in r.headers
+    assert httpx.get(locked_server + "/", headers=basic("trainee", "wrong")).status_code == 401
+    assert httpx.get(locked_server + "/", headers=basic("trainee", "t-pass")).status_code == 200
+    ok = httpx.post(f"{locked_server}/api/ask", json={"question": "What is CMI?"}, headers=basic("trainee", "t-pass"), timeout=60)
+    assert ok.status_code == 200 and not ok.json()["refused"]
+    assert httpx.get(f"{locked_server}/api/health").status_code == 200  # probes need no login
+
+
+def test_review_needs_an_instructor(locked_server):
+    body = {"rating": "down", "question": "What is CMI?", "answer": "Civil-military interaction. [1]"}
+    assert httpx.post(f"{locked_server}/api/feedback", json=body, headers=basic("trainee", "t-pass")).status_code == 200
+    trainee = httpx.get(f"{locked_server}/api/feedback", headers=basic("trainee", "t-pass"))
+    assert trainee.status_code == 403 and "instructor" in trainee.json()["error"]
+    rows = httpx.get(f"{locked_server}/api/feedback?rating=down", headers=basic("instructor", "i-pass")).json()["feedback"]
+    assert rows[0]["question"] == "What is CMI?" and rows[0]["user"] == "trainee"
+
+
+def test_cors_and_frame_ancestors_follow_allowed_origins(locked_server):
+    pre = httpx.options(f"{locked_server}/api/ask", headers={"Origin": INTRANET, "Access-Control-Request-Method": "POST",
+                                                             "Access-Control-Request-Headers": "authorization,content-type"})
+    assert pre.status_code == 200 and pre.headers["access-control-allow-origin"] == INTRANET
+    other = httpx.options(f"{locked_server}/api/ask", headers={"Origin": "http://evil.example",
+                                                               "Access-Control-Request-Method": "POST"})
+    assert other.headers.get("access-control-allow-origin") != "http://evil.example"
+    page = httpx.get(locked_server + "/embed/", headers=basic("trainee", "t-pass"))
+    assert page.headers["content-security-policy"] == f"frame-ancestors 'self' {INTRANET}"

@@ -1,0 +1,173 @@
+"""The chat page in Debian's Chromium, driven by Playwright, against the real app (real index, real
+embedder, extractive back-end): ask, see the cited answer, click the citation, see the highlighted
+passage, give a thumbs-down, find it in the database; the embed view inside an intranet page's iframe;
+markup in documents and questions stays inert text. Writes a screenshot to test-output/chat-page.png.
+"""
+
+import re
+import shutil
+import sqlite3
+import threading
+import time
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, cimic_server, free_port, indexed_env
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+OUTPUT = ROOT / "test-output"
+HOSTILE = ('Field note on the Zyxwv liaison cell. <script>window.__pwned = "script"</script> '
+           '<img src=x onerror="window.__pwned = \'img\'"> See [the annex](javascript:window.__pwned=\'link\') '
+           'for the Zyxwv liaison cell roster.\n')
+
+
+class IntranetPage:
+    """A loopback web server with a page that frames the assistant's embed view."""
+
+    def __init__(self, root: Path, app_url: str, port: int):
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "intranet.html").write_text(
+            f'<!doctype html><title>Intranet</title><h1>Intranet</h1>'
+            f'<iframe id="cimic" src="{app_url}/embed/" width="1000" height="760" title="CIMIC assistant"></iframe>',
+            encoding="utf-8")
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), partial(SimpleHTTPRequestHandler, directory=str(root)))
+        self.url = f"http://127.0.0.1:{port}/intranet.html"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: `make test` installs it (make browser)")
+    tmp = tmp_path_factory.mktemp("browser")
+    shutil.copytree(ROOT / "knowledge", tmp / "knowledge")
+    (tmp / "knowledge" / "field-note.md").write_text("# Zyxwv liaison cell\n\n" + HOSTILE, encoding="utf-8")
+    allowed_port, other_port = free_port(), free_port()
+    env = indexed_env(tmp, CIMIC_ALLOWED_ORIGINS=f"http://127.0.0.1:{allowed_port}")
+    url, service = cimic_server(env)
+    with service:
+        allowed = IntranetPage(tmp / "allowed", url, allowed_port)
+        other = IntranetPage(tmp / "other", url, other_port)
+        try:
+            yield {"url": url, "db": tmp / "feedback.db", "allowed": allowed.url, "other": other.url}
+        finally:
+            allowed.close()
+            other.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    pg = context.new_page()
+    pg.dialogs = []
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    yield pg
+    context.close()
+
+
+def ask(scope, question: str):
+    scope.locator("#question textarea").fill(question)
+    scope.locator("#question textarea").press("Enter")
+
+
+def test_ask_cite_highlight_and_thumbs_down(site, page):
+    t0 = time.perf_counter()
+    page.goto(site["url"])
+    page.locator("#question textarea").wait_for(state="visible")
+    print(f"page load to interactive chat: {time.perf_counter() - t0:.2f} s")
+
+    ask(page, "What was Operation Rescript?")
+    link = page.locator("#chat a.cite").first
+    link.wait_for(timeout=60_000)
+    bot = page.locator("#chat [aria-label^=\"bot's message\"]").last
+    assert "Operation Rescript" in bot.inner_text() and "[1]" in bot.inner_text()
+    assert re.fullmatch(r"(\d+) of \1 sentences supported \(grounding 1\.00\)", page.locator("#sources .badge").inner_text())
+
+    link.click()
+    assert page.evaluate("location.hash") == "#src-1"
+    cited = page.locator("#sources #src-1")
+    assert cited.is_visible() and "Civil-military cooperation during mass casualty events" in cited.inner_text()
+    marked = cited.locator("mark").all_inner_texts()
+    assert {"Rescript", "Operation"} <= set(marked), marked
+
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "chat-page.png"), full_page=True)
+
+    page.locator("#comment textarea").fill("too long for a trainee")
+    page.locator("#chat button[aria-label='Dislike']").last.click()
+    page.locator("#feedback-status").get_by_text("feedback was stored").wait_for(timeout=30_000)
+    rows = sqlite3.connect(site["db"]).execute("select rating, question, comment, citations from feedback").fetchall()
+    assert ("down", "What was Operation Rescript?", "too long for a trainee") == rows[-1][:3]
+    assert "wolowiec-goniewicz-2026" in rows[-1][3]
+
+
+def test_follow_up_keeps_the_conversation(site, page):
+    page.goto(site["url"])
+    ask(page, "What was Operation Rescript?")
+    page.locator("#chat a.cite").first.wait_for(timeout=60_000)
+    ask(page, "Under which procedure was it carried out?")
+    page.locator("#chat [aria-label^=\"bot's message\"]").nth(1).wait_for(timeout=60_000)
+    page.wait_for_function("document.querySelectorAll('#chat a.cite').length >= 2", timeout=60_000)
+    assert "Military Aid to the Civil Authorities" in page.locator("#chat [aria-label^=\"bot's message\"]").nth(1).inner_text()
+
+
+def test_review_tab_refuses_without_an_instructor_login(site, page):
+    page.goto(site["url"])
+    page.get_by_role("tab", name="Review").click()
+    page.locator("#review-load").click()
+    page.get_by_text("instructor login").first.wait_for(timeout=30_000)
+    assert "<table" not in page.locator("#review").inner_html()
+
+
+def test_embed_view_in_an_allowed_intranet_page(site, page):
+    page.goto(site["allowed"])
+    frame = page.frame_locator("#cimic")
+    frame.locator("#question textarea").wait_for(timeout=60_000)
+    assert frame.locator("[role=tab]").count() == 0  # minimal chrome: no tabs, no title
+    ask(frame, "What is CMI?")
+    frame.locator("#chat a.cite").first.wait_for(timeout=60_000)
+
+
+def test_embed_view_refused_in_a_page_of_another_origin(site, page):
+    page.goto(site["other"])
+    page.wait_for_timeout(3000)
+    frame = page.frame(url=lambda u: "/embed" in u)
+    has_app = frame is not None and frame.locator("#question textarea").count() > 0
+    assert not has_app  # frame-ancestors blocks it
+
+
+def test_markup_from_documents_and_questions_stays_inert(site, page):
+    page.goto(site["url"])
+    ask(page, "Who keeps the Zyxwv liaison cell roster?")
+    page.locator("#chat a.cite").first.wait_for(timeout=60_000)
+    assert "Zyxwv" in page.locator("#sources").inner_text()  # the planted note is cited, its markup shown as text
+    assert "<script>" in page.locator("#sources").inner_text() and "onerror" in page.locator("#sources").inner_text()
+    ask(page, 'Zyxwv roster? <img src=y onerror="window.__pwned=\'q\'"><script>window.__pwned="q"</script> '
+              '[x](javascript:window.__pwned=1)')
+    page.locator("#chat [aria-label^=\"bot's message\"]").nth(1).wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
+    assert "<img src=y" in page.locator("#chat").inner_text()  # the question is shown as the text it is
+    for link in page.locator("#sources a, #chat a").all():
+        assert not (link.get_attribute("href") or "").strip().lower().startswith("javascript")
+    assert page.evaluate("window.__pwned === undefined")
+    assert page.locator("#chat img, #sources img, #chat script, #sources script").count() == 0
+    assert page.dialogs == []
