@@ -5,7 +5,7 @@ PIP     := $(VENV)/bin/pip -q --disable-pip-version-check
 STAMP   := $(VENV)/.installed
 CIMIC   := $(VENV)/bin/cimic
 
-.PHONY: run test setup index model browser bench bench-answer clean
+.PHONY: run test eval setup index model browser bench bench-answer bench-serve clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,12 @@ run: index model
 
 test: $(STAMP) model browser
 	$(PY) -m pytest
+
+eval: index model                                 ## the whole gold set on the local model; report under evals/reports/
+	$(CIMIC) eval --backend local
+
+bench-serve: index model browser
+	$(PY) bench/serve.py
 
 bench-answer: index model
 	$(PY) bench/answer.py

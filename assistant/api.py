@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Literal
 
+from fastapi import Request  # at module level: FastAPI resolves the string annotations of the handlers here
 from pydantic import BaseModel, Field
 
 MAX_BODY_BYTES = 256 * 1024
@@ -39,7 +40,7 @@ def origins(settings) -> list[str]:
 
 
 def build_api(assistant, glossary_entries, settings, feedback=None, auth=None) -> "FastAPI":  # noqa: F821
-    from fastapi import FastAPI, Request
+    from fastapi import FastAPI
     from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
     from fastapi.exceptions import RequestValidationError
     from fastapi.middleware.cors import CORSMiddleware

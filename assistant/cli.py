@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from assistant.errors import AssistantError, ConfigError
@@ -114,6 +115,19 @@ def cmd_model(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from assistant.evaluation import ROOT, run_eval, terminal_summary
+
+    settings = _settings(args)
+    out = Path(args.out or ROOT / "evals" / "reports" / time.strftime("%Y%m%d-%H%M%S"))
+    report = run_eval(settings, Path(args.dataset), out, backend=args.backend,
+                      compare_to=Path(args.compare) if args.compare else None,
+                      gates_file=Path(args.gates) if args.gates else None, sample_size=args.sample,
+                      progress=not args.quiet)
+    print(terminal_summary(report, out))
+    return 1 if report["gates"]["missed"] else 0
+
+
 def cmd_feedback(args) -> int:
     from assistant.feedback import FeedbackStore
 
@@ -156,6 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="default CIMIC_PORT or 7860")
     p.add_argument("--backend", choices=["local", "openai", "extractive"], help="override CIMIC_LLM_BACKEND")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("eval", help="run a gold dataset and write report.json and report.html; exit 1 when a gate is missed")
+    p.add_argument("--dataset", default="evals/datasets/gold.jsonl", help="JSONL cases (DESIGN.md format)")
+    p.add_argument("--backend", choices=["local", "openai", "extractive"], help="override CIMIC_LLM_BACKEND")
+    p.add_argument("--out", metavar="DIR", help="where to write the report (default evals/reports/<time>)")
+    p.add_argument("--compare", metavar="OLD.json", help="an earlier report.json to show the change since")
+    p.add_argument("--gates", metavar="FILE", default="evals/gates.yaml", help="thresholds per back-end ('' for none)")
+    p.add_argument("--sample", type=int, metavar="N", help="run a deterministic subset of about N cases, every kind included")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("feedback", help="list or export the thumbs and comments trainees gave")
     p.add_argument("action", choices=["list", "export"])

@@ -77,3 +77,9 @@ class NotAllowed(AssistantError):
     """A signed-in user who lacks the role a page or endpoint needs (the review tab: an instructor)."""
 
     status = 403
+
+
+class DatasetError(AssistantError):
+    """An evaluation dataset, label file or earlier report that cannot be read as documented."""
+
+    status = 422

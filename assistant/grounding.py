@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
 
-from assistant.text import MODALS, NEGATIONS, content_words, fold, sentences, words
+from assistant.text import MODALS, NEGATIONS, STOPWORDS, content_words, fold, sentences, words
 
 DEFAULT_THRESHOLD = 0.6
 
@@ -45,7 +45,8 @@ class SupportScorer(Protocol):
 _NUMBER = re.compile(r"\d[\d,.\s]*\d|\d")
 _REF = re.compile(r"\b(?:art(?:icle)?s?|para(?:graph)?s?|§|annex|section|clause|chapter)\.?\s*[\w.\-]+", re.I)
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9\-]*[A-Z0-9]\b")
-_NAME = re.compile(r"(?<=[\s(“\"])[A-Z][a-z]+(?:-[A-Za-z]+)*\b")  # a capitalised word inside the sentence
+# a capitalised word inside the sentence, or opening it as part of a longer name ("Domestic CIMIC")
+_NAME = re.compile(r"(?<=[\s(“\"])[A-Z][a-z]+(?:-[A-Za-z]+)*\b|^[A-Z][a-z]+(?:-[A-Za-z]+)*(?=\s+[A-Z])")
 
 
 def _numbers(text: str) -> set[str]:
@@ -81,7 +82,7 @@ def hard_facts(sentence: str) -> list[tuple[str, str]]:
     facts += [("reference", m.group()) for m in _REF.finditer(sentence)]
     facts += [("acronym", a) for a in sorted(set(_ACRONYM.findall(sentence))) if len(a) >= 2]
     facts += [("word", w) for w in sorted(set(words(sentence)) & (NEGATIONS | MODALS))]
-    facts += [("name", n) for n in sorted(set(_NAME.findall(sentence)))]
+    facts += [("name", n) for n in sorted(set(_NAME.findall(sentence))) if n.lower() not in STOPWORDS]
     return facts
 
 

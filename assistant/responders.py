@@ -126,7 +126,7 @@ def extractive_answer(question: str, passages: list[Retrieved], max_sentences: i
     candidates = []
     for n, p in enumerate(passages, start=1):
         heading = terms & set(content_words(f"{p.chunk.section} {p.chunk.term or ''}"))
-        for i, s in enumerate(sentences(p.chunk.text)):
+        for i, s in enumerate(sentences(_body(p.chunk))):
             s = SOURCE_REFS.sub("", s)
             if len(s.split()) < 4 or (p.chunk.kind == "glossary" and s == p.chunk.term):
                 continue
@@ -150,4 +150,16 @@ def extractive_answer(question: str, passages: list[Retrieved], max_sentences: i
     if not chosen or coverage < min_coverage:
         return None
     chosen.sort(key=lambda c: (c[1], c[2]))
-    return " ".join(f"{s} [{n}]" for _, n, _, s in chosen)
+    parts = []
+    for _, n, i, s in chosen:
+        parts.append(f"{s} [{n}]")
+        if s.rstrip().endswith(":"):  # a sentence that introduces a list brings its items
+            items = [SOURCE_REFS.sub("", x) for x in sentences(_body(passages[n - 1].chunk))]
+            start = next((j for j, x in enumerate(items) if x == s), None)
+            if start is not None:
+                for item in items[start + 1:start + 9]:
+                    if not _LIST_ITEM.match(item):
+                        break
+                    parts.append(f"{item.lstrip('-•* ').rstrip(',;')}. [{n}]" if not item.rstrip().endswith(".")
+                                 else f"{item.lstrip('-•* ')} [{n}]")
+    return " ".join(parts)

@@ -74,15 +74,21 @@ def content_words(text: str) -> list[str]:
 
 
 _SENT = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)]))\s+(?=[\"“(\[]?[A-Z0-9])|\n{2,}|\n(?=\s*[-•*]\s)")
+_LEADING_MARKERS = re.compile(r"^((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)(.*)$", re.S)
 SOURCE_REFS = re.compile(r"\s*\[\d+(?:\s*[–,\-]\s*\d+)*\]")
 _ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|Dr|Mr|Mrs|No|Art|para|approx|cf|al)\.)$")
 
 
 def sentences(text: str) -> list[str]:
-    """Split into sentences, keeping abbreviations like 'e.g.' inside their sentence."""
+    """Split into sentences, keeping abbreviations like 'e.g.' inside their sentence and a citation
+    marker after the full stop ("... in 2020. [1]") with the sentence it follows."""
     out: list[str] = []
     for piece in _SENT.split(text):
         piece = piece.strip()
+        m = _LEADING_MARKERS.match(piece)
+        if m and out:  # "... in 2020. [1] The CSF ...": the marker belongs to the sentence before it
+            out[-1] = f"{out[-1]} {m.group(1).strip()}"
+            piece = m.group(2).strip()
         if not piece:
             continue
         if out and _ABBREV.search(out[-1]):

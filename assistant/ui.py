@@ -5,13 +5,22 @@ Errors the chain raises for bad input are shown with their own message (`gr.Erro
 comes from a document or a user is HTML-escaped before it is shown.
 """
 
-from __future__ import annotations
 
 import html
 import re
 
 EXAMPLES = ["What was Operation Rescript?", "What is CMI?", "What are the seven baseline requirements for civil preparedness?",
             "Which lessons does Ukraine's experience offer the EU?"]
+
+
+def plain_text(content) -> str:
+    """A chat message's text as the user saw it: Gradio 6 hands messages back as text or as a list of
+    content blocks; tags we added are dropped and entities decoded."""
+    if isinstance(content, list):
+        content = " ".join(plain_text(c) for c in content)
+    elif isinstance(content, dict):
+        content = content.get("text") or ""
+    return html.unescape(re.sub(r"<[^>]+>", "", str(content or ""))).strip()
 
 
 def render_answer(answer) -> str:
@@ -73,9 +82,9 @@ def build_ui(assistant, glossary_entries, feedback=None, auth=None, embed: bool 
         pending = None
         for m in chat:
             if m["role"] == "user":
-                pending = m["content"] if isinstance(m["content"], str) else str(m["content"])
+                pending = plain_text(m["content"])
             elif pending is not None:
-                history.append([pending, re.sub(r"<[^>]+>", "", str(m["content"]))])
+                history.append([pending, plain_text(m["content"])])
                 pending = None
         try:
             events = assistant.ask_stream(message, history)

@@ -27,6 +27,11 @@ HOSTILE = ('Field note on the Zyxwv liaison cell. <script>window.__pwned = "scri
            'for the Zyxwv liaison cell roster.\n')
 
 
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
 class IntranetPage:
     """A loopback web server with a page that frames the assistant's embed view."""
 
@@ -36,7 +41,7 @@ class IntranetPage:
             f'<!doctype html><title>Intranet</title><h1>Intranet</h1>'
             f'<iframe id="cimic" src="{app_url}/embed/" width="1000" height="760" title="CIMIC assistant"></iframe>',
             encoding="utf-8")
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), partial(SimpleHTTPRequestHandler, directory=str(root)))
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), partial(QuietHandler, directory=str(root)))
         self.url = f"http://127.0.0.1:{port}/intranet.html"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

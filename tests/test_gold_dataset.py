@@ -17,3 +17,12 @@ def test_gold_passages_are_verbatim_in_a_source():
             assert case["answerable"] == bool(case["gold"]), case["id"]
             for g in case["gold"]:
                 assert any(fold(g) in s for s in sources), f"{case['id']}: gold passage not in any source: {g}"
+
+
+def test_gold_set_has_the_cases_instructors_need():
+    cases = [json.loads(line) for line in (ROOT / "evals" / "datasets" / "gold.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(cases) >= 80 and len({c["id"] for c in cases}) == len(cases)
+    assert sum(bool(c.get("history")) for c in cases) >= 10  # follow-up conversations
+    assert sum(not c["answerable"] and c.get("kind") != "adversarial" for c in cases) >= 10
+    assert sum(c.get("kind") == "adversarial" for c in cases) >= 5
+    assert sum(c.get("kind") == "two-documents" for c in cases) >= 2

@@ -135,15 +135,19 @@ class HybridRetriever:
     def unknown_terms(self, question: str, passages: list[Retrieved]) -> list[str]:
         """Question words that the retrieved passages (and the records of their documents) never mention
         and that are either unknown to the whole knowledge base ("budget", "FIFA") or a name the question
-        gives (a capitalised word): a sign that the sources do not hold the answer, whatever the
-        similarity scores say. Verbs are left out (see `_only_a_verb`)."""
+        gives (a capitalised word), and numbers the passages never write ("How many ... in 2025?"): a sign
+        that the sources do not hold the answer, whatever the similarity scores say. Verbs are left out
+        (see `_only_a_verb`)."""
         seen = set()
         for p in passages:
             seen |= passage_words(p.chunk) | self._record_words.get(p.chunk.doc_id, set())
         names = {t for w in re.findall(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w'’-]+", question.strip()) for t in content_words(w)}
         missing = {t for t in question_terms(question) - seen if t not in self.vocabulary or t in names}
-        return list(dict.fromkeys(w for w in re.findall(r"[\w'’-]+", question)
-                                  if set(content_words(w)) & missing and not _only_a_verb(w, question)))
+        unknown = [w for w in re.findall(r"[\w'’-]+", question)
+                   if set(content_words(w)) & missing and not _only_a_verb(w, question)]
+        texts = " ".join(p.chunk.text for p in passages).replace(",", "")
+        unknown += [n for n in re.findall(r"\b\d+\b", question.replace(",", "")) if n not in texts]  # "in 2025"
+        return list(dict.fromkeys(unknown))
 
     def retrieve(self, query: str, k: int) -> Retrieval:
         if self.store is None:

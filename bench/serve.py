@@ -1,0 +1,192 @@
+"""Serving benchmark on loopback, bounded in clients and time. Prints measured figures; asserts nothing.
+
+- extractive: N concurrent users asking gold questions over POST /api/ask for S seconds: requests,
+  errors, p50/p95 latency, throughput, the server's memory (RSS) at start and at the end.
+- local: the same with the embedded model over POST /api/ask/stream (requests queue for the one model):
+  time to first token p50/p95 as the users see it (queueing included), errors.
+- page: page load to interactive chat in headless Chromium (Debian's), median of 3.
+- feedback: W feedback writes over HTTP from T threads, then the rows counted in the database.
+
+Run: .venv/bin/python bench/serve.py [--scenarios extractive,local,page,feedback] [--clients 20] [--seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from conftest import free_port  # noqa: E402
+
+
+def pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q / 100 * (len(xs) - 1))))] if xs else float("nan")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Server:
+    def __init__(self, backend: str, db: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, CIMIC_LLM_BACKEND=backend, CIMIC_FEEDBACK_DB=f"sqlite:///{db}")
+        for k in ("CIMIC_AUTH", "CIMIC_AUTH_HEADER", "CIMIC_CHROMA_URL"):
+            env.pop(k, None)
+        self.proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(self.port)],
+                                     cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{self.url}/api/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        raise SystemExit(f"the {backend} server did not start")
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+def questions() -> list[str]:
+    cases = [json.loads(x) for x in (ROOT / "evals/datasets/gold.jsonl").read_text(encoding="utf-8").splitlines()]
+    return [c["question"] for c in cases if not c.get("history")]
+
+
+def load(url: str, clients: int, seconds: float, stream: bool) -> dict:
+    qs = questions()
+    lat, ttft, errors, lock = [], [], [], threading.Lock()
+    stop = time.time() + seconds
+
+    def user(i):
+        rnd = random.Random(i)
+        with httpx.Client(timeout=600) as client:
+            while time.time() < stop:
+                q = rnd.choice(qs)
+                t0 = time.perf_counter()
+                try:
+                    if stream:
+                        first = None
+                        with client.stream("POST", f"{url}/api/ask/stream", json={"question": q}) as r:
+                            if r.status_code != 200:
+                                raise RuntimeError(f"HTTP {r.status_code}")
+                            for line in r.iter_lines():
+                                if line.strip() and first is None:
+                                    first = time.perf_counter() - t0
+                                if '"type": "error"' in line:
+                                    raise RuntimeError(line)
+                        with lock:
+                            ttft.append(first)
+                    else:
+                        r = client.post(f"{url}/api/ask", json={"question": q})
+                        if r.status_code != 200:
+                            raise RuntimeError(f"HTTP {r.status_code}: {r.text[:100]}")
+                    with lock:
+                        lat.append(time.perf_counter() - t0)
+                except Exception as exc:  # noqa: BLE001 - every failure is counted and shown
+                    with lock:
+                        errors.append(str(exc)[:120])
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(user, range(clients)))
+    wall = time.perf_counter() - t0
+    return {"requests": len(lat), "errors": len(errors), "first_errors": errors[:3], "wall_s": round(wall, 1),
+            "p50_s": round(pct(lat, 50), 3), "p95_s": round(pct(lat, 95), 3), "per_s": round(len(lat) / wall, 2),
+            "ttft_p50_s": round(pct(ttft, 50), 2) if ttft else None, "ttft_p95_s": round(pct(ttft, 95), 2) if ttft else None}
+
+
+def page_load(url: str) -> list[float]:
+    from playwright.sync_api import sync_playwright
+
+    times = []
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium",
+                              args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        for _ in range(3):
+            page = b.new_page()
+            t0 = time.perf_counter()
+            page.goto(url)
+            page.locator("#question textarea").wait_for(state="visible")
+            page.wait_for_function("!document.querySelector('#question textarea').disabled")
+            times.append(time.perf_counter() - t0)
+            page.close()
+        b.close()
+    return times
+
+
+def feedback(url: str, db: Path, writes: int, threads: int) -> dict:
+    before = sqlite3.connect(db).execute("select count(*) from feedback").fetchone()[0]
+    body = {"rating": "down", "question": "bench question", "answer": "bench answer [1]"}
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        codes = list(pool.map(lambda i: httpx.post(f"{url}/api/feedback", json={**body, "comment": str(i)}, timeout=120).status_code,
+                              range(writes)))
+    wall = time.perf_counter() - t0
+    rows = sqlite3.connect(db).execute("select count(*) from feedback").fetchone()[0] - before
+    return {"writes": writes, "threads": threads, "http_200": codes.count(200), "rows_added": rows, "wall_s": round(wall, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scenarios", default="extractive,local,page,feedback")
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--local-seconds", type=float, default=60)
+    args = ap.parse_args()
+    wanted = args.scenarios.split(",")
+    tmp = Path(tempfile.mkdtemp(prefix="cimic-bench-"))
+    if {"extractive", "page", "feedback"} & set(wanted):
+        srv = Server("extractive", tmp / "feedback.db")
+        try:
+            if "extractive" in wanted:
+                start = rss_mib(srv.proc.pid)
+                r = load(srv.url, args.clients, args.seconds, stream=False)
+                print(f"extractive: {args.clients} users for {args.seconds:.0f} s: {r['requests']} answers, {r['errors']} errors "
+                      f"{r['first_errors'] or ''}, p50 {r['p50_s']} s, p95 {r['p95_s']} s, {r['per_s']}/s; "
+                      f"server memory {start:.0f} MiB at start, {rss_mib(srv.proc.pid):.0f} MiB at the end", flush=True)
+            if "page" in wanted:
+                t = page_load(srv.url)
+                print(f"page load to interactive chat (headless Chromium): median {statistics.median(t):.2f} s "
+                      f"(runs: {', '.join(f'{x:.2f}' for x in t)})", flush=True)
+            if "feedback" in wanted:
+                r = feedback(srv.url, tmp / "feedback.db", 1000, 20)
+                print(f"feedback: {r['writes']} writes from {r['threads']} threads in {r['wall_s']} s: "
+                      f"{r['http_200']} answered 200, {r['rows_added']} rows in the database", flush=True)
+        finally:
+            srv.close()
+    if "local" in wanted:
+        srv = Server("local", tmp / "feedback-local.db")
+        try:
+            r = load(srv.url, args.clients, args.local_seconds, stream=True)
+            print(f"local: {args.clients} users for {args.local_seconds:.0f} s (requests queue for the one model): "
+                  f"{r['requests']} answers in {r['wall_s']} s, {r['errors']} errors {r['first_errors'] or ''}; "
+                  f"time to first token p50 {r['ttft_p50_s']} s, p95 {r['ttft_p95_s']} s; whole answer p50 {r['p50_s']} s, "
+                  f"p95 {r['p95_s']} s", flush=True)
+        finally:
+            srv.close()
+
+
+if __name__ == "__main__":
+    main()

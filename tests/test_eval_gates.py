@@ -1,0 +1,60 @@
+"""The evaluation gates CI holds the assistant to: `cimic eval` on the extractive back-end over the whole
+gold set and on the local model over a sample, each against `evals/gates.yaml`; and the calibration
+of the support threshold on the hand labels."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, indexed_env
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    return indexed_env(tmp_path_factory.mktemp("eval"))
+
+
+def run_eval(env, out, *args):
+    done = subprocess.run([sys.executable, "-m", "assistant.cli", "eval", "--quiet", "--out", str(out), *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
+    print(done.stdout)
+    return done
+
+
+@pytest.mark.parametrize("backend,extra", [("extractive", []), ("local", ["--sample", "12"])])
+def test_gates(env, tmp_path, backend, extra):
+    done = run_eval(env, tmp_path, "--backend", backend, *extra)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert report["meta"]["backend"] == backend and not report["gates"]["missed"] and report["gates"]["thresholds"]
+    assert "data:image/png;base64," in html and "http://" not in html.replace("http://www.w3.org", "")
+    if backend == "extractive":
+        assert report["meta"]["cases"] >= 80 and report["meta"]["seconds"] < 60
+
+
+def test_compare_and_bad_dataset(env, tmp_path):
+    first = run_eval(env, tmp_path / "a", "--backend", "extractive", "--sample", "8")
+    assert first.returncode == 0
+    again = run_eval(env, tmp_path / "b", "--backend", "extractive", "--sample", "8", "--compare", str(tmp_path / "a" / "report.json"))
+    report = json.loads((tmp_path / "b" / "report.json").read_text(encoding="utf-8"))
+    assert again.returncode == 0 and report["comparison"]["deltas"]["hit"] == 0.0
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x", "question": "q", "answerable": true}\n', encoding="utf-8")
+    done = run_eval(env, tmp_path / "c", "--dataset", str(bad))
+    assert done.returncode == 2 and "needs at least one gold passage" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_support_threshold_is_calibrated_on_the_labels():
+    from assistant.evaluation import calibrate
+    from assistant.grounding import DEFAULT_THRESHOLD
+
+    cal = calibrate(ROOT / "evals" / "labels")
+    assert cal["labels"] >= 60 and 0 < cal["supported"] < cal["labels"]
+    assert cal["threshold_in_use"] == DEFAULT_THRESHOLD
+    assert cal["balanced_accuracy_in_use"] >= cal["best_balanced_accuracy"] - 0.02  # the threshold in use is (near) the best
+    assert cal["cohen_kappa_in_use"] >= 0.6
