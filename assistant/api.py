@@ -45,6 +45,7 @@ def build_api(assistant, glossary_entries, settings, feedback=None, auth=None) -
     from fastapi.exceptions import RequestValidationError
     from fastapi.middleware.cors import CORSMiddleware
     from fastapi.responses import JSONResponse, StreamingResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from assistant.auth import Auth
     from assistant.errors import AssistantError
@@ -79,6 +80,13 @@ def build_api(assistant, glossary_entries, settings, feedback=None, auth=None) -
     @app.exception_handler(AssistantError)
     async def assistant_error(_, exc: AssistantError):
         return JSONResponse({"error": exc.message}, exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_, exc: StarletteHTTPException):
+        detail = str(exc.detail)
+        if exc.status_code == 400:
+            detail = f"invalid request: the body could not be read as JSON in UTF-8 ({detail})"
+        return JSONResponse({"error": detail}, exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_, exc: RequestValidationError):

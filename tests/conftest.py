@@ -97,3 +97,10 @@ def cimic_server(env: dict):
     url = f"http://127.0.0.1:{free_port()}"
     cmd = [sys.executable, "-m", "assistant.cli", "serve", "--port", url.rsplit(":", 1)[1]]
     return url, http_service(cmd, f"{url}/api/health", "cimic serve", cwd=ROOT, env=env)
+
+
+def chroma_service(data_dir: Path, port: int):
+    """A real `chroma run` server on loopback (context manager), data kept in `data_dir`."""
+    chroma = Path(sys.executable).parent / "chroma"
+    cmd = [str(chroma), "run", "--path", str(data_dir), "--host", "127.0.0.1", "--port", str(port)]
+    return http_service(cmd, f"http://127.0.0.1:{port}/api/v2/heartbeat", "chroma run", timeout=60)

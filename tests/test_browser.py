@@ -176,3 +176,59 @@ def test_markup_from_documents_and_questions_stays_inert(site, page):
     assert page.evaluate("window.__pwned === undefined")
     assert page.locator("#chat img, #sources img, #chat script, #sources script").count() == 0
     assert page.dialogs == []
+
+
+@pytest.mark.parametrize("question,message", [("   \u200b  ", "empty"), ("x" * 2500, "limit")])
+def test_bad_input_in_the_page_shows_the_reason(site, page, question, message):
+    page.goto(site["url"])
+    page.locator("#question textarea").fill(question)
+    page.locator("#ask").click()
+    page.get_by_text(message, exact=False).first.wait_for(timeout=30_000)
+    assert "Traceback" not in page.content() and "went wrong" not in page.content()
+    ask(page, "What is CMI?")  # the page still works
+    page.locator("#chat a.cite").first.wait_for(timeout=60_000)
+
+
+@pytest.fixture(scope="module")
+def locked_site(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("browser-locked")
+    env = indexed_env(tmp, CIMIC_AUTH="trainee:t-pass,instructor:i-pass", CIMIC_INSTRUCTORS="instructor")
+    url, service = cimic_server(env)
+    with service:
+        yield {"url": url, "db": tmp / "feedback.db"}
+
+
+def test_login_is_required_and_the_review_tab_needs_an_instructor(locked_site, browser):
+    from playwright.sync_api import Error as BrowserError
+
+    anonymous = browser.new_context()
+    page = anonymous.new_page()
+    try:
+        assert page.goto(locked_site["url"]).status == 401
+    except BrowserError as exc:  # headless Chromium answers a Basic challenge it cannot meet with this error
+        assert "ERR_INVALID_AUTH_CREDENTIALS" in str(exc)
+    assert page.locator("#question textarea").count() == 0
+    anonymous.close()
+
+    trainee = browser.new_context(http_credentials={"username": "trainee", "password": "t-pass"})
+    page = trainee.new_page()
+    page.goto(locked_site["url"])
+    ask(page, "What was Operation Rescript?")
+    page.locator("#chat a.cite").first.wait_for(timeout=60_000)
+    page.locator("#chat button[aria-label='Dislike']").last.click()
+    page.locator("#feedback-status").get_by_text("feedback was stored").wait_for(timeout=30_000)
+    page.get_by_role("tab", name="Review").click()
+    page.locator("#review-load").click()
+    page.get_by_text("instructor login").first.wait_for(timeout=30_000)
+    assert "<table" not in page.locator("#review").inner_html()
+    trainee.close()
+
+    instructor = browser.new_context(http_credentials={"username": "instructor", "password": "i-pass"})
+    page = instructor.new_page()
+    page.goto(locked_site["url"])
+    page.get_by_role("tab", name="Review").click()
+    page.locator("#review-load").click()
+    page.locator("#review table").wait_for(timeout=30_000)
+    assert "What was Operation Rescript?" in page.locator("#review").inner_text()
+    assert "trainee" in page.locator("#review").inner_text()
+    instructor.close()

@@ -5,13 +5,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from assistant.ingest.indexer import ingest
 from assistant.store import Generations, open_reader
-from conftest import ROOT, free_port, http_service
+from conftest import ROOT, chroma_service, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -149,11 +148,9 @@ def test_kill_9_during_ingest_leaves_the_previous_index_whole(knowledge, make_se
 
 @pytest.fixture
 def chroma_server(tmp_path):
-    url = f"http://127.0.0.1:{free_port()}"
-    chroma = Path(sys.executable).parent / "chroma"
-    cmd = [str(chroma), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", url.rsplit(":", 1)[1]]
-    with http_service(cmd, f"{url}/api/v2/heartbeat", "chroma run", timeout=60):
-        yield url
+    port = free_port()
+    with chroma_service(tmp_path / "server-data", port):
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_ingest_into_a_chroma_server(knowledge, make_settings, embedder, chroma_server):
