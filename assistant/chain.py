@@ -4,6 +4,7 @@ The steps are LangChain runnables; answering streams. Every sentence of the fina
 citation to a retrieved passage that supports it: citations to passages that were not retrieved are
 removed, an uncited sentence gets the passage that supports it best, and a sentence no passage
 supports is dropped and reported in `unsupported`. When retrieval finds nothing relevant enough, the
+question names something the retrieved passages never mention (`HybridRetriever.unknown_terms`), the
 model says the passages do not hold the answer, or nothing survives the check, the answer is the fixed
 refusal naming the closest topics the sources do cover. Leaves out: the HTTP and UI edges.
 """

@@ -17,12 +17,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.text import fold  # noqa: E402
+from assistant.metrics import contains  # noqa: E402
 
 
 def contains_gold(text: str, gold: list[str]) -> bool:
-    t = fold(text)
-    return any(fold(g) in t for g in gold)
+    return any(contains(text, g) for g in gold)
 
 
 def p50(xs):
