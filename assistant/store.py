@@ -84,12 +84,14 @@ class ChromaStore:
         if ids:
             self.collection.delete(ids=ids)
 
-    def query(self, vector: list[float], k: int) -> list[Hit]:
+    def query(self, vector: list[float], k: int, doc_id: str | None = None) -> list[Hit]:
+        """The k nearest chunks (of one document when `doc_id` is given)."""
         n = min(k, self.count())
         if n == 0:
             return []
         try:
-            got = self.collection.query(query_embeddings=[vector], n_results=n, include=["documents", "metadatas", "distances"])
+            got = self.collection.query(query_embeddings=[vector], n_results=n, where={"doc_id": doc_id} if doc_id else None,
+                                        include=["documents", "metadatas", "distances"])
         except Exception as exc:
             raise StoreUnavailable(f"the vector store does not answer ({exc.__class__.__name__}); "
                                    "questions resume by themselves when it is back") from exc

@@ -78,6 +78,7 @@ class HybridRetriever:
         self._terms: list[tuple[str, str]] = []
         self.vocabulary: frozenset[str] = frozenset()
         self._record_words: dict[str, set[str]] = {}
+        self._doc_names: dict[str, set[str]] = {}
 
     def refresh(self, token_now=None) -> None:
         with self._lock:
@@ -96,6 +97,7 @@ class HybridRetriever:
                         self._terms.append((_plain(name), i))
             self.vocabulary = frozenset(w for c in self.chunks.values() for w in passage_words(c))
             self._record_words = {c.doc_id: passage_words(c) for c in self.chunks.values() if c.kind == "document"}
+            self._doc_names = _distinctive_names(self.chunks.values(), self._record_words)
             if old is not None:
                 old.close()
 
@@ -177,6 +179,7 @@ class HybridRetriever:
             passages.append(Retrieved(i, chunk, fused[i], sims.get(i, 0.0), i in strong_terms))
             if len(passages) >= k:
                 break
+        self._include_named_documents(query, vector, passages, strong_terms)
         # passages of one section are read in the document's order: the one that introduces a subject
         # ("the United Kingdom launched Operation Rescript in March 2020") before the ones that go on about it
         ranked = [p.id for p in passages]
@@ -186,6 +189,44 @@ class HybridRetriever:
         passages.sort(key=lambda p: (first[(p.chunk.doc_id, p.chunk.section)], p.chunk.start))
         relevance = max([h.similarity for h in dense] + [1.0 if any(s for _, s in matches) else 0.0])
         return Retrieval(query, passages, relevance, ranked)
+
+
+    def _include_named_documents(self, query, vector, passages, strong_terms) -> None:
+        """A question that names a source ("according to the Harvard brief", "the mass casualty article")
+        gets that source's nearest passage, in place of the lowest-ranked passage of a source that has
+        more than one (or of an unnamed one)."""
+        if len(passages) < 2:
+            return
+        asked = question_terms(query)
+        named = {d for d, names in self._doc_names.items() if names & asked}
+        for doc in sorted(named - {p.chunk.doc_id for p in passages}):
+            hit = next((h for h in self.store.query(vector, 4, doc_id=doc) if h.chunk.kind != "document"
+                        and not any(near_duplicate(h.chunk.text, p.chunk.text) for p in passages)), None)
+            docs = [p.chunk.doc_id for p in passages]
+            victims = [j for j in range(len(passages) - 1, 0, -1) if passages[j].id not in strong_terms
+                       and (docs[j] not in named or docs.count(docs[j]) > 1)]
+            if hit is not None and victims:
+                passages[victims[0]] = Retrieved(hit.id, self.chunks.get(hit.id, hit.chunk), 0.0, hit.similarity, False)
+
+
+def _distinctive_names(chunks, records: dict[str, set[str]]) -> dict[str, set[str]]:
+    chunks = list(chunks)
+    """Per document, the words of its title and record (author, publisher) that no other document has."""
+    words: dict[str, set[str]] = {}
+    for c in chunks:
+        words.setdefault(c.doc_id, set()).update(content_words(c.title))
+    for doc, rec in records.items():
+        words.setdefault(doc, set()).update(rec)
+    in_texts: dict[str, set[str]] = {}
+    for c in chunks:
+        for w in set(content_words(c.text)):
+            in_texts.setdefault(w, set()).add(c.doc_id)
+    out = {}
+    for doc, ws in words.items():
+        others = set().union(*(v for d, v in words.items() if d != doc)) if len(words) > 1 else set()
+        # a name, not a common word: at most one other document's text uses it ("during" is everywhere)
+        out[doc] = {w for w in ws - others if len(w) > 3 and not w.isdigit() and len(in_texts.get(w, ())) <= 2}
+    return out
 
 
 def passage_words(chunk: Chunk) -> set[str]:
