@@ -74,10 +74,18 @@ def questions() -> list[str]:
     return [c["question"] for c in cases if not c.get("history")]
 
 
-def load(url: str, clients: int, seconds: float, stream: bool) -> dict:
+def load(url: str, clients: int, seconds: float, stream: bool, pid: int | None = None) -> dict:
     qs = questions()
     lat, ttft, errors, lock = [], [], [], threading.Lock()
     stop = time.time() + seconds
+    memory = []
+
+    def sample():
+        while pid and time.time() < stop:
+            memory.append(round(rss_mib(pid)))
+            time.sleep(seconds / 6)
+
+    threading.Thread(target=sample, daemon=True).start()
 
     def user(i):
         rnd = random.Random(i)
@@ -114,7 +122,8 @@ def load(url: str, clients: int, seconds: float, stream: bool) -> dict:
     wall = time.perf_counter() - t0
     return {"requests": len(lat), "errors": len(errors), "first_errors": errors[:3], "wall_s": round(wall, 1),
             "p50_s": round(pct(lat, 50), 3), "p95_s": round(pct(lat, 95), 3), "per_s": round(len(lat) / wall, 2),
-            "ttft_p50_s": round(pct(ttft, 50), 2) if ttft else None, "ttft_p95_s": round(pct(ttft, 95), 2) if ttft else None}
+            "ttft_p50_s": round(pct(ttft, 50), 2) if ttft else None, "ttft_p95_s": round(pct(ttft, 95), 2) if ttft else None,
+            "memory_mib": memory}
 
 
 def page_load(url: str) -> list[float]:
@@ -162,10 +171,11 @@ def main() -> None:
         try:
             if "extractive" in wanted:
                 start = rss_mib(srv.proc.pid)
-                r = load(srv.url, args.clients, args.seconds, stream=False)
+                r = load(srv.url, args.clients, args.seconds, stream=False, pid=srv.proc.pid)
                 print(f"extractive: {args.clients} users for {args.seconds:.0f} s: {r['requests']} answers, {r['errors']} errors "
                       f"{r['first_errors'] or ''}, p50 {r['p50_s']} s, p95 {r['p95_s']} s, {r['per_s']}/s; "
-                      f"server memory {start:.0f} MiB at start, {rss_mib(srv.proc.pid):.0f} MiB at the end", flush=True)
+                      f"server memory {start:.0f} MiB at start, {rss_mib(srv.proc.pid):.0f} MiB at the end "
+                      f"(during: {', '.join(map(str, r['memory_mib']))} MiB)", flush=True)
             if "page" in wanted:
                 t = page_load(srv.url)
                 print(f"page load to interactive chat (headless Chromium): median {statistics.median(t):.2f} s "
