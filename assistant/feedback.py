@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from assistant.config import ROOT
 from assistant.errors import ConfigError, InvalidFeedback
 
 RATINGS = ("up", "down")
@@ -88,7 +89,7 @@ class FeedbackStore:
             Column("user", String(200)),
         )
         self._spool = Path(url[len("sqlite:///"):] + ".spool.jsonl") if sqlite and url.startswith("sqlite:///") \
-            else Path("var") / "feedback.spool.jsonl"
+            else ROOT / "var" / "feedback.spool.jsonl"
         self._lock = threading.Lock()
         try:
             meta.create_all(self.engine)
