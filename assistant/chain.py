@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from assistant.answer import Answer, Citation
-from assistant.errors import BackendUnavailable, ConfigError
+from assistant.errors import BackendUnavailable, ConfigError, InvalidQuestion
 from assistant.grounding import LexicalSupportScorer, SupportScorer, best_support, cited_sentences, joint_support
-from assistant.llm.base import ChatModel, complete
+from assistant.llm.base import ChatModel, complete, make_chat_model
 from assistant.prompts import messages, render
 from assistant.responders import compress, extractive_answer, glossary_answer
 from assistant.retrieval.condense import acceptable_rewrite, deterministic_rewrite, needs_context
@@ -66,9 +66,6 @@ class Assistant:
         """This assistant on another back-end (made once, sharing the index and the scorer)."""
         if not name or name == self.backend:
             return self
-        from assistant.errors import InvalidQuestion
-        from assistant.llm.base import make_chat_model
-
         with self._siblings_lock:
             if name not in self._siblings:
                 settings = self.settings.model_copy(update={"llm_backend": name})
@@ -247,7 +244,6 @@ class Assistant:
 
 def build_assistant(settings, embedder=None, chat_model=None, retriever=None, scorer=None) -> Assistant:
     """Wire the parts from settings; tests pass their own parts through the arguments."""
-    from assistant.llm.base import make_chat_model
     from assistant.store import open_reader
 
     if embedder is None:

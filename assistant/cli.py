@@ -116,7 +116,8 @@ def cmd_model(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from assistant.evaluation import ROOT, run_eval, terminal_summary
+    from assistant.config import ROOT
+    from assistant.evaluation import run_eval, terminal_summary
 
     settings = _settings(args)
     out = Path(args.out or ROOT / "evals" / "reports" / time.strftime("%Y%m%d-%H%M%S"))

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import yaml
 
+from assistant.config import ROOT
 from assistant.errors import AssistantError, DatasetError
 from assistant.grounding import LexicalSupportScorer, SupportScorer
 from assistant.metrics import answer_scores, fact_recall, mean_ci, percentile, retrieval_scores
 
-ROOT = Path(__file__).resolve().parent.parent
 METRICS = {  # name: (plain-words formula, higher is better)
     "hit": ("share of answerable questions with a gold passage in the top k retrieved", True),
     "recall": ("share of a question's gold passages found in the top k, averaged", True),

@@ -51,23 +51,28 @@ class Feedback:
                 "backend": self.backend, "grounding": self.grounding, "user": self.user}
 
 
-def citations_of(answer: dict) -> list[dict]:
-    """What is kept of an Answer's citations: enough to find the passage again, not its whole text."""
-    keep = ("n", "doc_id", "title", "section", "page", "chunk_id")
-    return [{k: c.get(k) for k in keep} for c in answer.get("citations", [])]
+    @classmethod
+    def on_answer(cls, answer: dict, rating: str, comment: str = "", user: str = "") -> "Feedback":
+        """Feedback on an Answer (its dict): the question, the text, the back-end, the grounding and what
+        is kept of its citations, enough to find the passages again, not their whole text."""
+        keep = ("n", "doc_id", "title", "section", "page", "chunk_id")
+        return cls(rating=rating, question=answer["question"], answer=answer["answer"],
+                   citations=[{k: c.get(k) for k in keep} for c in answer.get("citations", [])],
+                   comment=(comment or "").strip(), backend=answer.get("backend", ""),
+                   grounding=answer.get("grounding"), user=user)
 
 
 class FeedbackStore:
     def __init__(self, url: str, busy_timeout_s: float = 10.0, retries: int = 3):
-        from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, Text, create_engine, event
+        from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, event
 
-        self.url = url
         self.retries = retries
         sqlite = url.startswith("sqlite")
-        if sqlite and url.startswith("sqlite:///"):
-            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         self.engine = create_engine(url, connect_args={"timeout": busy_timeout_s} if sqlite else {},
                                     pool_pre_ping=not sqlite)
+        db_file = Path(self.engine.url.database) if sqlite and self.engine.url.database not in (None, "", ":memory:") else None
+        if db_file:
+            db_file.parent.mkdir(parents=True, exist_ok=True)
         if sqlite:
             @event.listens_for(self.engine, "connect")
             def _wal(dbapi_conn, _):
@@ -88,8 +93,7 @@ class FeedbackStore:
             Column("grounding", Float),
             Column("user", String(200)),
         )
-        self._spool = Path(url[len("sqlite:///"):] + ".spool.jsonl") if sqlite and url.startswith("sqlite:///") \
-            else ROOT / "var" / "feedback.spool.jsonl"
+        self._spool = db_file.with_name(db_file.name + ".spool.jsonl") if db_file else ROOT / "var" / "feedback.spool.jsonl"
         self._lock = threading.Lock()
         try:
             meta.create_all(self.engine)

@@ -59,10 +59,11 @@ def _numbers(text: str) -> set[str]:
 
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_SPACED_MARKER = re.compile(r"\s*" + _MARKER.pattern)
 
 
 def strip_markers(sentence: str) -> str:
-    return re.sub(r"\s*\[\d+(?:\s*,\s*\d+)*\]", "", sentence).strip()
+    return _SPACED_MARKER.sub("", sentence).strip()
 
 
 def cited_sentences(answer: str) -> list[tuple[str, list[int]]]:

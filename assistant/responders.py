@@ -16,6 +16,7 @@ import re
 from assistant.retrieval.hybrid import Retrieved
 from assistant.text import SOURCE_REFS, content_words, question_terms, sentences
 
+
 def _overlap(sentence: str, terms: set[str], idf: dict[str, float]) -> float:
     ws = set(content_words(sentence))
     return sum(idf.get(t, 1.0) for t in terms & ws)
@@ -39,6 +40,22 @@ def _body(chunk) -> str:
     return text
 
 
+def _sentences(chunk) -> list[str]:
+    """The passage's sentences, its bracketed source references ("[5-7]") removed."""
+    return [SOURCE_REFS.sub("", s) for s in sentences(_body(chunk))]
+
+
+def _list_items(sents: list[str], i: int) -> list[int]:
+    """The list items (at most 8) that follow sentence i when it introduces a list ("three core functions:")."""
+    items = []
+    if sents[i].rstrip().endswith(":"):
+        for j in range(i + 1, min(i + 9, len(sents))):
+            if not _LIST_ITEM.match(sents[j]):
+                break
+            items.append(j)
+    return items
+
+
 def compress(question: str, passages: list[Retrieved], max_words: int = 110, per_passage: int = 2) -> list[str]:
     """Per passage, the sentences that matter most for the question, in their original order, under the
     heading they sit in ("Lessons for the EU: ..."); a kept sentence that introduces a list ("three core
@@ -49,21 +66,18 @@ def compress(question: str, passages: list[Retrieved], max_words: int = 110, per
     budget = max_words
     last_heading = None
     for rank, p in enumerate(passages):
-        sents = [SOURCE_REFS.sub("", s) for s in sentences(_body(p.chunk))]
+        sents = _sentences(p.chunk)
         heading = p.chunk.term or p.chunk.section.split(" > ")[-1]
-        scored = sorted(range(len(sents)), key=lambda i: (-_overlap(sents[i], terms, idf), i))
+        score = [_overlap(s, terms, idf) for s in sents]
+        scored = sorted(range(len(sents)), key=lambda i: (-score[i], i))
         under_heading = bool(terms & set(content_words(heading)))
-        if rank > 0 and scored and _overlap(sents[scored[0]], terms, idf) == 0 and not under_heading:
+        if rank > 0 and scored and score[scored[0]] == 0 and not under_heading:
             continue  # nothing in this passage, nor its heading, speaks to the question
         keep = set(scored[:per_passage + (1 if rank == 0 else 0)])
         if p.chunk.kind == "glossary" and sents:
             keep.add(0)
         for i in sorted(keep):
-            if sents[i].rstrip().endswith(":"):
-                j = i + 1
-                while j < len(sents) and j - i <= 8 and _LIST_ITEM.match(sents[j]):
-                    keep.add(j)
-                    j += 1
+            keep.update(_list_items(sents, i))
         text = " ".join(sents[i] for i in sorted(keep))
         words = text.split()
         if len(words) > budget:
@@ -82,8 +96,7 @@ def compress(question: str, passages: list[Retrieved], max_words: int = 110, per
 def glossary_answer(passage: Retrieved, max_sentences: int = 2) -> str:
     """The entry's opening sentences verbatim, each cited [1], and its NATO-agreed text marked as such."""
     c = passage.chunk
-    body = c.text.split("\n", 1)[1] if c.text.startswith(c.term or "\0") else c.text
-    body = body.split("Connection to CIMIC:")[0]
+    body = _body(c).split("Connection to CIMIC:")[0]
     body = re.sub(r"\s*\(NATO agreed\)", "", body)
     picked = []
     for s in sentences(body):
@@ -124,11 +137,11 @@ def extractive_answer(question: str, passages: list[Retrieved], max_sentences: i
         return None
     idf = _idf(passages)
     candidates = []
+    sents = {n: _sentences(p.chunk) for n, p in enumerate(passages, start=1)}
     for n, p in enumerate(passages, start=1):
         heading = terms & set(content_words(f"{p.chunk.section} {p.chunk.term or ''}"))
-        for i, s in enumerate(sentences(_body(p.chunk))):
-            s = SOURCE_REFS.sub("", s)
-            if len(s.split()) < 4 or (p.chunk.kind == "glossary" and s == p.chunk.term):
+        for i, s in enumerate(sents[n]):
+            if len(s.split()) < 4:
                 continue
             own = terms & set(content_words(s))
             score = (sum(idf.get(t, 1.0) for t in own) + 0.5 * sum(idf.get(t, 1.0) for t in heading - own)
@@ -153,13 +166,8 @@ def extractive_answer(question: str, passages: list[Retrieved], max_sentences: i
     parts = []
     for _, n, i, s in chosen:
         parts.append(f"{s} [{n}]")
-        if s.rstrip().endswith(":"):  # a sentence that introduces a list brings its items
-            items = [SOURCE_REFS.sub("", x) for x in sentences(_body(passages[n - 1].chunk))]
-            start = next((j for j, x in enumerate(items) if x == s), None)
-            if start is not None:
-                for item in items[start + 1:start + 9]:
-                    if not _LIST_ITEM.match(item):
-                        break
-                    parts.append(f"{item.lstrip('-•* ').rstrip(',;')}. [{n}]" if not item.rstrip().endswith(".")
-                                 else f"{item.lstrip('-•* ')} [{n}]")
+        for j in _list_items(sents[n], i):  # a sentence that introduces a list brings its items
+            item = sents[n][j]
+            parts.append(f"{item.lstrip('-•* ').rstrip(',;')}. [{n}]" if not item.rstrip().endswith(".")
+                         else f"{item.lstrip('-•* ')} [{n}]")
     return " ".join(parts)

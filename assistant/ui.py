@@ -9,6 +9,8 @@ comes from a document or a user is HTML-escaped before it is shown.
 import html
 import re
 
+from assistant.grounding import cited_sentences
+
 EXAMPLES = ["What was Operation Rescript?", "What is CMI?", "What are the seven baseline requirements for civil preparedness?",
             "Which lessons does Ukraine's experience offer the EU?"]
 
@@ -36,12 +38,11 @@ def render_sources(answer) -> str:
     it are highlighted."""
     if answer.refused:
         return "<p>No sources: the question is outside what the doctrine sources cover.</p>"
-    cited_sentences = re.findall(r"(.+?[.!?”\"])((?:\s*\[\d+\])+)", answer.answer)
-    total = len(cited_sentences) + len(answer.unsupported)
-    parts = [f'<p class="badge">{len(cited_sentences)} of {total} sentences supported (grounding {answer.grounding:.2f})</p>']
+    cited = [(sentence, ns) for sentence, ns in cited_sentences(answer.answer) if ns]
+    total = len(cited) + len(answer.unsupported)
+    parts = [f'<p class="badge">{len(cited)} of {total} sentences supported (grounding {answer.grounding:.2f})</p>']
     for c in answer.citations:
-        words = {w.lower() for sentence, marks in cited_sentences if f"[{c.n}]" in marks
-                 for w in re.findall(r"\w{3,}", sentence)}
+        words = {w.lower() for sentence, ns in cited if c.n in ns for w in re.findall(r"\w{3,}", sentence)}
         where = html.escape(c.title) + (f" — {html.escape(c.section)}" if c.section else "") + (f", p. {c.page}" if c.page else "")
         body = re.sub(r"\b(\w{3,})\b", lambda m: f"<mark>{m.group(1)}</mark>" if m.group(1).lower() in words else m.group(1),
                       html.escape(c.text))
@@ -64,13 +65,13 @@ CSS = ".source mark { background: #fde68a; } .source:target { outline: 2px solid
 SOURCES_PLACEHOLDER = "<p>Sources of the latest answer appear here.</p>"
 
 
-def build_ui(assistant, glossary_entries, feedback=None, auth=None, embed: bool = False):
+def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = False):
     """The chat page; `embed=True` gives the view for intranet iframes: chat and sources, no tabs."""
     import gradio as gr
 
     from assistant.auth import Auth
     from assistant.errors import AssistantError
-    from assistant.feedback import Feedback, citations_of
+    from assistant.feedback import Feedback
     from assistant.ingest.glossary import search_glossary
 
     auth = auth or Auth()
@@ -105,16 +106,12 @@ def build_ui(assistant, glossary_entries, feedback=None, auth=None, embed: bool 
             raise gr.Error(exc.message)
 
     def rate(answers, comment, data: gr.LikeData, request: gr.Request):
-        if feedback is None:
-            return "Feedback is not stored on this server.", comment
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
         answer = (answers or {}).get(str(index))
         if answer is None:
             return "Rate an answer of this conversation.", comment
         user = auth.identify(request.headers) if request is not None else None
-        entry = Feedback(rating="up" if data.liked is True else "down", question=answer["question"], answer=answer["answer"],
-                         citations=citations_of(answer), comment=(comment or "").strip(), backend=answer.get("backend", ""),
-                         grounding=answer.get("grounding"), user=user.name if user else "")
+        entry = Feedback.on_answer(answer, "up" if data.liked is True else "down", comment, user.name if user else "")
         try:
             outcome = feedback.add(entry)
         except AssistantError as exc:
@@ -128,7 +125,7 @@ def build_ui(assistant, glossary_entries, feedback=None, auth=None, embed: bool 
             auth.require(request.headers if request is not None else {}, instructor=True)
         except AssistantError as exc:
             raise gr.Error(exc.message)
-        return render_feedback(feedback.list("down") if feedback else [])
+        return render_feedback(feedback.list("down"))
 
     def lookup(q):
         rows = search_glossary(glossary_entries, q or "")

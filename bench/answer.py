@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.metrics import contains  # noqa: E402
+from assistant.metrics import contains, retrieval_scores  # noqa: E402
 
 
 def contains_gold(text: str, gold: list[str]) -> bool:
@@ -45,9 +45,9 @@ def baseline_hits(cases, embedder) -> tuple[float, float]:
     for c in answerable:
         q = c["question"] if not c.get("history") else f"{c['history'][-1][0]} {c['question']}"
         got = col.query(query_embeddings=embedder.embed([q]), n_results=4)["documents"][0]
-        ranks = [i for i, d in enumerate(got, 1) if contains_gold(d, c["gold"])]
-        hits += bool(ranks)
-        rr.append(1 / ranks[0] if ranks else 0)
+        scores = retrieval_scores(got, c["gold"], 4)
+        hits += scores["hit"]
+        rr.append(scores["mrr"])
     return hits / len(answerable), sum(rr) / len(rr)
 
 
@@ -60,11 +60,10 @@ def run_backend(name, cases, settings, embedder):
         ans = assistant.ask(c["question"], c.get("history") or [])
         chunks = assistant.retriever.chunks
         retrieved_texts = [chunks[i].text for i in ans.retrieved if i in chunks]
-        ranks = [i for i, t in enumerate(retrieved_texts, 1) if c["answerable"] and contains_gold(t, c["gold"])]
         rows.append({
             "id": c["id"], "answerable": c["answerable"], "refused": ans.refused,
             "cited_hit": c["answerable"] and any(contains_gold(x.text, c["gold"]) for x in ans.citations),
-            "rr": 1 / ranks[0] if ranks else 0.0,
+            "rr": retrieval_scores(retrieved_texts, c["gold"], settings.top_k)["mrr"] if c["answerable"] else 0.0,
             "retrieval_ms": ans.timings.get("retrieval_ms", 0), "ttft_ms": ans.timings.get("ttft_ms", 0),
             "latency_ms": ans.latency_ms, "notice": ans.notice, "answer": ans.answer,
         })

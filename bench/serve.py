@@ -18,7 +18,6 @@ import os
 import random
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -31,7 +30,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import free_port  # noqa: E402
+from conftest import CIMIC_VARS, cimic_server  # noqa: E402
 
 
 def pct(xs, q):
@@ -46,27 +45,11 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-class Server:
-    def __init__(self, backend: str, db: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, CIMIC_LLM_BACKEND=backend, CIMIC_FEEDBACK_DB=f"sqlite:///{db}")
-        for k in ("CIMIC_AUTH", "CIMIC_AUTH_HEADER", "CIMIC_CHROMA_URL"):
-            env.pop(k, None)
-        self.proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(self.port)],
-                                     cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 300
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{self.url}/api/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        raise SystemExit(f"the {backend} server did not start")
-
-    def close(self):
-        self.proc.terminate()
-        self.proc.wait(30)
+def server(backend: str, db: Path):
+    """(url, context manager yielding the process) for `cimic serve` on the project's index."""
+    env = {k: v for k, v in os.environ.items() if k not in CIMIC_VARS}
+    env.update(CIMIC_LLM_BACKEND=backend, CIMIC_FEEDBACK_DB=f"sqlite:///{db}")
+    return cimic_server(env)
 
 
 def questions() -> list[str]:
@@ -167,36 +150,31 @@ def main() -> None:
     wanted = args.scenarios.split(",")
     tmp = Path(tempfile.mkdtemp(prefix="cimic-bench-"))
     if {"extractive", "page", "feedback"} & set(wanted):
-        srv = Server("extractive", tmp / "feedback.db")
-        try:
+        url, service = server("extractive", tmp / "feedback.db")
+        with service as proc:
             if "extractive" in wanted:
-                start = rss_mib(srv.proc.pid)
-                r = load(srv.url, args.clients, args.seconds, stream=False, pid=srv.proc.pid)
+                start = rss_mib(proc.pid)
+                r = load(url, args.clients, args.seconds, stream=False, pid=proc.pid)
                 print(f"extractive: {args.clients} users for {args.seconds:.0f} s: {r['requests']} answers, {r['errors']} errors "
                       f"{r['first_errors'] or ''}, p50 {r['p50_s']} s, p95 {r['p95_s']} s, {r['per_s']}/s; "
-                      f"server memory {start:.0f} MiB at start, {rss_mib(srv.proc.pid):.0f} MiB at the end "
+                      f"server memory {start:.0f} MiB at start, {rss_mib(proc.pid):.0f} MiB at the end "
                       f"(during: {', '.join(map(str, r['memory_mib']))} MiB)", flush=True)
             if "page" in wanted:
-                t = page_load(srv.url)
+                t = page_load(url)
                 print(f"page load to interactive chat (headless Chromium): median {statistics.median(t):.2f} s "
                       f"(runs: {', '.join(f'{x:.2f}' for x in t)})", flush=True)
             if "feedback" in wanted:
-                r = feedback(srv.url, tmp / "feedback.db", 1000, 20)
+                r = feedback(url, tmp / "feedback.db", 1000, 20)
                 print(f"feedback: {r['writes']} writes from {r['threads']} threads in {r['wall_s']} s: "
                       f"{r['http_200']} answered 200, {r['rows_added']} rows in the database", flush=True)
-        finally:
-            srv.close()
     if "local" in wanted:
-        srv = Server("local", tmp / "feedback-local.db")
-        try:
-            r = load(srv.url, args.clients, args.local_seconds, stream=True)
+        url, service = server("local", tmp / "feedback-local.db")
+        with service:
+            r = load(url, args.clients, args.local_seconds, stream=True)
             print(f"local: {args.clients} users for {args.local_seconds:.0f} s (requests queue for the one model): "
                   f"{r['requests']} answers in {r['wall_s']} s, {r['errors']} errors {r['first_errors'] or ''}; "
                   f"time to first token p50 {r['ttft_p50_s']} s, p95 {r['ttft_p95_s']} s; whole answer p50 {r['p50_s']} s, "
                   f"p95 {r['p95_s']} s", flush=True)
-        finally:
-            srv.close()
-
 
 if __name__ == "__main__":
     main()

@@ -3,10 +3,8 @@ in a document (real local model), the Chroma server stopped and started under a 
 bounded load of concurrent clients with memory watched."""
 
 import json
-import os
 import shutil
 import signal
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path

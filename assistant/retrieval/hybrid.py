@@ -11,17 +11,21 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from assistant.ingest.documents import Chunk
 from assistant.retrieval.lexical import BM25Index
-from assistant.text import content_words, fold, question_terms
+from assistant.text import content_words, fold, question_terms, stem
 
 RRF_K = 60
 _DEFINITIONAL = re.compile(r"^\W*(what\s+(is|are|does|do)\b|define\b|definition\b|meaning\b|explain\b|who\s+is\b)"
                            r"|\bstand\s+for\b|\bdefin(e|ition)\b|\bmeans?\b", re.I)
 
 
-_DEFINITION_WORDS = {"stand", "mean", "definition", "term", "concept", "acronym", "abbreviation", "refer"}
+@lru_cache(maxsize=1)
+def _definition_words() -> frozenset[str]:
+    """Stemmed, like the question_terms they are taken from ("definition" -> "definit")."""
+    return frozenset(stem(w) for w in ("stand", "mean", "definition", "term", "concept", "acronym", "abbreviation", "refer"))
 
 
 def _plain(text: str) -> str:
@@ -77,6 +81,7 @@ class HybridRetriever:
         self.bm25 = None
         self._terms: list[tuple[str, str]] = []
         self.vocabulary: frozenset[str] = frozenset()
+        self._words: dict[str, set[str]] = {}  # passage_words of every chunk, computed once per refresh
         self._record_words: dict[str, set[str]] = {}
         self._doc_names: dict[str, set[str]] = {}
 
@@ -95,8 +100,9 @@ class HybridRetriever:
                     base = re.sub(r"\s*\([^)]*\)\s*$", "", c.term)
                     for name in {c.term, base, c.acronym or ""} - {""}:
                         self._terms.append((_plain(name), i))
-            self.vocabulary = frozenset(w for c in self.chunks.values() for w in passage_words(c))
-            self._record_words = {c.doc_id: passage_words(c) for c in self.chunks.values() if c.kind == "document"}
+            self._words = {i: passage_words(c) for i, c in self.chunks.items()}
+            self.vocabulary = frozenset().union(*self._words.values())
+            self._record_words = {c.doc_id: self._words[i] for i, c in self.chunks.items() if c.kind == "document"}
             self._doc_names = _distinctive_names(self.chunks.values(), self._record_words)
             if old is not None:
                 old.close()
@@ -124,7 +130,7 @@ class HybridRetriever:
         the match is strong: the term is what the question is about (it covers most of the question's
         words), not a word inside a longer subject ("Domestic CIMIC", "the Digital CIMIC Handbook")."""
         q = " " + _plain(query) + " "
-        asked = question_terms(query) - _DEFINITION_WORDS
+        asked = question_terms(query) - _definition_words()
         found = {}
         for name, i in self._terms:
             if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", q):
@@ -142,7 +148,8 @@ class HybridRetriever:
         (see `_only_a_verb`)."""
         seen = set()
         for p in passages:
-            seen |= passage_words(p.chunk) | self._record_words.get(p.chunk.doc_id, set())
+            words = self._words.get(p.id) or passage_words(p.chunk)
+            seen |= words | self._record_words.get(p.chunk.doc_id, set())
         names = {t for w in re.findall(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w'’-]+", question.strip()) for t in content_words(w)}
         missing = {t for t in question_terms(question) - seen if t not in self.vocabulary or t in names}
         unknown = [w for w in re.findall(r"[\w'’-]+", question)
@@ -190,7 +197,6 @@ class HybridRetriever:
         relevance = max([h.similarity for h in dense] + [1.0 if any(s for _, s in matches) else 0.0])
         return Retrieval(query, passages, relevance, ranked)
 
-
     def _include_named_documents(self, query, vector, passages, strong_terms) -> None:
         """A question that names a source ("according to the Harvard brief", "the mass casualty article")
         gets that source's nearest passage, in place of the lowest-ranked passage of a source that has
@@ -210,8 +216,8 @@ class HybridRetriever:
 
 
 def _distinctive_names(chunks, records: dict[str, set[str]]) -> dict[str, set[str]]:
-    chunks = list(chunks)
     """Per document, the words of its title and record (author, publisher) that no other document has."""
+    chunks = list(chunks)
     words: dict[str, set[str]] = {}
     for c in chunks:
         words.setdefault(c.doc_id, set()).update(content_words(c.title))
@@ -249,5 +255,5 @@ def _only_a_verb(word: str, question: str) -> bool:
     if not m or "VERB" not in tags:
         return False
     following = re.findall(r"[\w'’-]+", question[m.end():])
-    main = next((w for w in following if w.islower() and "VERB" in getAllLemmas(w) and getAllLemmas(w)["VERB"][0] == w), None)
+    main = next((w for w in following if w.islower() and getAllLemmas(w).get("VERB", ("",))[0] == w), None)
     return main == word
