@@ -3,7 +3,8 @@
 The steps are LangChain runnables; answering streams. Every sentence of the final answer carries a
 citation to a retrieved passage that supports it: citations to passages that were not retrieved are
 removed, an uncited sentence gets the passage that supports it best, and a sentence no passage
-supports is dropped and reported in `unsupported`. When retrieval finds nothing relevant enough, the
+supports, or one that states what the question asks about ("the commander") where its passages never
+mention it, is dropped and reported in `unsupported`. When retrieval finds nothing relevant enough, the
 question names something the retrieved passages never mention (`HybridRetriever.unknown_terms`), the
 model says the passages do not hold the answer, or nothing survives the check, the answer is the fixed
 refusal naming the closest topics the sources do cover. Leaves out: the HTTP and UI edges.
@@ -19,7 +20,8 @@ from typing import Iterator
 
 from assistant.answer import Answer, Citation
 from assistant.errors import BackendUnavailable, ConfigError, InvalidQuestion
-from assistant.grounding import LexicalSupportScorer, SupportScorer, best_support, cited_sentences, joint_support
+from assistant.grounding import (LexicalSupportScorer, SupportScorer, best_support, cited_sentences, joint_support,
+                                 renumber_markers)
 from assistant.llm.base import ChatModel, complete, make_chat_model
 from assistant.prompts import messages, render
 from assistant.responders import compress, extractive_answer, glossary_answer
@@ -38,7 +40,7 @@ class Turn:
     history: list
     standalone: str = ""
     retrieval: Retrieval | None = None
-    context: list[str] = field(default_factory=list)
+    context: list[tuple[int, str]] = field(default_factory=list)  # (passage index, compressed text)
     draft: str = ""
     mode: str = ""
     notice: str | None = None
@@ -144,14 +146,15 @@ class Assistant:
         if turn.mode == "llm":
             try:
                 msgs = messages("answer", question=turn.standalone,
-                                passages=[{"n": i + 1, "text": text} for i, text in enumerate(turn.context)])
+                                passages=[{"n": n, "text": text} for n, (_, text) in enumerate(turn.context, start=1)])
                 pieces = []
                 for piece in self.chat_model.stream(msgs, self.settings.max_answer_tokens):
                     if not pieces:
                         turn.timings["ttft_ms"] = round((time.perf_counter() - turn.t0) * 1000)
                     pieces.append(piece)
                     yield {"type": "token", "text": piece}
-                turn.draft = "".join(pieces)
+                # the prompt numbers only the passages it shows: back to the retrieved passages' numbers
+                turn.draft = renumber_markers("".join(pieces), {n: k + 1 for n, (k, _) in enumerate(turn.context, start=1)})
                 turn.timings["generate_ms"] = round((time.perf_counter() - t) * 1000)
                 return
             except BackendUnavailable as exc:
@@ -178,15 +181,20 @@ class Assistant:
         texts = [p.chunk.text for p in passages]
         kept: list[tuple[str, list[int]]] = []
         unsupported: list[str] = []
+        unmentioned: set[str] = set()
         for plain, cited in cited_sentences(turn.draft):
             cited = [n for n in cited if 1 <= n <= len(passages)]  # a citation to a passage not retrieved is removed
             use = self._supporting(plain, cited, texts)
-            if use:
+            # a sentence that states what the question asks about ("the commander") where its sources never do
+            missing = self.retriever.unmentioned(turn.standalone, plain, [passages[n - 1] for n in use]) if use else []
+            if use and not missing:
                 kept.append((plain, use))
             else:
                 unsupported.append(plain)
-        if not kept and turn.mode == "llm":
-            # the model wrote only fragments or unsupported text: the sources' own sentences, if they cover the question
+                unmentioned.update(missing)
+        if not kept and turn.mode == "llm" and not unmentioned:
+            # the model wrote only fragments or unsupported text: the sources' own sentences, if they cover the
+            # question (not when it stated what the question asks about and no source does: that is a refusal)
             fallback = extractive_answer(turn.standalone, passages)
             if fallback:
                 turn.mode, turn.draft = "extractive", fallback

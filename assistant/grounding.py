@@ -66,6 +66,12 @@ def strip_markers(sentence: str) -> str:
     return _SPACED_MARKER.sub("", sentence).strip()
 
 
+def renumber_markers(text: str, numbers: dict[int, int]) -> str:
+    """Citation markers mapped to other numbers ("[2]" -> "[4]"); a number not in `numbers` becomes 0,
+    which cites nothing."""
+    return _MARKER.sub(lambda m: "[" + ", ".join(str(numbers.get(int(n), 0)) for n in m.group(1).split(",")) + "]", text)
+
+
 def cited_sentences(answer: str) -> list[tuple[str, list[int]]]:
     """The answer's sentences (at least three words), each with the citation numbers it carries."""
     out = []

@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 from assistant.retrieval.hybrid import Retrieved
 from assistant.text import SOURCE_REFS, content_words, question_terms, sentences
-
-
-def _overlap(sentence: str, terms: set[str], idf: dict[str, float]) -> float:
-    ws = set(content_words(sentence))
-    return sum(idf.get(t, 1.0) for t in terms & ws)
 
 
 def _idf(passages: list[Retrieved]) -> dict[str, float]:
@@ -45,10 +41,11 @@ def _sentences(chunk) -> list[str]:
     return [SOURCE_REFS.sub("", s) for s in sentences(_body(chunk))]
 
 
-def _list_items(sents: list[str], i: int) -> list[int]:
-    """The list items (at most 8) that follow sentence i when it introduces a list ("three core functions:")."""
+def _list_items(sents: list[str], i: int, in_list: bool = False) -> list[int]:
+    """The list items (at most 8) that follow sentence i when it introduces a list ("three core functions:"),
+    or, with `in_list`, when it is itself an item (of a list its heading introduces: "Lessons for the EU")."""
     items = []
-    if sents[i].rstrip().endswith(":"):
+    if sents[i].rstrip().endswith(":") or (in_list and _LIST_ITEM.match(sents[i])):
         for j in range(i + 1, min(i + 9, len(sents))):
             if not _LIST_ITEM.match(sents[j]):
                 break
@@ -56,40 +53,129 @@ def _list_items(sents: list[str], i: int) -> list[int]:
     return items
 
 
-def compress(question: str, passages: list[Retrieved], max_words: int = 110, per_passage: int = 2) -> list[str]:
-    """Per passage, the sentences that matter most for the question, in their original order, under the
-    heading they sit in ("Lessons for the EU: ..."); a kept sentence that introduces a list ("three core
-    functions:") keeps its items."""
+def _heading(chunk) -> str:
+    """The heading a passage sits under: its glossary term, else the last part of its section."""
+    return chunk.term or chunk.section.split(" > ")[-1]
+
+
+@dataclass
+class Scored:
+    """One sentence of a passage and how well it speaks to the question."""
+    passage: int  # index in the passages given
+    i: int  # index among the passage's sentences
+    text: str
+    score: float
+    own: set[str]  # the question words the sentence contains
+    near: set[str]  # the question words its section heading or glossary term adds
+    far: set[str]  # the question words its document's title or the source the question names adds
+
+
+def score_sentences(question: str, passages: list[Retrieved]) -> tuple[dict[int, list[str]], list[Scored], dict]:
+    """Every sentence of every passage, scored by the question words it contains (weighted by how rare
+    they are among the passages), plus half of those its section heading adds ("Lessons for the EU")
+    and a quarter of those its document's title adds or that name its source ("the Harvard brief").
+    Also returns the weights of the question words."""
     terms = question_terms(question)
     idf = _idf(passages)
-    out = []
+    weights = {t: idf.get(t, 1.0) for t in terms}
+    weight = lambda ws: sum(weights[t] for t in ws)  # noqa: E731
+    sents, out = {}, []
+    for k, p in enumerate(passages):
+        c = p.chunk
+        sents[k] = _sentences(c)
+        near = terms & set(content_words(f"{c.section} {c.term or ''}"))
+        if _heading(c) == c.title:  # a passage before the first heading sits under the title only
+            near = set()
+        far = (terms & set(content_words(c.title)) | p.names) - near
+        for i, s in enumerate(sents[k]):
+            own = terms & set(content_words(s))
+            score = weight(own) + 0.5 * weight(near - own) + 0.25 * weight(far - own)
+            out.append(Scored(k, i, s, score, own, near - own, far - own))
+    return sents, out, weights
+
+
+def _window(sentence: str, terms: set[str], n: int) -> str:
+    """The n words of a long sentence that hold the most question words, centred on them, with "..."
+    where words were left out."""
+    ws = sentence.split()
+    found = [terms & set(content_words(w)) for w in ws]
+
+    def fit(j):
+        inside = [x for x in range(j, j + n) if found[x]]
+        distinct = len(set().union(*(found[x] for x in inside))) if inside else 0
+        phrases = sum(1 for x in inside if x + 1 < j + n and found[x + 1] and found[x + 1] != found[x])  # "humanitarian actors"
+        middle = (inside[0] + inside[-1]) / 2 if inside else n / 2
+        return distinct + phrases, len(inside), -abs(middle - (j + (n - 1) / 2)), -j
+
+    start = max(range(len(ws) - n + 1), key=fit)
+    return ("... " if start else "") + " ".join(ws[start:start + n]) + (" ..." if start + n < len(ws) else "")
+
+
+def compress(question: str, passages: list[Retrieved], max_words: int = 130, per_passage: int = 3,
+             max_sentence: int = 60) -> list[tuple[int, str]]:
+    """The sentences that matter most for the question, as (passage index, text) in reading order, at most
+    `max_words` words in all and `max_sentence` words a sentence, so that the local model reads a short
+    prompt.
+
+    Sentences are taken one at a time: the one that adds the most question words not yet covered (its
+    own, its heading's, its title's or source's), then by its score, a higher-ranked passage first; once
+    nothing adds a question word, only sentences scoring at least half as well as the best one. A kept
+    sentence that introduces a list ("three core functions:") keeps its items, and so does an item of a
+    list whose heading covers most of the question; a heading is shown when it speaks to the question."""
+    sents, scored, weights = score_sentences(question, passages)
+    if not scored:
+        return []
+    weight = lambda ws: sum(weights[t] for t in ws)  # noqa: E731
+    top = max(s.score for s in scored)
+    rank = {k: r for r, k in enumerate(sorted(range(len(passages)), key=lambda k: -passages[k].score))}
+    prior = {id(s): s.score / (1 + 0.15 * rank[s.passage]) for s in scored}
+    left = [s for s in scored if s.score > 0] or [s for s in scored if rank[s.passage] == 0][:1]
+    kept: dict[int, list[int]] = {}
+    cut: dict[tuple[int, int], int] = {}  # a sentence shortened to this many of its words
+    covered: set[str] = set()
     budget = max_words
-    last_heading = None
-    for rank, p in enumerate(passages):
-        sents = _sentences(p.chunk)
-        heading = p.chunk.term or p.chunk.section.split(" > ")[-1]
-        score = [_overlap(s, terms, idf) for s in sents]
-        scored = sorted(range(len(sents)), key=lambda i: (-score[i], i))
-        under_heading = bool(terms & set(content_words(heading)))
-        if rank > 0 and scored and score[scored[0]] == 0 and not under_heading:
-            continue  # nothing in this passage, nor its heading, speaks to the question
-        keep = set(scored[:per_passage + (1 if rank == 0 else 0)])
-        if p.chunk.kind == "glossary" and sents:
-            keep.add(0)
-        for i in sorted(keep):
-            keep.update(_list_items(sents, i))
-        text = " ".join(sents[i] for i in sorted(keep))
-        words = text.split()
-        if len(words) > budget:
-            text = " ".join(words[:max(budget, 20)]) + " ..."
-        budget -= len(text.split())
-        shown = heading if under_heading or p.chunk.kind == "glossary" else ""
-        if shown and shown != last_heading:
-            text = f"{shown}: {text}"
-        last_heading = shown or last_heading
-        out.append(text)
-        if budget <= 0:
+    while left and budget > 0:
+        s = max(left, key=lambda s: (weight((s.own | s.near | s.far) - covered) + 0.3 * prior[id(s)], -rank[s.passage], -s.i))
+        left.remove(s)
+        new = (s.own | s.near | s.far) - covered
+        if not new and s.score < 0.5 * top:
             break
+        have = kept.setdefault(s.passage, [])
+        first = not have
+        heading_list = weight(s.near | s.far) >= 0.5 * weight(weights)
+        unit = [i for i in [s.i] + _list_items(sents[s.passage], s.i, in_list=heading_list) if i not in have]
+        if not unit or len(have) >= per_passage:
+            continue
+        size = [min(len(sents[s.passage][i].split()), max_sentence) for i in unit]
+        while sum(size) > budget and len(unit) > 1:  # a list is cut short rather than left out
+            unit.pop(), size.pop()
+        if sum(size) > budget and (not first or budget < 15):
+            continue
+        if sum(size) > budget:
+            size[0] = budget
+        for i, words in zip(unit, size):
+            if words < len(sents[s.passage][i].split()):
+                cut[(s.passage, i)] = words
+        have += unit
+        covered |= new
+        budget -= min(sum(size), budget)
+    terms = set(weights)
+    out, last_heading = [], None
+    for k in sorted(kept):
+        if not kept[k]:
+            continue
+        text = " ".join(_window(sents[k][i], terms, cut[(k, i)]) if (k, i) in cut else sents[k][i] for i in sorted(kept[k]))
+        c = passages[k].chunk
+        heading = _heading(c)
+        shown = heading if c.kind == "glossary" or (heading != c.title and terms & set(content_words(heading))) else ""
+        # the title, when it holds question words the passage does not ("Lessons for the EU" is Ukraine's experience)
+        title = c.title if c.kind != "document" and (terms & set(content_words(c.title))) - set(
+            content_words(f"{text} {shown}")) else ""
+        label = f"{shown} ({title})" if shown and title else shown or title
+        if label and label != last_heading:
+            text = f"{label}: {text}"
+        last_heading = label or last_heading
+        out.append((k, text))
     return out
 
 
@@ -136,18 +222,13 @@ def extractive_answer(question: str, passages: list[Retrieved], max_sentences: i
     if not terms or not passages:
         return None
     idf = _idf(passages)
+    sents, scored, _ = score_sentences(question, passages)
     candidates = []
-    sents = {n: _sentences(p.chunk) for n, p in enumerate(passages, start=1)}
-    for n, p in enumerate(passages, start=1):
-        heading = terms & set(content_words(f"{p.chunk.section} {p.chunk.term or ''}"))
-        for i, s in enumerate(sents[n]):
-            if len(s.split()) < 4:
-                continue
-            own = terms & set(content_words(s))
-            score = (sum(idf.get(t, 1.0) for t in own) + 0.5 * sum(idf.get(t, 1.0) for t in heading - own)
-                     + _answer_type_bonus(question, s)) / (1 + 0.15 * (n - 1)) + (0.01 if i == 0 else 0)
-            if own:
-                candidates.append((score, n, i, s, own | heading))
+    for s in scored:
+        if s.own and len(s.text.split()) >= 4:
+            n = s.passage + 1
+            score = (s.score + _answer_type_bonus(question, s.text)) / (1 + 0.15 * (n - 1)) + (0.01 if s.i == 0 else 0)
+            candidates.append((score, n, s.i, s.text, s.own | s.near))
     candidates.sort(key=lambda c: -c[0])
     chosen, covered = [], set()
     for score, n, i, s, cov in candidates:
@@ -166,8 +247,8 @@ def extractive_answer(question: str, passages: list[Retrieved], max_sentences: i
     parts = []
     for _, n, i, s in chosen:
         parts.append(f"{s} [{n}]")
-        for j in _list_items(sents[n], i):  # a sentence that introduces a list brings its items
-            item = sents[n][j]
+        for j in _list_items(sents[n - 1], i):  # a sentence that introduces a list brings its items
+            item = sents[n - 1][j]
             parts.append(f"{item.lstrip('-•* ').rstrip(',;')}. [{n}]" if not item.rstrip().endswith(".")
                          else f"{item.lstrip('-•* ')} [{n}]")
     return " ".join(parts)

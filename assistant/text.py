@@ -73,7 +73,9 @@ def content_words(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS and not w.isdigit() and len(w) > 1]
 
 
-_SENT = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)]))\s+(?=[\"“(\[]?[A-Z0-9])|\n{2,}|\n(?=\s*[-•*]\s)")
+# a sentence ends at . ! or ?, after a closing quote or bracket, or after a footnote number (…activities.”3 It …)
+_SENT = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)])|(?<=[.!?][\"”’]\d)|(?<=[.!?][\"”’]\d\d))\s+(?=[\"“(\[]?[A-Z0-9])"
+                   r"|\n{2,}|\n(?=\s*[-•*]\s)")
 _LEADING_MARKERS = re.compile(r"^((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)(.*)$", re.S)
 SOURCE_REFS = re.compile(r"\s*\[\d+(?:\s*[–,\-]\s*\d+)*\]")
 _ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|Dr|Mr|Mrs|No|Art|para|approx|cf|al)\.)$")

@@ -71,6 +71,18 @@ def test_uncited_and_unsupported_sentences_are_fixed_or_dropped(built):
         assert scorer.score("Operation Rescript was launched in March 2020", c.text).supported
 
 
+def test_a_sentence_that_states_what_the_question_asks_without_its_source_saying_it_is_dropped(built):
+    settings, emb = built
+    said = ("The commander of Operation Rescript was the Military Aid to the Civil Authorities (MACA) procedure, which "
+            "enables the armed forces to support civilian authorities in crisis situations.")  # the local model, once
+    a = build_assistant(settings, embedder=emb, chat_model=ScriptedModel([said + " [1]"]))
+    ans = a.ask("Who was the commander of Operation Rescript?")
+    assert ans.refused and ans.unsupported == [said]
+    # the same sentence without the word the question asks about is grounded
+    a = build_assistant(settings, embedder=emb, chat_model=ScriptedModel([said.replace("The commander of ", "") + " [1]"]))
+    assert not a.ask("Who was the commander of Operation Rescript?").refused
+
+
 def test_model_refusal_becomes_the_fixed_refusal(built):
     settings, emb = built
     a = build_assistant(settings, embedder=emb, chat_model=ScriptedModel(["NOT_IN_SOURCES"]))

@@ -44,6 +44,7 @@ class Retrieved:
     score: float  # fused score
     similarity: float  # dense cosine similarity (0 when only BM25 found it)
     glossary_match: bool = False
+    names: frozenset[str] = frozenset()  # the question's words that name its source ("Harvard", "brief")
 
 
 @dataclass
@@ -146,10 +147,7 @@ class HybridRetriever:
         gives (a capitalised word), and numbers the passages never write ("How many ... in 2025?"): a sign
         that the sources do not hold the answer, whatever the similarity scores say. Verbs are left out
         (see `_only_a_verb`)."""
-        seen = set()
-        for p in passages:
-            words = self._words.get(p.id) or passage_words(p.chunk)
-            seen |= words | self._record_words.get(p.chunk.doc_id, set())
+        seen = self._mentioned(passages)
         names = {t for w in re.findall(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w'’-]+", question.strip()) for t in content_words(w)}
         missing = {t for t in question_terms(question) - seen if t not in self.vocabulary or t in names}
         unknown = [w for w in re.findall(r"[\w'’-]+", question)
@@ -157,6 +155,20 @@ class HybridRetriever:
         texts = " ".join(p.chunk.text for p in passages).replace(",", "")
         unknown += [n for n in re.findall(r"\b\d+\b", question.replace(",", "")) if n not in texts]  # "in 2025"
         return list(dict.fromkeys(unknown))
+
+    def unmentioned(self, question: str, sentence: str, passages: list[Retrieved]) -> list[str]:
+        """Question words that a sentence of the answer uses but that none of the passages it cites mention
+        (their text, headings, title or source record): "The commander of Operation Rescript was ..."
+        cited to a passage that never speaks of a commander. Verbs are left out (see `_only_a_verb`)."""
+        missing = question_terms(question) & set(content_words(sentence)) - self._mentioned(passages)
+        return [w for w in re.findall(r"[\w'’-]+", question)
+                if set(content_words(w)) & missing and not _only_a_verb(w, question)]
+
+    def _mentioned(self, passages: list[Retrieved]) -> set[str]:
+        seen = set()
+        for p in passages:
+            seen |= (self._words.get(p.id) or passage_words(p.chunk)) | self._record_words.get(p.chunk.doc_id, set())
+        return seen
 
     def retrieve(self, query: str, k: int) -> Retrieval:
         if self.store is None:
@@ -186,7 +198,9 @@ class HybridRetriever:
             passages.append(Retrieved(i, chunk, fused[i], sims.get(i, 0.0), i in strong_terms))
             if len(passages) >= k:
                 break
-        self._include_named_documents(query, vector, passages, strong_terms)
+        named = self._include_named_documents(query, vector, passages, strong_terms)
+        for p in passages:
+            p.names = frozenset(named.get(p.chunk.doc_id, ()))
         # passages of one section are read in the document's order: the one that introduces a subject
         # ("the United Kingdom launched Operation Rescript in March 2020") before the ones that go on about it
         ranked = [p.id for p in passages]
@@ -197,15 +211,15 @@ class HybridRetriever:
         relevance = max([h.similarity for h in dense] + [1.0 if any(s for _, s in matches) else 0.0])
         return Retrieval(query, passages, relevance, ranked)
 
-    def _include_named_documents(self, query, vector, passages, strong_terms) -> None:
+    def _include_named_documents(self, query, vector, passages, strong_terms) -> dict[str, set[str]]:
         """A question that names a source ("according to the Harvard brief", "the mass casualty article")
         gets that source's nearest passage, in place of the lowest-ranked passage of a source that has
-        more than one (or of an unnamed one)."""
-        if len(passages) < 2:
-            return
+        more than one (or of an unnamed one). Returns the named sources' ids with the words that name them."""
         asked = question_terms(query)
-        named = {d for d, names in self._doc_names.items() if names & asked}
-        for doc in sorted(named - {p.chunk.doc_id for p in passages}):
+        named = {d: names & asked for d, names in self._doc_names.items() if names & asked}
+        if len(passages) < 2:
+            return named
+        for doc in sorted(set(named) - {p.chunk.doc_id for p in passages}):
             hit = next((h for h in self.store.query(vector, 4, doc_id=doc) if h.chunk.kind != "document"
                         and not any(near_duplicate(h.chunk.text, p.chunk.text) for p in passages)), None)
             docs = [p.chunk.doc_id for p in passages]
@@ -213,6 +227,7 @@ class HybridRetriever:
                        and (docs[j] not in named or docs.count(docs[j]) > 1)]
             if hit is not None and victims:
                 passages[victims[0]] = Retrieved(hit.id, self.chunks.get(hit.id, hit.chunk), 0.0, hit.similarity, False)
+        return named
 
 
 def _distinctive_names(chunks, records: dict[str, set[str]]) -> dict[str, set[str]]:

@@ -1,0 +1,60 @@
+"""Context compression for the local model, and the citation numbers that map its prompt back."""
+
+from assistant.grounding import renumber_markers
+from assistant.ingest.documents import Chunk
+from assistant.responders import compress
+from assistant.retrieval.hybrid import Retrieved
+
+
+def passage(text, section="Intro", title="Ukrainian Experience", score=1.0, names=(), doc="ua"):
+    c = Chunk(doc_id=doc, title=title, section=section, text=text, start=0, end=len(text), path=f"{doc}.txt")
+    return Retrieved(c.id, c, score, 0.5, names=frozenset(names))
+
+
+LESSONS = "• Develop CIMIC structures for operations on national territory.\n• Integrate CIMIC into total defence.\n• Ensure legal codification of CIMIC roles."
+
+
+def test_a_list_under_a_heading_that_answers_the_question_keeps_its_items():
+    ps = [passage("Ukraine first met NATO CIMIC in Iraq. Its experience was unique in Europe.", score=0.9),
+          passage(LESSONS, section="Ukrainian Experience > Lessons for the EU", score=0.5)]
+    ctx = dict(compress("What lessons does the Ukrainian experience offer the EU?", ps))
+    assert ctx[1].startswith("Lessons for the EU (Ukrainian Experience): ")  # the title says whose lessons
+    for item in ("national territory", "total defence", "legal codification"):
+        assert item in ctx[1]
+
+
+def test_passages_that_do_not_speak_to_the_question_are_left_out_and_indices_kept():
+    ps = [passage("Operation Rescript was launched in March 2020 by the United Kingdom.", score=0.9),
+          passage("The weather in the Balkans is mild in spring.", section="Climate", score=0.5),
+          passage("Operation Rescript used the MACA procedure.", section="Procedure", score=0.4)]
+    ctx = compress("What was Operation Rescript?", ps)
+    assert [k for k, _ in ctx] == [0, 2]
+
+
+def test_a_source_the_question_names_gets_its_passage_in_before_the_budget_runs_out():
+    long = " ".join(["NATO defines civil-military cooperation as a joint function of many parts."] * 6)
+    ps = [passage(long, title="NATO article", doc="nato", score=0.9),
+          passage(long.replace("NATO", "The alliance"), title="NATO article", section="More", doc="nato", score=0.8),
+          passage("Civil-military coordination may be defined as the essential dialogue between actors.",
+                  title="Humanitarian brief", doc="hhi", score=0.0, names={"harvard", "brief"})]
+    ctx = dict(compress("How do NATO and the Harvard brief define civil-military cooperation or coordination?", ps,
+                        max_words=40))
+    assert 2 in ctx and "essential dialogue" in ctx[2]
+    assert sum(len(t.split()) for t in ctx.values()) <= 40 + 8  # headings and "..." aside
+
+
+def test_a_long_sentence_is_cut_to_the_sentence_limit():
+    ps = [passage("CIMIC " + " ".join(f"w{i}" for i in range(100)) + ".")]
+    (k, text), = compress("What is CIMIC?", ps, max_sentence=30)
+    assert text.endswith(" ...") and len(text.split()) == 31 and text.startswith("CIMIC w0")
+
+
+def test_prompt_numbers_map_back_to_retrieved_passages():
+    assert renumber_markers("A [1]. B [2][1]. C [1, 2]. D [3].", {1: 2, 2: 4}) == "A [2]. B [4][2]. C [2, 4]. D [0]."
+
+
+def test_a_long_sentence_keeps_the_part_that_speaks_to_the_question():
+    filler = " ".join(f"w{i}" for i in range(60))
+    ps = [passage(f"Coordination is dialogue between actors {filler} and humanitarian actors are civilians committed to principles.")]
+    (k, text), = compress("Whom does it count as humanitarian actors?", ps, max_sentence=20)
+    assert text.startswith("... ") and text.endswith("committed to principles.")
