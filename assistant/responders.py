@@ -68,6 +68,10 @@ class Scored:
     own: set[str]  # the question words the sentence contains
     near: set[str]  # the question words its section heading or glossary term adds
     far: set[str]  # the question words its document's title or the source the question names adds
+    follows: bool = False  # it opens with a pronoun ("Its objective ...") whose subject the sentence before names
+
+
+_PRONOUN = re.compile(r"^(?:It|Its|They|Their|This|These|He|She|His|Her)\b")
 
 
 def score_sentences(question: str, passages: list[Retrieved]) -> tuple[dict[int, list[str]], list[Scored], dict]:
@@ -87,10 +91,15 @@ def score_sentences(question: str, passages: list[Retrieved]) -> tuple[dict[int,
         if _heading(c) == c.title:  # a passage before the first heading sits under the title only
             near = set()
         far = (terms & set(content_words(c.title)) | p.names) - near
+        before: set[str] = set()
         for i, s in enumerate(sents[k]):
             own = terms & set(content_words(s))
+            follows = bool(i and _PRONOUN.match(s))
+            if follows:  # "Its objective was ...": the sentence before names what "its" is
+                own = own | before
+            before = own
             score = weight(own) + 0.5 * weight(near - own) + 0.25 * weight(far - own)
-            out.append(Scored(k, i, s, score, own, near - own, far - own))
+            out.append(Scored(k, i, s, score, own, near - own, far - own, follows))
     return sents, out, weights
 
 
@@ -143,11 +152,12 @@ def compress(question: str, passages: list[Retrieved], max_words: int = 130, per
         have = kept.setdefault(s.passage, [])
         first = not have
         heading_list = weight(s.near | s.far) >= 0.5 * weight(weights)
-        unit = [i for i in [s.i] + _list_items(sents[s.passage], s.i, in_list=heading_list) if i not in have]
+        unit = [s.i - 1] * s.follows + [s.i] + _list_items(sents[s.passage], s.i, in_list=heading_list)
+        unit = [i for i in unit if i not in have]
         if not unit or len(have) >= per_passage:
             continue
         size = [min(len(sents[s.passage][i].split()), max_sentence) for i in unit]
-        while sum(size) > budget and len(unit) > 1:  # a list is cut short rather than left out
+        while sum(size) > budget and len(unit) > 1 + s.follows:  # a list is cut short rather than left out
             unit.pop(), size.pop()
         if sum(size) > budget and (not first or budget < 15):
             continue
@@ -184,11 +194,12 @@ def glossary_answer(passage: Retrieved, max_sentences: int = 2) -> str:
     c = passage.chunk
     body = _body(c).split("Connection to CIMIC:")[0]
     body = re.sub(r"\s*\(NATO agreed\)", "", body)
-    picked = []
-    for s in sentences(body):
+    picked, sents = [], sentences(body)
+    for i, s in enumerate(sents):
         if c.nato_agreed and " ".join(c.nato_agreed.split()) in " ".join(s.split()):
             continue
         picked.append(s)
+        picked += [sents[j] for j in _list_items(sents, i)]  # "The seven baseline requirements ... include:" and its items
         if len(picked) >= max_sentences:
             break
     parts = [f"{s} [1]" for s in picked]
