@@ -161,8 +161,8 @@ def compress(question: str, passages: list[Retrieved], max_words: int = 130, per
             unit.pop(), size.pop()
         if sum(size) > budget and (not first or budget < 15):
             continue
-        if sum(size) > budget:
-            size[0] = budget
+        if sum(size) > budget:  # the passage's first sentence, cut to the words left
+            unit, size = unit[-1:], [budget]
         for i, words in zip(unit, size):
             if words < len(sents[s.passage][i].split()):
                 cut[(s.passage, i)] = words
