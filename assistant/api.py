@@ -48,7 +48,7 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None) -> "Fa
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from assistant.auth import Auth
-    from assistant.errors import AssistantError
+    from assistant.errors import AssistantError, NotAuthenticated
     from assistant.feedback import Feedback
     from assistant.ingest.glossary import search_glossary
 
@@ -62,11 +62,11 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None) -> "Fa
         if size and size.isdigit() and int(size) > MAX_BODY_BYTES:
             return JSONResponse({"error": f"the request body is {int(size):,} bytes; the limit is {MAX_BODY_BYTES:,}"}, 413)
         if request.method != "OPTIONS" and request.url.path not in OPEN_PATHS:
-            user = auth.identify(request.headers)
-            if user is None:
-                return JSONResponse({"error": "sign in first: this assistant needs a login"}, 401,
+            try:
+                request.state.user = auth.require(request.headers)
+            except NotAuthenticated as exc:
+                return JSONResponse({"error": exc.message}, exc.status,
                                     headers={"WWW-Authenticate": 'Basic realm="CIMIC doctrine assistant", charset="UTF-8"'})
-            request.state.user = user
         response = await call_next(request)
         response.headers["Content-Security-Policy"] = "frame-ancestors " + " ".join(["'self'", *allowed])
         response.headers["X-Content-Type-Options"] = "nosniff"

@@ -50,7 +50,6 @@ class Feedback:
                 "question": self.question, "answer": self.answer, "citations": json.dumps(self.citations),
                 "backend": self.backend, "grounding": self.grounding, "user": self.user}
 
-
     @classmethod
     def on_answer(cls, answer: dict, rating: str, comment: str = "", user: str = "") -> "Feedback":
         """Feedback on an Answer (its dict): the question, the text, the back-end, the grounding and what

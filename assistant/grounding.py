@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
 
-from assistant.text import MODALS, NEGATIONS, STOPWORDS, content_words, fold, sentences, words
+from assistant.text import MARKER, MODALS, NEGATIONS, STOPWORDS, content_words, fold, sentences, words
 
 DEFAULT_THRESHOLD = 0.6
 
@@ -58,8 +58,7 @@ def _numbers(text: str) -> set[str]:
     return out
 
 
-_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-_SPACED_MARKER = re.compile(r"\s*" + _MARKER.pattern)
+_SPACED_MARKER = re.compile(r"\s*" + MARKER.pattern)
 
 
 def strip_markers(sentence: str) -> str:
@@ -69,7 +68,7 @@ def strip_markers(sentence: str) -> str:
 def renumber_markers(text: str, numbers: dict[int, int]) -> str:
     """Citation markers mapped to other numbers ("[2]" -> "[4]"); a number not in `numbers` becomes 0,
     which cites nothing."""
-    return _MARKER.sub(lambda m: "[" + ", ".join(str(numbers.get(int(n), 0)) for n in m.group(1).split(",")) + "]", text)
+    return MARKER.sub(lambda m: "[" + ", ".join(str(numbers.get(int(n), 0)) for n in m.group(1).split(",")) + "]", text)
 
 
 def cited_sentences(answer: str) -> list[tuple[str, list[int]]]:
@@ -79,7 +78,7 @@ def cited_sentences(answer: str) -> list[tuple[str, list[int]]]:
         plain = strip_markers(raw).strip()
         if len(re.findall(r"\w+", plain)) < 3:
             continue
-        out.append((plain, sorted({int(n) for m in _MARKER.findall(raw) for n in m.split(",")})))
+        out.append((plain, sorted({int(n) for m in MARKER.findall(raw) for n in m.split(",")})))
     return out
 
 

@@ -1,7 +1,9 @@
 """Turning retrieved passages into a draft answer: by a chat model, or extractively, or from the glossary.
 
-- `compress`: keeps the sentences of each passage that share words with the question, so the local
+- `compress`: the sentences that add the most question words, within a word budget, so the local
   model reads a short prompt (it reads only 60-110 tokens/s).
+- `score_sentences`: how well each sentence speaks to the question; compression and extractive
+  answers both choose by it.
 - `glossary_answer`: a definitional question about a glossary term is answered with the entry's own
   words, verbatim, with its "(NATO agreed)" mark.
 - `extractive_answer`: no model; the source sentences that best cover the question, each cited.
@@ -15,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from assistant.retrieval.hybrid import Retrieved
-from assistant.text import SOURCE_REFS, content_words, question_terms, sentences
+from assistant.text import LIST_ITEM, SOURCE_REFS, content_words, question_terms, sentences
 
 
 def _idf(passages: list[Retrieved]) -> dict[str, float]:
@@ -23,9 +25,6 @@ def _idf(passages: list[Retrieved]) -> dict[str, float]:
     n = len(docs) or 1
     vocab = set().union(*docs) if docs else set()
     return {w: math.log(1 + n / (1 + sum(w in d for d in docs))) + 0.5 for w in vocab}
-
-
-_LIST_ITEM = re.compile(r"^\s*(?:[-•*]|\d+[.)])\s")
 
 
 def _body(chunk) -> str:
@@ -45,9 +44,9 @@ def _list_items(sents: list[str], i: int, in_list: bool = False) -> list[int]:
     """The list items (at most 8) that follow sentence i when it introduces a list ("three core functions:"),
     or, with `in_list`, when it is itself an item (of a list its heading introduces: "Lessons for the EU")."""
     items = []
-    if sents[i].rstrip().endswith(":") or (in_list and _LIST_ITEM.match(sents[i])):
+    if sents[i].rstrip().endswith(":") or (in_list and LIST_ITEM.match(sents[i])):
         for j in range(i + 1, min(i + 9, len(sents))):
-            if not _LIST_ITEM.match(sents[j]):
+            if not LIST_ITEM.match(sents[j]):
                 break
             items.append(j)
     return items
@@ -74,15 +73,18 @@ class Scored:
 _PRONOUN = re.compile(r"^(?:It|Its|They|Their|This|These|He|She|His|Her)\b")
 
 
+def _weigh(weights: dict[str, float], terms) -> float:
+    return sum(weights[t] for t in terms)
+
+
 def score_sentences(question: str, passages: list[Retrieved]) -> tuple[dict[int, list[str]], list[Scored], dict]:
     """Every sentence of every passage, scored by the question words it contains (weighted by how rare
     they are among the passages), plus half of those its section heading adds ("Lessons for the EU")
     and a quarter of those its document's title adds or that name its source ("the Harvard brief").
     Also returns the weights of the question words."""
-    terms = question_terms(question)
     idf = _idf(passages)
-    weights = {t: idf.get(t, 1.0) for t in terms}
-    weight = lambda ws: sum(weights[t] for t in ws)  # noqa: E731
+    weights = {t: idf.get(t, 1.0) for t in question_terms(question)}
+    terms = set(weights)
     sents, out = {}, []
     for k, p in enumerate(passages):
         c = p.chunk
@@ -98,7 +100,7 @@ def score_sentences(question: str, passages: list[Retrieved]) -> tuple[dict[int,
             if follows:  # "Its objective was ...": the sentence before names what "its" is
                 own = own | before
             before = own
-            score = weight(own) + 0.5 * weight(near - own) + 0.25 * weight(far - own)
+            score = _weigh(weights, own) + 0.5 * _weigh(weights, near - own) + 0.25 * _weigh(weights, far - own)
             out.append(Scored(k, i, s, score, own, near - own, far - own, follows))
     return sents, out, weights
 
@@ -134,7 +136,6 @@ def compress(question: str, passages: list[Retrieved], max_words: int = 130, per
     sents, scored, weights = score_sentences(question, passages)
     if not scored:
         return []
-    weight = lambda ws: sum(weights[t] for t in ws)  # noqa: E731
     top = max(s.score for s in scored)
     rank = {k: r for r, k in enumerate(sorted(range(len(passages)), key=lambda k: -passages[k].score))}
     prior = {id(s): s.score / (1 + 0.15 * rank[s.passage]) for s in scored}
@@ -144,14 +145,14 @@ def compress(question: str, passages: list[Retrieved], max_words: int = 130, per
     covered: set[str] = set()
     budget = max_words
     while left and budget > 0:
-        s = max(left, key=lambda s: (weight((s.own | s.near | s.far) - covered) + 0.3 * prior[id(s)], -rank[s.passage], -s.i))
+        s = max(left, key=lambda s: (_weigh(weights, (s.own | s.near | s.far) - covered) + 0.3 * prior[id(s)], -rank[s.passage], -s.i))
         left.remove(s)
         new = (s.own | s.near | s.far) - covered
         if not new and s.score < 0.5 * top:
             break
         have = kept.setdefault(s.passage, [])
         first = not have
-        heading_list = weight(s.near | s.far) >= 0.5 * weight(weights)
+        heading_list = _weigh(weights, s.near | s.far) >= 0.5 * _weigh(weights, weights)
         unit = [s.i - 1] * s.follows + [s.i] + _list_items(sents[s.passage], s.i, in_list=heading_list)
         unit = [i for i in unit if i not in have]
         if not unit or len(have) >= per_passage:
@@ -229,11 +230,11 @@ def extractive_answer(question: str, passages: list[Retrieved], max_sentences: i
     A sentence covers the question words it contains and those of the section heading it sits under
     ("Lessons for the EU"); a second sentence is taken when it adds question words, or when it scores
     nearly as well from another passage (two passages that both speak to the question)."""
-    terms = question_terms(question)
-    if not terms or not passages:
+    if not passages:
         return None
-    idf = _idf(passages)
-    sents, scored, _ = score_sentences(question, passages)
+    sents, scored, weights = score_sentences(question, passages)
+    if not weights:
+        return None
     candidates = []
     for s in scored:
         if s.own and len(s.text.split()) >= 4:
@@ -250,8 +251,7 @@ def extractive_answer(question: str, passages: list[Retrieved], max_sentences: i
         covered |= cov
         if len(chosen) >= max_sentences:
             break
-    total = sum(idf.get(t, 1.0) for t in terms)
-    coverage = sum(idf.get(t, 1.0) for t in covered) / total if total else 0
+    coverage = _weigh(weights, covered) / _weigh(weights, weights)
     if not chosen or coverage < min_coverage:
         return None
     chosen.sort(key=lambda c: (c[1], c[2]))

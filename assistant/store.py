@@ -60,8 +60,7 @@ class ChromaStore:
         try:
             return self.collection.count()
         except Exception as exc:  # a Chroma server that stopped: reported, and tried again on the next request
-            raise StoreUnavailable(f"the vector store does not answer ({exc.__class__.__name__}); "
-                                   "questions resume by themselves when it is back") from exc
+            raise _not_answering(exc) from exc
 
     def entries(self) -> dict[str, dict]:
         got = self.collection.get(include=["metadatas"])
@@ -93,8 +92,7 @@ class ChromaStore:
             got = self.collection.query(query_embeddings=[vector], n_results=n, where={"doc_id": doc_id} if doc_id else None,
                                         include=["documents", "metadatas", "distances"])
         except Exception as exc:
-            raise StoreUnavailable(f"the vector store does not answer ({exc.__class__.__name__}); "
-                                   "questions resume by themselves when it is back") from exc
+            raise _not_answering(exc) from exc
         return [Hit(Chunk.from_store(d, m), i, 1.0 - dist)
                 for i, d, m, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])]
 
@@ -106,6 +104,11 @@ class ChromaStore:
         close = getattr(self.client, "close", None)
         if close:
             close()
+
+
+def _not_answering(exc: Exception) -> StoreUnavailable:
+    return StoreUnavailable(f"the vector store does not answer ({exc.__class__.__name__}); "
+                            "questions resume by themselves when it is back")
 
 
 def _chroma_settings():

@@ -76,7 +76,9 @@ def content_words(text: str) -> list[str]:
 # a sentence ends at . ! or ?, after a closing quote or bracket, or after a footnote number (…activities.”3 It …)
 _SENT = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)])|(?<=[.!?][\"”’]\d)|(?<=[.!?][\"”’]\d\d))\s+(?=[\"“(\[]?[A-Z0-9])"
                    r"|\n{2,}|\n(?=\s*[-•*]\s)")
-_LEADING_MARKERS = re.compile(r"^((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)(.*)$", re.S)
+MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")  # a citation marker: [1], [1, 3]
+LIST_ITEM = re.compile(r"^\s*(?:[-•*]|\d+[.)])\s")  # "- item", "• item", "1. item"
+_LEADING_MARKERS = re.compile(rf"^(?P<marks>(?:{MARKER.pattern}\s*)+)(?P<rest>.*)$", re.S)
 SOURCE_REFS = re.compile(r"\s*\[\d+(?:\s*[–,\-]\s*\d+)*\]")
 _ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|Dr|Mr|Mrs|No|Art|para|approx|cf|al)\.)$")
 
@@ -89,8 +91,8 @@ def sentences(text: str) -> list[str]:
         piece = piece.strip()
         m = _LEADING_MARKERS.match(piece)
         if m and out:  # "... in 2020. [1] The CSF ...": the marker belongs to the sentence before it
-            out[-1] = f"{out[-1]} {m.group(1).strip()}"
-            piece = m.group(2).strip()
+            out[-1] = f"{out[-1]} {m.group('marks').strip()}"
+            piece = m.group("rest").strip()
         if not piece:
             continue
         if out and _ABBREV.search(out[-1]):

@@ -1,10 +1,10 @@
 """The Gradio chat page: streaming answers, clickable [n] citations, a source panel, a grounding badge,
-example questions and a glossary tab. Built by `build_ui(assistant, glossary)`; nothing at import.
+example questions, thumbs up/down with a comment, a glossary tab and an instructors' review tab; the
+embed view is the chat and sources alone. Built by `build_ui(...)`; nothing at import.
 
 Errors the chain raises for bad input are shown with their own message (`gr.Error`). Every text that
 comes from a document or a user is HTML-escaped before it is shown.
 """
-
 
 import html
 import re

@@ -13,7 +13,6 @@ Run: .venv/bin/python bench/serve.py [--scenarios extractive,local,page,feedback
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import sqlite3
@@ -30,19 +29,12 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import CIMIC_VARS, cimic_server  # noqa: E402
+from conftest import CIMIC_VARS, cimic_server, rss_mib  # noqa: E402
 
 
 def pct(xs, q):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(q / 100 * (len(xs) - 1))))] if xs else float("nan")
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def server(backend: str, db: Path):
@@ -53,8 +45,9 @@ def server(backend: str, db: Path):
 
 
 def questions() -> list[str]:
-    cases = [json.loads(x) for x in (ROOT / "evals/datasets/gold.jsonl").read_text(encoding="utf-8").splitlines()]
-    return [c["question"] for c in cases if not c.get("history")]
+    from assistant.evaluation import load_dataset
+
+    return [c.question for c in load_dataset(ROOT / "evals/datasets/gold.jsonl") if not c.history]
 
 
 def load(url: str, clients: int, seconds: float, stream: bool, pid: int | None = None) -> dict:

@@ -73,6 +73,21 @@ def http_service(cmd: list[str], ready_url: str, what: str, timeout: float = 120
             proc.kill()
 
 
+def basic(user: str, password: str) -> dict:
+    """An HTTP Basic authorization header (lower-case key: `Auth.identify` takes plain dicts too)."""
+    import base64
+
+    return {"authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def rss_mib(pid: int) -> float:
+    """A process's resident memory in MiB, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 CIMIC_VARS = ("CIMIC_AUTH", "CIMIC_AUTH_HEADER", "CIMIC_INSTRUCTORS", "CIMIC_ALLOWED_ORIGINS", "CIMIC_CHROMA_URL",
               "CIMIC_LLM_BASE_URL")
 

@@ -1,7 +1,6 @@
 """The REST API over HTTP against the real app (real index, real embedder, extractive back-end), with
 and without a login, CORS and frame-ancestors."""
 
-import base64
 import json
 import sqlite3
 import subprocess
@@ -11,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from conftest import ROOT, cimic_server, indexed_env
+from conftest import ROOT, basic, cimic_server, indexed_env
 
 pytestmark = pytest.mark.slow
 
@@ -42,10 +41,6 @@ def locked_server(index_env):
     url, service = cimic_server(env)
     with service:
         yield url
-
-
-def basic(user, password):
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
 def test_health_and_page(server):

@@ -1,11 +1,12 @@
 """Feedback storage (real SQLite, concurrent writers, a locked database) and the login rules."""
 
-import base64
 import csv
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
+from conftest import basic
 
 from assistant.auth import Auth
 from assistant.errors import ConfigError, InvalidFeedback, NotAllowed, NotAuthenticated
@@ -67,10 +68,6 @@ def test_an_unusable_database_url_is_a_config_error(tmp_path):
     (tmp_path / "dir.db").mkdir()
     with pytest.raises(ConfigError, match="CIMIC_FEEDBACK_DB"):
         FeedbackStore(f"sqlite:///{tmp_path / 'dir.db'}")
-
-
-def basic(user, password):
-    return {"authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
 def test_login_rules():

@@ -7,12 +7,11 @@ import shutil
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import ROOT, chroma_service, cimic_server, free_port, indexed_env
+from conftest import ROOT, chroma_service, cimic_server, free_port, indexed_env, rss_mib
 
 pytestmark = pytest.mark.slow
 
@@ -69,10 +68,7 @@ def test_bounded_load_no_errors_and_flat_memory(server):
     qs = [json.loads(x)["question"] for x in (ROOT / "evals/datasets/gold.jsonl").read_text(encoding="utf-8").splitlines()][:40]
     httpx.post(f"{url}/api/ask", json={"question": qs[0]}, timeout=60)
 
-    def rss():
-        return int(next(x for x in Path(f"/proc/{proc.pid}/status").read_text().splitlines() if x.startswith("VmRSS")).split()[1]) / 1024
-
-    start, stop, codes = rss(), time.time() + 20, []
+    start, stop, codes = rss_mib(proc.pid), time.time() + 20, []
 
     def client(i):
         out = []
@@ -84,7 +80,7 @@ def test_bounded_load_no_errors_and_flat_memory(server):
     with ThreadPoolExecutor(50) as pool:
         for part in pool.map(client, range(50)):
             codes += part
-    end = rss()
+    end = rss_mib(proc.pid)
     print(f"{len(codes)} answers, memory {start:.0f} -> {end:.0f} MiB")
     assert codes and set(codes) == {200}
     assert end - start < 200

@@ -13,11 +13,11 @@ import re
 from typing import Callable
 
 from assistant.ingest.documents import Chunk, Heading, LoadedText, SourceInfo
+from assistant.text import LIST_ITEM
 
 TokenCounter = Callable[[str], int]
 
 _TERMINAL = tuple(".,;:!?…")
-_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s")
 _MONTHS = ("January February March April May June July August September October November December").split()
 _DATELINE = re.compile(rf"^(?:\d{{1,2}}\s+)?(?:{'|'.join(_MONTHS)})(?:\s+\d{{1,2}},)?\s+\d{{4}}$")
 
@@ -29,7 +29,7 @@ def _looks_like_heading(line: str, previous: str | None, following: str | None) 
         return False
     if _DATELINE.match(line):
         return False  # a dateline ("October 2008") belongs to the text it dates
-    if line.endswith(_TERMINAL) or _LIST_ITEM.match(line) or not (line[0].isupper() or line[0].isdigit()):
+    if line.endswith(_TERMINAL) or LIST_ITEM.match(line) or not (line[0].isupper() or line[0].isdigit()):
         return False
     if not re.search(r"[A-Za-z\u00c0-\u024f]{3}", line) or re.search(r"\d{4}-\d{4}|@|://", line):
         return False

@@ -149,9 +149,7 @@ class HybridRetriever:
         (see `_only_a_verb`)."""
         seen = self._mentioned(passages)
         names = {t for w in re.findall(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w'’-]+", question.strip()) for t in content_words(w)}
-        missing = {t for t in question_terms(question) - seen if t not in self.vocabulary or t in names}
-        unknown = [w for w in re.findall(r"[\w'’-]+", question)
-                   if set(content_words(w)) & missing and not _only_a_verb(w, question)]
+        unknown = _asked_words(question, {t for t in question_terms(question) - seen if t not in self.vocabulary or t in names})
         texts = " ".join(p.chunk.text for p in passages).replace(",", "")
         unknown += [n for n in re.findall(r"\b\d+\b", question.replace(",", "")) if n not in texts]  # "in 2025"
         return list(dict.fromkeys(unknown))
@@ -160,9 +158,7 @@ class HybridRetriever:
         """Question words that a sentence of the answer uses but that none of the passages it cites mention
         (their text, headings, title or source record): "The commander of Operation Rescript was ..."
         cited to a passage that never speaks of a commander. Verbs are left out (see `_only_a_verb`)."""
-        missing = question_terms(question) & set(content_words(sentence)) - self._mentioned(passages)
-        return [w for w in re.findall(r"[\w'’-]+", question)
-                if set(content_words(w)) & missing and not _only_a_verb(w, question)]
+        return _asked_words(question, question_terms(question) & set(content_words(sentence)) - self._mentioned(passages))
 
     def _mentioned(self, passages: list[Retrieved]) -> set[str]:
         seen = set()
@@ -253,6 +249,11 @@ def _distinctive_names(chunks, records: dict[str, set[str]]) -> dict[str, set[st
 def passage_words(chunk: Chunk) -> set[str]:
     """The content words a passage speaks to: its text, and the title, section and term it sits under."""
     return set(content_words(" ".join(filter(None, (chunk.text, chunk.title, chunk.section, chunk.term)))))
+
+
+def _asked_words(question: str, stems: set[str]) -> list[str]:
+    """The question's words (as written) whose stems are in `stems`, verbs left out."""
+    return [w for w in re.findall(r"[\w'’-]+", question) if set(content_words(w)) & stems and not _only_a_verb(w, question)]
 
 
 _DO_SUPPORT = re.compile(r"\b(?:do|does|did)\b", re.I)
