@@ -31,6 +31,8 @@ class Answer:
     retrieved: list[str] = field(default_factory=list)  # chunk ids, in rank order (for the evals)
     notice: str | None = None  # e.g. "the chat server is down; answered extractively"
     timings: dict = field(default_factory=dict)
+    draft: str = ""  # the drafter's text before the support check (for the evals)
+    gate: dict = field(default_factory=dict)  # the answer gate's decision: probability, threshold, signals
 
     def to_dict(self) -> dict:
         return asdict(self)

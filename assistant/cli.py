@@ -1,4 +1,4 @@
-"""The `cimic` command line: ingest, ask, eval, serve, feedback.
+"""The `cimic` command line: ingest, ask, eval, gate, serve, feedback.
 
 Each sub-command builds what it needs from `Settings()` when it runs; nothing heavy is imported
 before a sub-command is chosen, so `cimic --help` is instant. User-facing errors
@@ -129,6 +129,43 @@ def cmd_eval(args) -> int:
     return 1 if report["gates"]["missed"] else 0
 
 
+def cmd_gate(args) -> int:
+    """Collect the gate's labelled signals (slow: runs the assistant), and/or fit the gate on their dev split."""
+    from assistant.answering import gate as gates
+
+    settings = _settings(args)
+    path = settings.resolved(settings.gate_file)
+    data = path.parent / "signals.jsonl"
+    if args.collect:
+        from assistant.answering.gate_data import collect
+        from assistant.embeddings import MiniLMEmbedder
+        from assistant.llm.base import make_chat_model
+
+        corpus = Path(args.corpus) if args.corpus else None
+        if corpus is not None and not (corpus / "cases.jsonl").exists():
+            raise ConfigError(f"{corpus} has no cases.jsonl (expected the layout of ../shared/generalization/squad2-dev)")
+        model = make_chat_model(settings) if settings.llm_backend != "extractive" else None
+
+        def progress(i, n):
+            print(f"\r{i}/{n}", end="", file=sys.stderr, flush=True)
+
+        rows = collect(settings, MiniLMEmbedder(settings.embed_batch), Path(args.dataset), corpus, args.per_article,
+                       args.llm_sample, model, progress)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        print(f"\n{len(rows)} labelled rows written to {data}")
+    if args.fit or args.collect:
+        rows = gates.read_rows(data)
+        models = gates.fit(rows, settings.refusal_budget)
+        gates.save(models, path, {"data": data.name, "budget": settings.refusal_budget, "rows": len(rows),
+                                  "fitted": time.strftime("%Y-%m-%d %H:%M:%S")})
+        print(f"gate fitted on the dev rows of {data.name} (false-refusal budget {settings.refusal_budget:.0%}); "
+              f"parameters in {path}")
+    rows = gates.read_rows(data)
+    print(gates.ablation_table(gates.ablation(rows, settings.refusal_budget)))
+    return 0
+
+
 def cmd_feedback(args) -> int:
     from assistant.feedback import FeedbackStore
 
@@ -181,6 +218,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", type=int, metavar="N", help="run a deterministic subset of about N cases, every kind included")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("gate", help="collect the answer gate's labelled signals and fit it; prints what each signal adds")
+    p.add_argument("--collect", action="store_true", help="run the assistant with the gate open over the cases (slow), then fit")
+    p.add_argument("--fit", action="store_true", help="fit on the dev rows of evals/gate/signals.jsonl")
+    p.add_argument("--dataset", default="evals/datasets/gold.jsonl", help="collect: gold cases (their split field)")
+    p.add_argument("--corpus", metavar="DIR", help="collect: a generalization corpus (docs/ and cases.jsonl)")
+    p.add_argument("--per-article", type=int, default=40, help="collect: corpus cases per article (half unanswerable)")
+    p.add_argument("--llm-sample", type=int, default=160, help="collect: corpus cases drafted by the chat model")
+    p.add_argument("--backend", choices=["local", "openai", "extractive"], help="collect: the chat back-end (extractive: none)")
+    p.set_defaults(func=cmd_gate)
 
     p = sub.add_parser("feedback", help="list or export the thumbs and comments trainees gave")
     p.add_argument("action", choices=["list", "export"])

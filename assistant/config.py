@@ -37,8 +37,9 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout_s: float = 60.0
     top_k: int = Field(4, ge=1, le=20)
-    min_relevance: float = Field(0.35, ge=0, le=1, description="best dense similarity below which a question is refused")
-    rescue_relevance: float = Field(0.5, ge=0, le=1, description="retrieval confidence above which a model refusal is checked against the sources")
+    gate_file: Path = Field(ROOT / "evals" / "gate" / "gate.json", description="the answer gate's fitted parameters")
+    gate_off: str = Field("", description="comma-separated gate signals to switch off (the gate is refitted without them)")
+    refusal_budget: float = Field(0.03, ge=0, le=0.5, description="most answerable dev questions the gate may refuse when refitted")
     max_answer_tokens: int = Field(160, ge=16, le=1024)
     max_question_chars: int = Field(2000, ge=10)
     max_history_turns: int = Field(20, ge=0)
@@ -51,6 +52,9 @@ class Settings(BaseSettings):
     auth: str | None = Field(None, description="user:password pairs, comma-separated; turns the login on")
     auth_header: str | None = Field(None, description="trust this header's user name (set by a reverse proxy)")
     instructors: str = Field("", description="comma-separated users who may open the review tab")
+
+    def gate_off_signals(self) -> set[str]:
+        return {s.strip() for s in self.gate_off.split(",") if s.strip()}
 
     def resolved(self, p: Path) -> Path:
         return p if p.is_absolute() else (ROOT / p)

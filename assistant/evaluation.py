@@ -45,6 +45,7 @@ class Case:
     facts: list
     history: list
     kind: str
+    split: str = "dev"  # "dev": tuned on; "test": only reported
 
     @classmethod
     def parse(cls, line: str, where: str) -> "Case":
@@ -61,7 +62,15 @@ class Case:
             raise DatasetError(f"{where} ({raw['id']}): an answerable case needs at least one gold passage")
         kind = raw.get("kind") or ("follow-up" if raw.get("history") else "answerable" if raw["answerable"] else "unanswerable")
         return cls(str(raw["id"]), str(raw["question"]), bool(raw["answerable"]), list(raw.get("gold") or []),
-                   [list(g) for g in raw.get("facts") or []], [list(t) for t in raw.get("history") or []], kind)
+                   [list(g) for g in raw.get("facts") or []], [list(t) for t in raw.get("history") or []], kind,
+                   _split(raw, where))
+
+
+def _split(raw: dict, where: str) -> str:
+    split = raw.get("split", "dev")
+    if split not in ("dev", "test"):
+        raise DatasetError(f"{where} ({raw['id']}): split must be 'dev' or 'test', not {split!r}")
+    return split
 
 
 def sample(cases: list[Case], n: int) -> list[Case]:
@@ -96,7 +105,7 @@ def load_dataset(path: Path) -> list[Case]:
 
 # ---- one case -------------------------------------------------------------------------------------
 def score_case(case: Case, answer: dict, retrieved_texts: list[str], k: int, scorer: SupportScorer) -> dict:
-    row = {"id": case.id, "kind": case.kind, "question": case.question, "answerable": case.answerable,
+    row = {"id": case.id, "split": case.split, "kind": case.kind, "question": case.question, "answerable": case.answerable,
            "answer": answer["answer"], "refused": answer["refused"], "backend": answer.get("backend"),
            "latency_ms": answer.get("latency_ms"), "ttft_ms": (answer.get("timings") or {}).get("ttft_ms"),
            "citations": [{"n": c["n"], "title": c["title"], "section": c["section"], "text": c["text"]}
@@ -242,6 +251,8 @@ def run_eval(settings, dataset: Path, out_dir: Path, backend: str | None = None,
             row["passed"] = False
         rows.append(row)
     summary = summarise(rows)
+    splits = {split: summarise(part) for split in ("dev", "test") if (part := [r for r in rows if r["split"] == split])}
+    gated = "test" if "test" in splits else "all"  # gates apply to the split nobody tuned on, when there is one
     gates = {}
     if gates_file and Path(gates_file).exists():
         gates = (yaml.safe_load(Path(gates_file).read_text(encoding="utf-8")) or {}).get(settings.llm_backend, {})
@@ -249,8 +260,9 @@ def run_eval(settings, dataset: Path, out_dir: Path, backend: str | None = None,
         "meta": {"dataset": str(dataset), "backend": settings.llm_backend, "cases": len(rows), "top_k": settings.top_k,
                  "support_threshold": scorer.threshold, "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
                  "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": round(time.time() - started, 1)},
-        "summary": summary, "calibration": calibrate(ROOT / "evals" / "labels"),
-        "gates": {"thresholds": gates, "missed": check_gates(summary, gates)},
+        "summary": summary, "splits": splits, "calibration": calibrate(ROOT / "evals" / "labels"),
+        "gates": {"split": gated, "thresholds": gates, "missed": check_gates(splits.get(gated, summary), gates)},
+        "answer_gate": answer_gate_figures(settings),
         "comparison": compare(rows, summary, old) if old else None, "cases": rows,
     }
     out_dir = Path(out_dir)
@@ -260,6 +272,19 @@ def run_eval(settings, dataset: Path, out_dir: Path, backend: str | None = None,
 
     (out_dir / "report.html").write_text(render_report(report), encoding="utf-8")
     return report
+
+
+def answer_gate_figures(settings) -> dict | None:
+    """The answer gate's ablation (what each signal adds, on the test rows of its data), if its data is here."""
+    from assistant.answering import gate as gates
+
+    path = settings.resolved(settings.gate_file)
+    data = path.parent / "signals.jsonl"
+    if not data.exists():
+        return None
+    rows = gates.read_rows(data)
+    return {"data": str(data), "rows": len(rows), "budget": settings.refusal_budget,
+            "ablation": gates.ablation(rows, settings.refusal_budget)}
 
 
 def terminal_summary(report: dict, out_dir: Path) -> str:
@@ -275,6 +300,14 @@ def terminal_summary(report: dict, out_dir: Path) -> str:
                          + (f"  ({delta:+.3f})" if delta else ""))
     lat = s["latency_ms"]
     lines.append(f"  latency p50 {lat['p50']} ms, p95 {lat['p95']} ms; first token p50 {lat['ttft_p50']} ms")
+    for split, sp in report.get("splits", {}).items():
+        lines.append(f"  {split} split ({sp['cases']['total']} cases): " + ", ".join(
+            f"{name} {sp[name]['mean']:.3f}" for name in ("hit", "fact_recall", "answerable_refused", "unanswerable_refused")
+            if sp[name]["mean"] is not None))
+    if report.get("answer_gate"):
+        from assistant.answering.gate import ablation_table
+
+        lines.append("answer gate, " + ablation_table(report["answer_gate"]["ablation"]))
     cal = report.get("calibration")
     if cal:
         lines.append(f"  calibration on {cal['labels']} labels: threshold {cal['threshold_in_use']} -> balanced accuracy "
@@ -283,6 +316,6 @@ def terminal_summary(report: dict, out_dir: Path) -> str:
     if failed:
         lines.append("  failed: " + ", ".join(failed))
     missed = report["gates"]["missed"]
-    lines.append("gates: " + ("all met" if not missed else "MISSED: " + "; ".join(missed)))
+    lines.append(f"gates ({report['gates'].get('split', 'all')} split): " + ("all met" if not missed else "MISSED: " + "; ".join(missed)))
     lines.append(f"report: {Path(out_dir) / 'report.html'}")
     return "\n".join(lines)

@@ -71,6 +71,11 @@ def renumber_markers(text: str, numbers: dict[int, int]) -> str:
     return MARKER.sub(lambda m: "[" + ", ".join(str(numbers.get(int(n), 0)) for n in m.group(1).split(",")) + "]", text)
 
 
+def cited_markers(sentence: str) -> list[int]:
+    """The citation numbers a sentence carries, in order, once each."""
+    return sorted({int(n) for m in MARKER.findall(sentence) for n in m.split(",")})
+
+
 def cited_sentences(answer: str) -> list[tuple[str, list[int]]]:
     """The answer's sentences (at least three words), each with the citation numbers it carries."""
     out = []
@@ -78,7 +83,7 @@ def cited_sentences(answer: str) -> list[tuple[str, list[int]]]:
         plain = strip_markers(raw).strip()
         if len(re.findall(r"\w+", plain)) < 3:
             continue
-        out.append((plain, sorted({int(n) for m in MARKER.findall(raw) for n in m.split(",")})))
+        out.append((plain, cited_markers(raw)))
     return out
 
 

@@ -77,13 +77,18 @@ def _weigh(weights: dict[str, float], terms) -> float:
     return sum(weights[t] for t in terms)
 
 
-def score_sentences(question: str, passages: list[Retrieved]) -> tuple[dict[int, list[str]], list[Scored], dict]:
+def score_sentences(question: str, passages: list[Retrieved], weights: dict[str, float] | None = None
+                    ) -> tuple[dict[int, list[str]], list[Scored], dict]:
     """Every sentence of every passage, scored by the question words it contains (weighted by how rare
     they are among the passages), plus half of those its section heading adds ("Lessons for the EU")
     and a quarter of those its document's title adds or that name its source ("the Harvard brief").
-    Also returns the weights of the question words."""
-    idf = _idf(passages)
-    weights = {t: idf.get(t, 1.0) for t in question_terms(question)}
+    Also returns the weights of the question words: `weights` when given (their rarity in the whole
+    index), else their rarity among these passages."""
+    if weights is None:
+        idf = _idf(passages)
+        weights = {t: idf.get(t, 1.0) for t in question_terms(question)}
+    else:
+        weights = {t: w for t, w in weights.items() if not t.isdigit()}
     terms = set(weights)
     sents, out = {}, []
     for k, p in enumerate(passages):
@@ -224,15 +229,16 @@ def _answer_type_bonus(question: str, sentence: str) -> float:
 
 
 def extractive_answer(question: str, passages: list[Retrieved], max_sentences: int = 2,
-                      min_coverage: float = 0.5) -> str | None:
-    """The best-covering source sentences, each with its passage number; None if they cover too little.
+                      weights: dict[str, float] | None = None) -> str | None:
+    """The best-covering source sentences, each with its passage number; None if no sentence holds a
+    question word. Whether they cover enough to be an answer is the gate's decision (`answering/gate.py`).
 
     A sentence covers the question words it contains and those of the section heading it sits under
     ("Lessons for the EU"); a second sentence is taken when it adds question words, or when it scores
     nearly as well from another passage (two passages that both speak to the question)."""
     if not passages:
         return None
-    sents, scored, weights = score_sentences(question, passages)
+    sents, scored, weights = score_sentences(question, passages, weights)
     if not weights:
         return None
     candidates = []
@@ -251,8 +257,7 @@ def extractive_answer(question: str, passages: list[Retrieved], max_sentences: i
         covered |= cov
         if len(chosen) >= max_sentences:
             break
-    coverage = _weigh(weights, covered) / _weigh(weights, weights)
-    if not chosen or coverage < min_coverage:
+    if not chosen:
         return None
     chosen.sort(key=lambda c: (c[1], c[2]))
     parts = []
@@ -263,3 +268,29 @@ def extractive_answer(question: str, passages: list[Retrieved], max_sentences: i
             parts.append(f"{item.lstrip('-•* ').rstrip(',;')}. [{n}]" if not item.rstrip().endswith(".")
                          else f"{item.lstrip('-•* ')} [{n}]")
     return " ".join(parts)
+
+
+def expand_fragments(draft: str, passages: list[Retrieved], max_words: int = 5) -> str:
+    """A draft sentence that is only a fragment ("January 2015 [1]", "23,000 [2]") becomes the source
+    sentence that holds it, from the passage it cites (else the first passage that holds it): the model
+    pointed at the answer, the sources say it in full. A fragment no passage holds is left as it is."""
+    from assistant.grounding import cited_markers, strip_markers
+    from assistant.text import fold
+
+    out = []
+    for raw in sentences(draft or ""):
+        plain = strip_markers(raw).strip().rstrip(".")
+        cited = cited_markers(raw)
+        if not plain or len(plain.split()) > max_words:
+            out.append(raw)
+            continue
+        order = [n - 1 for n in cited if 1 <= n <= len(passages)] + list(range(len(passages)))
+        found = None
+        for k in dict.fromkeys(order):
+            found = next((s for s in _sentences(passages[k].chunk) if fold(plain) in fold(s)), None)
+            if found:
+                out.append(f"{found} [{k + 1}]")
+                break
+        if not found:
+            out.append(raw)
+    return " ".join(out)

@@ -1,5 +1,5 @@
-"""Answering benchmark over the gold questions: retrieval (gold among cited passages, MRR), refusals and
-latency per back-end, with the plain LangChain tutorial pipeline (1000/200 character splitter, Chroma,
+"""Answering benchmark over the gold questions, per split (dev: tuned on; test: only reported): retrieval
+(gold among cited passages, MRR), facts present, refusals and latency per back-end, with the plain LangChain tutorial pipeline (1000/200 character splitter, Chroma,
 MiniLM, top 4) as the retrieval baseline in the same run. Prints measured figures; asserts nothing.
 
 Run: .venv/bin/python bench/answer.py [--backends extractive,local] [--dataset evals/datasets/gold.jsonl]
@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.metrics import contains, retrieval_scores  # noqa: E402
+from assistant.metrics import contains, fact_recall, retrieval_scores  # noqa: E402
 
 
 def contains_gold(text: str, gold: list[str]) -> bool:
@@ -61,7 +61,9 @@ def run_backend(name, cases, settings, embedder):
         chunks = assistant.retriever.chunks
         retrieved_texts = [chunks[i].text for i in ans.retrieved if i in chunks]
         rows.append({
-            "id": c["id"], "answerable": c["answerable"], "refused": ans.refused,
+            "id": c["id"], "answerable": c["answerable"], "refused": ans.refused, "split": c.get("split", "dev"),
+            "facts": fact_recall(ans.answer, c.get("facts") or [])[0] if c["answerable"] and not ans.refused else
+            (0.0 if c["answerable"] and c.get("facts") else None),
             "cited_hit": c["answerable"] and any(contains_gold(x.text, c["gold"]) for x in ans.citations),
             "rr": retrieval_scores(retrieved_texts, c["gold"], settings.top_k)["mrr"] if c["answerable"] else 0.0,
             "retrieval_ms": ans.timings.get("retrieval_ms", 0), "ttft_ms": ans.timings.get("ttft_ms", 0),
@@ -79,6 +81,8 @@ def summary(name, rows):
     print(f"\n== back-end: {name} ({len(ans)} answerable, {len(una)} unanswerable/adversarial)")
     print(f"gold passage among cited passages: {sum(r['cited_hit'] for r in ans)}/{len(ans)} = {sum(r['cited_hit'] for r in ans) / len(ans):.1%}")
     print(f"MRR of gold among retrieved (top k): {sum(r['rr'] for r in ans) / len(ans):.3f}")
+    facts = [r["facts"] for r in ans if r["facts"] is not None]
+    print(f"facts present: {sum(facts) / len(facts):.3f} (refused answers count 0)" if facts else "facts present: -")
     print(f"unanswerable refused: {sum(r['refused'] for r in una)}/{len(una)}; answerable refused: {sum(r['refused'] for r in ans)}/{len(ans)}")
     print(f"retrieval p50 {p50([r['retrieval_ms'] for r in rows]):.1f} ms; time to first token p50 "
           f"{p50([r['ttft_ms'] for r in llm_rows]):.0f} ms; whole answer p50 {p50([r['latency_ms'] for r in llm_rows]):.0f} ms "
@@ -109,7 +113,9 @@ def main() -> None:
     print(f"baseline (LangChain tutorial: 1000/200 splitter, Chroma, MiniLM, top 4): gold retrieved for {hit:.1%} "
           f"of answerable questions, MRR {mrr:.3f} ({time.perf_counter() - t:.0f} s)")
     for name in args.backends.split(","):
-        summary(name, run_backend(name, cases, settings, embedder))
+        rows = run_backend(name, cases, settings, embedder)
+        for split in ("dev", "test"):
+            summary(f"{name}, {split} split", [r for r in rows if r["split"] == split])
 
 
 if __name__ == "__main__":

@@ -2,13 +2,21 @@
 
 import pytest
 
-from assistant.chain import build_assistant
+from assistant.answering.gate import OpenGate
+from assistant.chain import build_assistant as build_real
 from assistant.errors import InvalidQuestion
 from assistant.grounding import LexicalSupportScorer
 from assistant.ingest.indexer import ingest
 from assistant.prompts import messages, prompt_names, render
-from assistant.retrieval.condense import deterministic_rewrite, needs_context, subject_of
+from assistant.retrieval.condense import deterministic_rewrite, needs_context, standalone_question, subject_of
 from fakes import HashEmbedder
+
+
+def build_assistant(settings, **parts):
+    """The chain with the gate open: these tests are about drafting and the support check, not the gate
+    (fitted on the real embedder's similarities, which the hash embedder does not give)."""
+    parts.setdefault("gate", OpenGate())
+    return build_real(settings, **parts)
 
 
 class ScriptedModel:
@@ -29,17 +37,16 @@ class ScriptedModel:
 
 @pytest.fixture
 def built(knowledge, make_settings):
-    settings = make_settings(min_relevance=0.0)
+    settings = make_settings()
     emb = HashEmbedder()
     ingest(settings, emb)
     return settings, emb
 
 
 def test_every_prompt_renders_with_strict_variables():
-    assert set(prompt_names()) >= {"answer", "condense", "refusal"}
+    assert set(prompt_names()) >= {"answer", "refusal"}
     m = messages("answer", question="Q?", passages=[{"n": 1, "text": "P."}])
     assert "[1] P." in m[1]["content"]
-    assert messages("condense", history=[["a", None]], question="b?")
     assert render("refusal", "text", topics=["x"])
     from assistant.errors import ConfigError
     with pytest.raises(ConfigError):
@@ -71,23 +78,54 @@ def test_uncited_and_unsupported_sentences_are_fixed_or_dropped(built):
         assert scorer.score("Operation Rescript was launched in March 2020", c.text).supported
 
 
-def test_a_sentence_that_states_what_the_question_asks_without_its_source_saying_it_is_dropped(built):
-    settings, emb = built
-    said = ("The commander of Operation Rescript was the Military Aid to the Civil Authorities (MACA) procedure, which "
-            "enables the armed forces to support civilian authorities in crisis situations.")  # the local model, once
-    a = build_assistant(settings, embedder=emb, chat_model=ScriptedModel([said + " [1]"]))
-    ans = a.ask("Who was the commander of Operation Rescript?")
-    assert ans.refused and ans.unsupported == [said]
-    # the same sentence without the word the question asks about is grounded
-    a = build_assistant(settings, embedder=emb, chat_model=ScriptedModel([said.replace("The commander of ", "") + " [1]"]))
-    assert not a.ask("Who was the commander of Operation Rescript?").refused
+def test_a_standalone_question_is_not_rewritten_and_a_follow_up_keeps_the_users_subject():
+    rescript = [("What was Operation Rescript?", "Operation Rescript was launched by the United Kingdom. [1]")]
+    assert standalone_question("What is CMI?", rescript) == "What is CMI?"
+    assert standalone_question("what's the difference between CIMIC and CMI?", rescript).startswith("what's the difference")
+    poland = [("how did the army help during covid in poland", "The United Kingdom launched Operation Rescript. [2]")]
+    follow = standalone_question("and how many soldiers did they send?", poland)
+    assert "poland" in follow and "Rescript" not in follow  # the user's subject, not the answer's
+    chain = [("When was Operation Sentinelle launched?", "In January 2015. [1]"), ("Why was it launched?", "To prevent attacks. [1]")]
+    assert "Operation Sentinelle" in standalone_question("And how many soldiers does it deploy?", chain)
+    assert subject_of("How many soldiers did the COVID Support Force comprise?") == "COVID Support Force"
 
 
-def test_model_refusal_becomes_the_fixed_refusal(built):
+def test_a_fragment_draft_becomes_the_source_sentence_that_holds_it(built):
     settings, emb = built
-    a = build_assistant(settings, embedder=emb, chat_model=ScriptedModel(["NOT_IN_SOURCES"]))
+    a = build_assistant(settings, embedder=emb, chat_model=ScriptedModel(["23,000 [1]"]))
+    ans = a.ask("How many soldiers did the COVID Support Force comprise?")
+    assert not ans.refused and "23,000 soldiers and reservists" in ans.answer and ans.answer.count("[") >= 1
+
+
+def test_misspelt_question_words_are_corrected_against_the_sources(built):
+    settings, emb = built
+    settings.llm_backend = "extractive"
+    ans = build_assistant(settings, embedder=emb).ask("what are the baseline requirments for civil preparednes?")
+    assert ans.standalone_question == "what are the baseline requirements for civil preparedness?"
+
+
+def test_model_refusal_is_a_signal_the_gate_decides_on(built):
+    from assistant.answering.gate import Decision, Gate
+
+    class RefuseWhenTheModelRefuses(Gate):
+        def __init__(self):
+            super().__init__({})
+            self.seen = []
+
+        def decide(self, kind, signals):
+            self.seen.append(signals)
+            return Decision(not signals.model_refused, 0.0, 0.5, signals.as_dict())
+
+        def worth_drafting(self, kind, signals):
+            return Decision(True, 1.0, 0.5, signals.as_dict())
+
+    settings, emb = built
+    gate = RefuseWhenTheModelRefuses()
+    a = build_assistant(settings, embedder=emb, chat_model=ScriptedModel(["NOT_IN_SOURCES"]), gate=gate)
     ans = a.ask("Who won the 2022 FIFA World Cup?")
     assert ans.refused and ans.citations == [] and "do not cover" in ans.answer
+    assert gate.seen[-1].model_refused == 1.0 and gate.seen[-1].draft_support == 0.0
+    assert ans.gate["signals"]["model_refused"] == 1.0 and ans.draft == "NOT_IN_SOURCES"
 
 
 def test_dead_backend_falls_back_to_extractive_with_a_notice(built):

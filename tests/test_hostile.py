@@ -5,6 +5,7 @@ bounded load of concurrent clients with memory watched."""
 import json
 import shutil
 import signal
+import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -55,35 +56,53 @@ def test_malformed_bodies_get_a_clear_4xx(server):
 ])
 def test_odd_but_valid_questions_get_a_bounded_answer(server, body):
     t0 = time.perf_counter()
-    r = httpx.post(f"{server[0]}/api/ask", json=body, timeout=60)
-    assert r.status_code == 200 and time.perf_counter() - t0 < 15
+    r = httpx.post(f"{server[0]}/api/ask", json=body, timeout=120)
+    print(f"answered in {time.perf_counter() - t0:.1f} s")  # printed, not asserted: it depends on the machine
+    assert r.status_code == 200
     a = r.json()
     assert a["refused"] or (a["citations"] and len(a["answer"]) < 3000)
     assert httpx.get(f"{server[0]}/api/health").json()["status"] == "ok"
 
 
 def test_bounded_load_no_errors_and_flat_memory(server):
-    """50 concurrent clients for 20 s (the 120 s figure is bench/serve.py's): no error, memory flat."""
+    """50 concurrent clients (the 120 s figure is bench/serve.py's): no error, and once the server has warmed
+    up under the same load, memory stays flat: the median of the last third of the run grows less than 5%
+    over the median of the middle third. Figures are printed; no wall-clock time is asserted."""
     url, proc = server
     qs = [json.loads(x)["question"] for x in (ROOT / "evals/datasets/gold.jsonl").read_text(encoding="utf-8").splitlines()][:40]
-    httpx.post(f"{url}/api/ask", json={"question": qs[0]}, timeout=60)
+    httpx.post(f"{url}/api/ask", json={"question": qs[0]}, timeout=120)
+    warmup, measured = 15, 45
+    t_start = time.time()
+    stop = t_start + warmup + measured
+    samples: list[tuple[float, float]] = []
+    codes: list[int] = []
 
-    start, stop, codes = rss_mib(proc.pid), time.time() + 20, []
+    def sampler():
+        while time.time() < stop:
+            samples.append((time.time() - t_start, rss_mib(proc.pid)))
+            time.sleep(0.5)
 
     def client(i):
         out = []
-        with httpx.Client(timeout=120) as c:
+        with httpx.Client(timeout=300) as c:
             while time.time() < stop:
                 out.append(c.post(f"{url}/api/ask", json={"question": qs[i % len(qs)]}).status_code)
         return out
 
-    with ThreadPoolExecutor(50) as pool:
+    with ThreadPoolExecutor(51) as pool:
+        watch = pool.submit(sampler)
         for part in pool.map(client, range(50)):
             codes += part
-    end = rss_mib(proc.pid)
-    print(f"{len(codes)} answers, memory {start:.0f} -> {end:.0f} MiB")
+        watch.result()
+    after = [m for t, m in samples if t >= warmup]
+    third = len(after) // 3
+    middle, last = statistics.median(after[third:2 * third]), statistics.median(after[2 * third:])
+    growth = (last - middle) / middle
+    print(f"{len(codes)} answers; memory after warm-up {after[0]:.0f} MiB, middle third {middle:.0f}, "
+          f"last third {last:.0f} MiB ({growth:+.1%}); peak {max(m for _, m in samples):.0f} MiB")
     assert codes and set(codes) == {200}
-    assert end - start < 200
+    assert third >= 5, "too few memory samples to judge"
+    assert growth < 0.05
 
 
 def test_chroma_server_stopped_and_back(tmp_path):

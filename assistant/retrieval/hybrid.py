@@ -2,20 +2,23 @@
 
 A question that names a glossary term or acronym ("What is CMI?") gets that entry first. Near-
 duplicate chunks (the same sentences in two places) are collapsed to one. `relevance` is the best
-dense similarity, the number the refusal gate compares with its calibrated threshold. The retriever
+dense similarity, one of the answer gate's signals. Misspelt question words are corrected
+against the words the sources use (`correct`). The retriever
 re-opens the store when `cimic ingest` has written a new generation. Leaves out: rerankers.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from assistant.ingest.documents import Chunk
 from assistant.retrieval.lexical import BM25Index
-from assistant.text import content_words, fold, question_terms, stem
+from assistant.text import content_words, fold, question_terms, stem, words
 
 RRF_K = 60
 _DEFINITIONAL = re.compile(r"^\W*(what\s+(is|are|does|do)\b|define\b|definition\b|meaning\b|explain\b|who\s+is\b)"
@@ -51,8 +54,9 @@ class Retrieved:
 class Retrieval:
     query: str
     passages: list[Retrieved]  # in reading order (see `retrieve`), numbered [1], [2], ... in the prompt
-    relevance: float  # best dense similarity among the candidates
+    relevance: float  # best dense similarity among the candidates (a signal for the answer gate)
     ranked: list[str] = field(default_factory=list)  # the same passages' ids in fused rank order
+    vector: list[float] = field(default_factory=list)  # the query's embedding
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:
@@ -85,6 +89,9 @@ class HybridRetriever:
         self._words: dict[str, set[str]] = {}  # passage_words of every chunk, computed once per refresh
         self._record_words: dict[str, set[str]] = {}
         self._doc_names: dict[str, set[str]] = {}
+        self._df: Counter = Counter()
+        self._surface: frozenset[str] = frozenset()
+        self._surface_by_initial: dict[str, list[str]] = {}
 
     def refresh(self, token_now=None) -> None:
         with self._lock:
@@ -105,6 +112,14 @@ class HybridRetriever:
             self.vocabulary = frozenset().union(*self._words.values())
             self._record_words = {c.doc_id: self._words[i] for i, c in self.chunks.items() if c.kind == "document"}
             self._doc_names = _distinctive_names(self.chunks.values(), self._record_words)
+            self._df = Counter(w for ws in self._words.values() for w in ws)
+            self._surface = frozenset(w for c in self.chunks.values()
+                                      for w in words(" ".join(filter(None, (c.text, c.title, c.section, c.term)))))
+            by_initial: dict[str, list[str]] = {}
+            for w in self._surface:
+                if w.isalpha() and len(w) >= 4:
+                    by_initial.setdefault(w[0], []).append(w)
+            self._surface_by_initial = by_initial
             if old is not None:
                 old.close()
 
@@ -141,30 +156,30 @@ class HybridRetriever:
                     found[i] = (len(name), strong)
         return [(i, v[1]) for i, v in sorted(found.items(), key=lambda kv: kv[1], reverse=True)]
 
-    def unknown_terms(self, question: str, passages: list[Retrieved]) -> list[str]:
-        """Question words that the retrieved passages (and the records of their documents) never mention
-        and that are either unknown to the whole knowledge base ("budget", "FIFA") or a name the question
-        gives (a capitalised word), and numbers the passages never write ("How many ... in 2025?"): a sign
-        that the sources do not hold the answer, whatever the similarity scores say. Verbs are left out
-        (see `_only_a_verb`)."""
-        seen = self._mentioned(passages)
-        names = {t for w in re.findall(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w'’-]+", question.strip()) for t in content_words(w)}
-        unknown = _asked_words(question, {t for t in question_terms(question) - seen if t not in self.vocabulary or t in names})
-        texts = " ".join(p.chunk.text for p in passages).replace(",", "")
-        unknown += [n for n in re.findall(r"\b\d+\b", question.replace(",", "")) if n not in texts]  # "in 2025"
-        return list(dict.fromkeys(unknown))
+    def idf(self, term: str) -> float:
+        """How rare a word (stem) is in the whole index: log(1 + N / (1 + chunks that use it))."""
+        return math.log(1 + len(self.chunks) / (1 + self._df.get(term, 0)))
 
-    def unmentioned(self, question: str, sentence: str, passages: list[Retrieved]) -> list[str]:
-        """Question words that a sentence of the answer uses but that none of the passages it cites mention
-        (their text, headings, title or source record): "The commander of Operation Rescript was ..."
-        cited to a passage that never speaks of a commander. Verbs are left out (see `_only_a_verb`)."""
-        return _asked_words(question, question_terms(question) & set(content_words(sentence)) - self._mentioned(passages))
+    def words_of(self, p: Retrieved) -> set[str]:
+        """The words a retrieved passage speaks to: its own, its headings' and its document record's."""
+        return (self._words.get(p.id) or passage_words(p.chunk)) | self._record_words.get(p.chunk.doc_id, set())
 
-    def _mentioned(self, passages: list[Retrieved]) -> set[str]:
-        seen = set()
-        for p in passages:
-            seen |= (self._words.get(p.id) or passage_words(p.chunk)) | self._record_words.get(p.chunk.doc_id, set())
-        return seen
+    def correct(self, query: str) -> str:
+        """The query with its misspelt words ("requirments") replaced by the closest word the sources use
+        ("requirements"), when one is close enough (rapidfuzz ratio >= 85); words the sources use, English
+        words simplemma knows, short words and numbers are left as they are."""
+        import simplemma
+        from rapidfuzz import fuzz, process
+
+        def fix(m):
+            w = m.group()
+            low = w.lower()
+            if len(low) < 5 or not low.isalpha() or low in self._surface or simplemma.is_known(low, lang="en"):
+                return w
+            best = process.extractOne(low, self._surface_by_initial.get(low[0], ()), scorer=fuzz.ratio, score_cutoff=85)
+            return best[0] if best else w
+
+        return re.sub(r"[A-Za-z]+", fix, query)
 
     def retrieve(self, query: str, k: int) -> Retrieval:
         if self.store is None:
@@ -204,8 +219,8 @@ class HybridRetriever:
         for rank, p in enumerate(passages):
             first.setdefault((p.chunk.doc_id, p.chunk.section), rank)
         passages.sort(key=lambda p: (first[(p.chunk.doc_id, p.chunk.section)], p.chunk.start))
-        relevance = max([h.similarity for h in dense] + [1.0 if any(s for _, s in matches) else 0.0])
-        return Retrieval(query, passages, relevance, ranked)
+        relevance = max([h.similarity for h in dense], default=0.0)
+        return Retrieval(query, passages, relevance, ranked, list(vector))
 
     def _include_named_documents(self, query, vector, passages, strong_terms) -> dict[str, set[str]]:
         """A question that names a source ("according to the Harvard brief", "the mass casualty article")
@@ -249,27 +264,3 @@ def _distinctive_names(chunks, records: dict[str, set[str]]) -> dict[str, set[st
 def passage_words(chunk: Chunk) -> set[str]:
     """The content words a passage speaks to: its text, and the title, section and term it sits under."""
     return set(content_words(" ".join(filter(None, (chunk.text, chunk.title, chunk.section, chunk.term)))))
-
-
-def _asked_words(question: str, stems: set[str]) -> list[str]:
-    """The question's words (as written) whose stems are in `stems`, verbs left out."""
-    return [w for w in re.findall(r"[\w'’-]+", question) if set(content_words(w)) & stems and not _only_a_verb(w, question)]
-
-
-_DO_SUPPORT = re.compile(r"\b(?:do|does|did)\b", re.I)
-
-
-def _only_a_verb(word: str, question: str) -> bool:
-    """Verbs carry the question, not its subject ('When did the invasion begin?', 'How did the public
-    react?'): a word that is only ever a verb, or the main verb after do/does/did, is not looked up."""
-    from lemminflect import getAllLemmas
-
-    tags = set(getAllLemmas(word))
-    if tags and tags <= {"VERB", "AUX"}:
-        return True
-    m = _DO_SUPPORT.search(question)
-    if not m or "VERB" not in tags:
-        return False
-    following = re.findall(r"[\w'’-]+", question[m.end():])
-    main = next((w for w in following if w.islower() and getAllLemmas(w).get("VERB", ("",))[0] == w), None)
-    return main == word

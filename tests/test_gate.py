@@ -1,0 +1,89 @@
+"""The answer gate: fitted on dev rows only, its threshold kept within the false-refusal budget, signals
+switched off by a setting, the pre-draft check never refusing what a good draft could save, and the
+fitted file in the repository readable and consistent with the data beside it."""
+
+import json
+import random
+
+import pytest
+
+from assistant.answering import gate as gates
+from assistant.answering.signals import SIGNALS, Signals
+from assistant.config import ROOT
+from assistant.errors import ConfigError
+
+
+def synthetic_rows(n=400, seed=3):
+    """Answerable rows have higher coverage and similarity, with noise; a test split on top."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        answerable = i % 2 == 0
+        base = 0.7 if answerable else 0.45
+        sig = Signals(dense=min(1, max(0, rng.gauss(base, 0.12))), coverage=min(1, max(0, rng.gauss(base + 0.15, 0.15))),
+                      focus=min(1, max(0, rng.gauss(base, 0.15))), model_refused=float(rng.random() < (0.1 if answerable else 0.6)),
+                      draft_support=min(1, max(0, rng.gauss(0.9 if answerable else 0.5, 0.2))))
+        for kind in gates.KINDS:
+            rows.append({"kind": kind, "split": "dev" if i < n * 3 // 4 else "test", "answerable": answerable,
+                         "signals": sig.as_dict()})
+    return rows
+
+
+def test_threshold_keeps_the_false_refusal_budget_on_dev_and_separates_on_test():
+    rows = synthetic_rows()
+    models = gates.fit(rows, budget=0.05)
+    figures = gates.evaluate(models, rows)
+    for kind in gates.KINDS:
+        assert figures[f"{kind}/dev"]["answerable_refused"] <= 0.05
+        assert figures[f"{kind}/test"]["unanswerable_refused"] > 0.3  # the signals do carry the label
+    assert "model_refused" not in models["extractive"].signals  # meaningless for quoted sources
+    assert models["llm"].coef[models["llm"].signals.index("model_refused")] < 0
+
+
+def test_the_fit_never_reads_test_rows():
+    rows = synthetic_rows()
+    flipped = [dict(r, answerable=not r["answerable"]) if r["split"] == "test" else r for r in rows]
+    assert gates.fit(rows, 0.05) == gates.fit(flipped, 0.05)
+
+
+def test_pre_draft_check_refuses_only_what_no_draft_could_save():
+    models = gates.fit(synthetic_rows(), 0.05)
+    gate = gates.Gate(models)
+    weak = Signals(dense=0.05, coverage=0.05, focus=0.05)
+    strong = Signals(dense=0.9, coverage=1.0, focus=1.0)
+    assert not gate.worth_drafting("llm", weak).answer
+    assert gate.worth_drafting("llm", strong).answer
+    for refused in (0.0, 1.0):
+        for support in (0.0, 0.5, 1.0):
+            after = Signals(dense=0.5, coverage=0.6, focus=0.5, model_refused=refused, draft_support=support)
+            if gate.decide("llm", after).answer:
+                assert gate.worth_drafting("llm", Signals(dense=0.5, coverage=0.6, focus=0.5)).answer
+
+
+def test_saved_gate_loads_and_a_signal_can_be_switched_off(tmp_path):
+    rows = synthetic_rows()
+    (tmp_path / "signals.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    gates.save(gates.fit(rows, 0.05), tmp_path / "gate.json", {"data": "signals.jsonl", "budget": 0.05})
+    full = gates.load(tmp_path / "gate.json")
+    assert set(full.models) == set(gates.KINDS)
+    without = gates.load(tmp_path / "gate.json", off={"dense"})
+    assert "dense" not in without.models["llm"].signals and "dense" in full.models["llm"].signals
+    with pytest.raises(ConfigError, match="unknown signals: nonsense"):
+        gates.load(tmp_path / "gate.json", off={"nonsense"})
+    with pytest.raises(ConfigError, match="cimic gate"):
+        gates.load(tmp_path / "missing.json")
+
+
+def test_the_committed_gate_matches_its_data():
+    """evals/gate/gate.json is what `cimic gate --fit` makes of evals/gate/signals.jsonl."""
+    path = ROOT / "evals" / "gate" / "gate.json"
+    meta = json.loads(path.read_text())["meta"]
+    rows = gates.read_rows(path.parent / meta["data"])
+    refit = gates.fit(rows, meta["budget"])
+    saved = gates.load(path)
+    assert set(saved.models) == set(gates.KINDS)
+    for kind, model in refit.items():
+        assert saved.models[kind].signals == model.signals
+        assert saved.models[kind].threshold == pytest.approx(model.threshold, abs=1e-9)
+        assert set(model.signals) <= set(SIGNALS)
+    assert {r["split"] for r in rows} == {"dev", "test"}
