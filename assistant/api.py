@@ -2,7 +2,8 @@
 
 Endpoints: POST /api/ask, POST /api/ask/stream (NDJSON: token events, then the answer), GET /api/health,
 GET /api/glossary, POST /api/feedback, GET /api/feedback (instructors). `AssistantError`s become JSON
-`{"error": message}` with the error's status code; request size and question length are bounded.
+`{"error": message}` with the error's status code, unknown /api/ paths and wrong methods included;
+request size (chunked bodies included) and question length are bounded; /docs is an offline page.
 Middleware, for page and API alike: the optional login (`auth.py`), CORS for CIMIC_ALLOWED_ORIGINS,
 and a Content-Security-Policy whose frame-ancestors allow only those origins to embed the page.
 """
@@ -32,7 +33,52 @@ class FeedbackRequest(BaseModel):
     citations: list[dict] = Field(default_factory=list, max_length=50)
     comment: str = Field("", description="optional, at most 2,000 characters")
     backend: str = Field("", max_length=64)
-    grounding: float | None = None
+    grounding: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over `limit` bytes is refused with 413, whether it says its length
+    (Content-Length) or not (chunked): the body is read, up to the limit, before the app sees it."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        size = headers.get(b"content-length", b"").decode("latin-1")
+        if size.isdigit() and int(size) > self.limit:
+            return await _too_large(send, int(size), self.limit)
+        chunks, total, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            total += len(chunks[-1])
+            more = message.get("more_body", False)
+            if total > self.limit:
+                return await _too_large(send, None, self.limit)
+        body, sent = b"".join(chunks), False
+
+        async def replay():
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return await self.app(scope, replay, send)
+
+
+async def _too_large(send, size, limit):
+    said = f"is {size:,} bytes" if size is not None else "is larger than that"
+    body = json.dumps({"error": f"the request body {said}; the limit is {limit:,} bytes"}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def origins(settings) -> list[str]:
@@ -48,19 +94,20 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None) -> "Fa
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from assistant.auth import Auth
-    from assistant.errors import AssistantError, NotAuthenticated
+    from assistant.errors import AssistantError, InvalidQuestion, NotAuthenticated
     from assistant.feedback import Feedback
     from assistant.ingest.glossary import search_glossary
 
     auth = auth or Auth.from_settings(settings)
     allowed = origins(settings)
-    app = FastAPI(title="CIMIC doctrine assistant", version="0.2.0")
+    # the API reference is served from the package's own schema: Swagger UI and ReDoc load from a CDN,
+    # which an offline intranet cannot reach, so /docs is a plain page built from /openapi.json
+    app = FastAPI(title="CIMIC doctrine assistant", version="0.2.0", docs_url=None, redoc_url=None)
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
-        size = request.headers.get("content-length")
-        if size and size.isdigit() and int(size) > MAX_BODY_BYTES:
-            return JSONResponse({"error": f"the request body is {int(size):,} bytes; the limit is {MAX_BODY_BYTES:,}"}, 413)
+        if request.url.path.endswith("/gradio_api/upload"):  # the page has no file input: nothing to upload
+            return JSONResponse({"error": "this server accepts no file uploads"}, 403)
         if request.method != "OPTIONS" and request.url.path not in OPEN_PATHS:
             try:
                 request.state.user = auth.require(request.headers)
@@ -94,10 +141,18 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None) -> "Fa
         where = ".".join(str(x) for x in first.get("loc", []) if x != "body")
         return JSONResponse({"error": f"invalid request: {where or 'body'}: {first.get('msg', 'malformed')}"}, 422)
 
+    def pick_backend(name: str | None):
+        """A request may ask for the server's own back-end or the extractive one, nothing heavier: loading
+        a model is the administrator's decision, not a caller's."""
+        if name and name not in (assistant.backend, "extractive"):
+            raise InvalidQuestion(f"this server answers with the {assistant.backend} back-end; a request may ask "
+                                  f"for it or for extractive, not {name!r}")
+        return assistant.for_backend(name)
+
     @app.post("/api/ask")
     async def ask(req: AskRequest):
         """Answer a question; JSON out is the Answer contract (DESIGN.md)."""
-        chosen = await run_in_threadpool(assistant.for_backend, req.backend)
+        chosen = await run_in_threadpool(pick_backend, req.backend)
         answer = await run_in_threadpool(chosen.ask, req.question, [list(t) for t in req.history])
         return answer.to_dict()
 
@@ -105,7 +160,7 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None) -> "Fa
     async def ask_stream(req: AskRequest):
         """The same, streamed as NDJSON lines: {"type": "token", "text"} while the draft is written, then
         {"type": "answer", "answer": {...}}, or {"type": "error", "error": message}."""
-        chosen = await run_in_threadpool(assistant.for_backend, req.backend)
+        chosen = await run_in_threadpool(pick_backend, req.backend)
         events = chosen.ask_stream(req.question, [list(t) for t in req.history])
         first = await run_in_threadpool(next, events, None)  # bad input fails here, as a 4xx, before streaming
 
@@ -155,6 +210,40 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None) -> "Fa
         rows = await run_in_threadpool(feedback.list, rating, max(1, min(limit, 1000)))
         return {"count": len(rows), "feedback": rows}
 
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        """The endpoints, from the OpenAPI schema, as a plain page that needs no network."""
+        from html import escape
+
+        from fastapi.responses import HTMLResponse
+
+        rows = []
+        for path, ops in app.openapi()["paths"].items():
+            for method, op in ops.items():
+                rows.append(f"<tr><td><code>{escape(method.upper())}</code></td><td><code>{escape(path)}</code></td>"
+                            f"<td>{escape(op.get('description') or op.get('summary') or '')}</td></tr>")
+        return HTMLResponse("<!doctype html><meta charset=utf-8><title>CIMIC assistant API</title>"
+                            "<h1>CIMIC doctrine assistant: REST API</h1><p>Machine-readable schema: "
+                            "<a href=/openapi.json>/openapi.json</a></p><table>" + "".join(rows) + "</table>")
+
+    @app.get("/embed", include_in_schema=False)
+    async def embed_without_slash(request: Request):
+        from fastapi.responses import RedirectResponse
+
+        return RedirectResponse(f"/embed/{'?' + request.url.query if request.url.query else ''}", 307)
+
+    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    async def no_such_endpoint(rest: str, request: Request):
+        """Anything under /api/ that no route above takes: an {"error"} body like every other API answer."""
+        known = {r.path for r in app.routes if getattr(r, "path", "").startswith("/api/") and "{" not in r.path}
+        path = request.url.path
+        if path in known:
+            allowed = sorted({m for r in app.routes if getattr(r, "path", "") == path for m in getattr(r, "methods", ())})
+            return JSONResponse({"error": f"{path} takes {', '.join(allowed)}, not {request.method}"}, 405,
+                                headers={"Allow": ", ".join(allowed)})
+        return JSONResponse({"error": f"no API endpoint {path}"}, 404)
+
+    app.add_middleware(BodyLimit)
     return app
 
 

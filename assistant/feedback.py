@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from pathlib import Path
 from assistant.config import ROOT
 from assistant.errors import ConfigError, InvalidFeedback
 
+log = logging.getLogger("cimic")
 RATINGS = ("up", "down")
 MAX_COMMENT_CHARS = 2000
 
@@ -42,6 +45,12 @@ class Feedback:
             raise InvalidFeedback("feedback needs the question and the answer it is about")
         if len(self.comment or "") > MAX_COMMENT_CHARS:
             raise InvalidFeedback(f"the comment is {len(self.comment):,} characters; the limit is {MAX_COMMENT_CHARS:,}")
+        for name in ("question", "answer", "comment", "backend", "user"):
+            _check_text(name, getattr(self, name) or "")
+        _check_text("citations", json.dumps(self.citations, ensure_ascii=False))
+        if self.grounding is not None and not (isinstance(self.grounding, (int, float)) and math.isfinite(self.grounding)
+                                               and 0 <= self.grounding <= 1):
+            raise InvalidFeedback(f"grounding must be a number from 0 to 1, not {self.grounding!r}")
         self.created_at = self.created_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
         return self
 
@@ -59,6 +68,15 @@ class Feedback:
                    citations=[{k: c.get(k) for k in keep} for c in answer.get("citations", [])],
                    comment=(comment or "").strip(), backend=answer.get("backend", ""),
                    grounding=answer.get("grounding"), user=user)
+
+
+def _check_text(name: str, value: str) -> None:
+    """Text that cannot be stored (a lone surrogate such as \\ud800 is not Unicode text) is refused up front."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidFeedback(f"the {name} holds a character that is not valid text ({value[exc.start]!r} at "
+                              f"position {exc.start}); remove it and send again") from exc
 
 
 class FeedbackStore:
@@ -112,25 +130,45 @@ class FeedbackStore:
             try:
                 with self.engine.begin() as conn:
                     conn.execute(self.table.insert(), [row])
-                self._drain()
-                return "stored"
+                break
             except Exception:  # noqa: BLE001 - locked or unreachable: wait and try again, then spool
                 time.sleep(0.2 * (attempt + 1))
-        with self._lock, self._spool.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
-        return "spooled"
+        else:
+            with self._lock, self._spool.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+            return "spooled"
+        try:  # this entry is stored: a spool that cannot be written now waits for the next write
+            self._drain()
+        except Exception:  # noqa: BLE001
+            log.warning("feedback spool %s could not be written yet; it is kept", self._spool)
+        return "stored"
 
     def _drain(self) -> None:
-        """Write entries that were spooled while the database was unavailable."""
+        """Write entries that were spooled while the database was unavailable. An entry that can never be
+        stored (it fails validation) is moved to a `.rejected.jsonl` file beside the spool, so that it
+        cannot block the others."""
         if not self._spool.exists():
             return
         with self._lock:
             if not self._spool.exists():
                 return
-            rows = [json.loads(line) for line in self._spool.read_text(encoding="utf-8").splitlines() if line.strip()]
-            if rows:
+            good, bad = [], []
+            for line in self._spool.read_text(encoding="utf-8", errors="replace").splitlines():
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                    Feedback(**{**row, "citations": json.loads(row.get("citations") or "[]")}).validated()
+                    good.append(row)
+                except (ValueError, TypeError, InvalidFeedback):
+                    bad.append(line)
+            if bad:
+                with self._spool.with_name(self._spool.stem + ".rejected.jsonl").open("a", encoding="utf-8") as f:
+                    f.write("\n".join(bad) + "\n")
+                log.warning("%d spooled feedback entries cannot be stored; moved beside the spool", len(bad))
+            if good:
                 with self.engine.begin() as conn:
-                    conn.execute(self.table.insert(), rows)
+                    conn.execute(self.table.insert(), good)
             self._spool.unlink()
 
     def pending(self) -> int:
@@ -146,6 +184,8 @@ class FeedbackStore:
             rows = [dict(r._mapping) for r in conn.execute(q)]
         for r in rows:
             r["citations"] = json.loads(r["citations"] or "[]")
+            if r["grounding"] is not None and not math.isfinite(r["grounding"]):  # stored before it was checked
+                r["grounding"] = None
         return rows
 
     def count(self) -> int:

@@ -243,7 +243,8 @@ def extractive_answer(question: str, passages: list[Retrieved], max_sentences: i
         return None
     candidates = []
     for s in scored:
-        if s.own and len(s.text.split()) >= 4:
+        lead_in = s.text.rstrip().endswith(":") and not _list_items(sents[s.passage], s.i)  # "... includes:" and no items
+        if s.own and len(s.text.split()) >= 4 and not lead_in:
             n = s.passage + 1
             score = (s.score + _answer_type_bonus(question, s.text)) / (1 + 0.15 * (n - 1)) + (0.01 if s.i == 0 else 0)
             candidates.append((score, n, s.i, s.text, s.own | s.near))
@@ -262,12 +263,17 @@ def extractive_answer(question: str, passages: list[Retrieved], max_sentences: i
     chosen.sort(key=lambda c: (c[1], c[2]))
     parts = []
     for _, n, i, s in chosen:
-        parts.append(f"{s} [{n}]")
+        parts.append(f"{_as_sentence(s)} [{n}]")
         for j in _list_items(sents[n - 1], i):  # a sentence that introduces a list brings its items
-            item = sents[n - 1][j]
-            parts.append(f"{item.lstrip('-•* ').rstrip(',;')}. [{n}]" if not item.rstrip().endswith(".")
-                         else f"{item.lstrip('-•* ')} [{n}]")
+            parts.append(f"{_as_sentence(sents[n - 1][j])} [{n}]")
     return " ".join(parts)
+
+
+def _as_sentence(text: str) -> str:
+    """A quoted sentence or list item as a sentence of its own: no bullet, and a full stop where it ended
+    with a comma or semicolon ("- The Act of 2007 ...;" -> "The Act of 2007 ....")."""
+    text = re.sub(r"^\s*[-•*]\s+", "", text).strip()
+    return text if text.endswith((".", "!", "?", ":", ".”", '."')) else text.rstrip(",;") + "."
 
 
 def expand_fragments(draft: str, passages: list[Retrieved], max_words: int = 5) -> str:

@@ -54,6 +54,44 @@ def test_bad_feedback_is_refused_by_name(tmp_path):
     assert store.count() == 0
 
 
+def test_text_that_is_not_unicode_and_impossible_grounding_are_refused_up_front(tmp_path):
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'fb.db'}")
+    with pytest.raises(InvalidFeedback, match="not valid text"):
+        store.add(entry(comment="x \ud800 y"))
+    for bad in (float("inf"), float("nan"), 1e999, -0.5, 7.0):
+        with pytest.raises(InvalidFeedback, match="grounding"):
+            store.add(Feedback(rating="up", question="q", answer="a", citations=[], grounding=bad))
+    assert store.count() == 0 and store.pending() == 0
+    assert store.add(entry(1)) == "stored" and store.count() == 1
+
+
+def test_a_spooled_entry_that_can_never_be_stored_does_not_block_the_others(tmp_path):
+    """A spool written by an earlier version with a lone surrogate in it: set aside, the rest written once."""
+    import json
+
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'fb.db'}")
+    good = entry(7).validated().row()
+    bad = {**good, "comment": "x \ud800 y"}
+    spool = tmp_path / "fb.db.spool.jsonl"
+    spool.write_text(json.dumps(bad) + "\n" + json.dumps(good) + "\n", encoding="utf-8")
+    assert store.add(entry(8)) == "stored"
+    assert store.count() == 2 and store.pending() == 0
+    assert sorted(r["question"] for r in store.list()) == ["question 7", "question 8"]
+    assert (tmp_path / "fb.db.spool.rejected.jsonl").exists()
+    assert store.add(entry(9)) == "stored" and store.count() == 3  # each entry written once
+
+
+def test_rows_stored_with_an_infinite_grounding_are_listed(tmp_path):
+    import sqlite3 as sq
+
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'fb.db'}")
+    store.add(entry(1))
+    with sq.connect(tmp_path / "fb.db") as conn:
+        conn.execute("UPDATE feedback SET grounding = 9e999")
+    rows = store.list("down")
+    assert rows and rows[0]["grounding"] is None
+
+
 def test_export_csv_writes_every_row_with_formulas_made_inert(tmp_path):
     store = FeedbackStore(f"sqlite:///{tmp_path / 'fb.db'}")
     store.add(entry(1, comment="=HYPERLINK(\"http://evil\")"))
