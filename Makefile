@@ -9,11 +9,10 @@ CIMIC   := $(VENV)/bin/cimic
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements-dev.txt pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install torch==2.13.0                  # CPU build first, so nothing pulls CUDA torch
-	$(PIP) install -r requirements.txt -r requirements-dev.txt
-	$(PIP) install --no-deps -e .
+	$(PIP) install -e . -r requirements-dev.txt   # the package's dependencies are in pyproject.toml
 	touch $(STAMP)
 
 index: $(STAMP)                                   ## build the index, or bring it up to date (no-op when nothing changed)

@@ -96,12 +96,7 @@ def cmd_ask(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    import sys as _sys
-
-    from assistant.config import ROOT
-
-    _sys.path.insert(0, str(ROOT))
-    from app import serve
+    from assistant.server import serve
 
     serve(_settings(args), args.host, args.port)
     return 0
@@ -221,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("gate", help="collect the answer gate's labelled signals and fit it; prints what each signal adds")
     p.add_argument("--collect", action="store_true", help="run the assistant with the gate open over the cases (slow), then fit")
-    p.add_argument("--fit", action="store_true", help="fit on the dev rows of evals/gate/signals.jsonl")
+    p.add_argument("--fit", action="store_true", help="fit on the dev rows of the signals beside the gate file")
     p.add_argument("--dataset", default="evals/datasets/gold.jsonl", help="collect: gold cases (their split field)")
     p.add_argument("--corpus", metavar="DIR", help="collect: a generalization corpus (docs/ and cases.jsonl)")
     p.add_argument("--per-article", type=int, default=40, help="collect: corpus cases per article (half unanswerable)")

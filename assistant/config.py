@@ -1,7 +1,8 @@
 """One Settings object, read from the environment (prefix CIMIC_) when the program starts.
 
 Nothing reads settings at import time: `Settings()` is built by the CLI or `app.py` and passed
-down explicitly. Paths are resolved against the project root unless given absolute.
+down explicitly. Paths are resolved against the project root unless given absolute: the source
+checkout the package runs from, or, for an installed package, the directory it is started in.
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ROOT = Path(__file__).resolve().parent.parent
+def _project_root() -> Path:
+    checkout = Path(__file__).resolve().parent.parent
+    return checkout if (checkout / "pyproject.toml").exists() and (checkout / "assistant").is_dir() else Path.cwd()
+
+
+ROOT = _project_root()
 
 
 class Settings(BaseSettings):
@@ -37,7 +43,8 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout_s: float = 60.0
     top_k: int = Field(4, ge=1, le=20)
-    gate_file: Path = Field(ROOT / "evals" / "gate" / "gate.json", description="the answer gate's fitted parameters")
+    gate_file: Path = Field(Path(__file__).resolve().parent / "answering" / "fitted" / "gate.json",
+                            description="the answer gate's fitted parameters (signals.jsonl, their data, beside them)")
     gate_off: str = Field("", description="comma-separated gate signals to switch off (the gate is refitted without them)")
     refusal_budget: float = Field(0.03, ge=0, le=0.5, description="most answerable dev questions the gate may refuse when refitted")
     max_answer_tokens: int = Field(160, ge=16, le=1024)

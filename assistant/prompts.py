@@ -1,24 +1,27 @@
-"""Prompt templates from prompts/*.yaml, rendered with Jinja2 and strict undefined variables.
+"""Prompt templates from the package's `templates/prompts/*.yaml`, rendered with Jinja2 and strict
+undefined variables.
 
-A missing variable is an error, never an empty string. Leaves out: per-model prompt variants.
+Read with importlib.resources, so an installed package finds them wherever it runs. A missing variable
+is an error, never an empty string. Leaves out: per-model prompt variants.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
+from importlib.resources import files
 
 import yaml
 
-from assistant.config import ROOT
 from assistant.errors import ConfigError
 
-PROMPTS_DIR = ROOT / "prompts"
+
+def _dir():
+    return files("assistant") / "templates" / "prompts"
 
 
 @lru_cache(maxsize=None)
 def _load(name: str) -> dict:
-    path = PROMPTS_DIR / f"{name}.yaml"
+    path = _dir() / f"{name}.yaml"
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -49,4 +52,4 @@ def messages(name: str, **variables) -> list[dict]:
 
 
 def prompt_names() -> list[str]:
-    return sorted(p.stem for p in Path(PROMPTS_DIR).glob("*.yaml"))
+    return sorted(p.name[: -len(".yaml")] for p in _dir().iterdir() if p.name.endswith(".yaml"))

@@ -1,17 +1,19 @@
 """The evaluation report as one self-contained HTML file: plots are PNGs embedded as data URIs, styles
-inline, no script and no link to the network. Rendered from `prompts/`' sibling template
-`assistant/templates/report.html.j2` with autoescaping on (answers and questions are data).
+inline, no script and no link to the network. Rendered from the package template
+`assistant/templates/report.html.j2` (importlib.resources) with autoescaping on (answers and questions are data).
 """
 
 from __future__ import annotations
 
 import base64
 import io
-from pathlib import Path
 
 from assistant.evaluation import METRICS
 
-TEMPLATE = Path(__file__).with_name("templates") / "report.html.j2"
+def _template() -> str:
+    from importlib.resources import files
+
+    return (files("assistant") / "templates" / "report.html.j2").read_text(encoding="utf-8")
 
 
 def _png(fig) -> str:
@@ -53,5 +55,5 @@ def render_report(report: dict) -> str:
     from jinja2 import Environment, StrictUndefined
 
     env = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    template = env.from_string(TEMPLATE.read_text(encoding="utf-8"))
+    template = env.from_string(_template())
     return template.render(r=report, metrics=METRICS, plots=plots(report))

@@ -9,7 +9,6 @@ import pytest
 
 from assistant.answering import gate as gates
 from assistant.answering.signals import SIGNALS, Signals
-from assistant.config import ROOT
 from assistant.errors import ConfigError
 
 
@@ -75,8 +74,10 @@ def test_saved_gate_loads_and_a_signal_can_be_switched_off(tmp_path):
 
 
 def test_the_committed_gate_matches_its_data():
-    """evals/gate/gate.json is what `cimic gate --fit` makes of evals/gate/signals.jsonl."""
-    path = ROOT / "evals" / "gate" / "gate.json"
+    """The packaged gate.json is what `cimic gate --fit` makes of the signals.jsonl beside it."""
+    from assistant.config import Settings
+
+    path = Settings(_env_file=None).gate_file
     meta = json.loads(path.read_text())["meta"]
     rows = gates.read_rows(path.parent / meta["data"])
     refit = gates.fit(rows, meta["budget"])

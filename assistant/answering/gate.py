@@ -2,11 +2,11 @@
 
 The signals of a question (`signals.py`) are combined by a logistic regression, one per kind of drafter
 ("extractive": source sentences quoted; "llm": a chat model's draft), fitted on the dev split of the
-labelled cases in `evals/gate/signals.jsonl` (answerable or not), each source (the gold set, a
+labelled cases in `fitted/signals.jsonl` (answerable or not), each source (the gold set, a
 generalization corpus) and each label weighing the same, so that out-of-scope questions (few, in the
 gold set) count as much as look-alike ones (many, in the corpus). Its threshold is chosen so that at
 most `budget` of the answerable dev cases are refused (the false-refusal budget); everything below it
-is refused. The fitted parameters live in `evals/gate/gate.json`, beside the data they were fitted on,
+is refused. The fitted parameters live in `fitted/gate.json` (package data), beside the data they were fitted on,
 and are refitted by `cimic gate --fit`. A signal switched off (`CIMIC_GATE_OFF=coverage,dense`) is
 left out of a model refitted at start from the same data. Before drafting, the gate refuses only when
 even the most favourable draft could not lift the question above the threshold, so that no time is

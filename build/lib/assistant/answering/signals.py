@@ -1,0 +1,157 @@
+"""What the answer-or-refuse gate reads: plain numbers measured on one question, its passages and its draft.
+
+Retrieval signals are known before drafting; draft signals after. Every signal is a number in [0, 1] that
+does not depend on the corpus's size or wording, so that a gate fitted on one corpus carries to another:
+- `dense`: best cosine similarity of the question to a retrieved chunk (MiniLM).
+- `coverage`: share of the question's words (weighted by their rarity in the whole index) that the
+  retrieved passages mention, in their text, headings, title or source record; a number the question
+  gives counts as a rare word.
+- `focus`: the same share for the single best sentence (its heading counting half), i.e. whether one
+  place in the sources speaks to the whole question.
+- `unknown`: weighted share of the question's words that no indexed chunk uses at all.
+- `glossary`: the question names a glossary term and is about it.
+- `answer_type`: 1 when the best sentence holds what the question's form asks for and the question does
+  not already give it (a year for "when", a number for "how many", a name for "who"), or when the form
+  asks for nothing checkable; else 0.
+- `pairs`: share of the question's adjacent word pairs ("Norman conquest") that the best sentence has.
+- `rare_missing`: the weight of the rarest question word the best sentence and its heading lack,
+  relative to the question's rarest word (a swapped name or date leaves one rare word unmatched).
+- `negation`: the question negates ("not", "never") where the best sentence does not, or the reverse.
+- `sentence_dense`: cosine similarity of the question to its best sentences (MiniLM), the best of three.
+- `model_refused`: the chat model said the passages do not hold the answer.
+- `draft_support`: share of the draft's sentences that the support check grounds.
+Leaves out: the decision itself (`gate.py`) and how the sentences are checked (`grounding.py`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+from assistant.text import content_words, question_terms
+
+RETRIEVAL_SIGNALS = ("dense", "coverage", "focus", "unknown", "glossary", "answer_type", "pairs", "rare_missing",
+                     "negation", "sentence_dense")
+DRAFT_SIGNALS = ("model_refused", "draft_support")
+SIGNALS = RETRIEVAL_SIGNALS + DRAFT_SIGNALS
+
+_YEAR = re.compile(r"\b(1\d\d\d|20\d\d)\b|\b\d{1,2}(st|nd|rd|th)? century\b|\bcentur(y|ies)\b", re.I)
+_MONTH = re.compile(r"\b(january|february|march|april|may|june|july|august|september|october|november|december)\b", re.I)
+_DIGIT = re.compile(r"\d")
+_NUMBER_WORD = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundred|thousand|"
+                          r"million|billion|dozen|several|half)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Signals:
+    dense: float = 0.0
+    coverage: float = 0.0
+    focus: float = 0.0
+    unknown: float = 0.0
+    glossary: float = 0.0
+    answer_type: float = 1.0
+    pairs: float = 0.0
+    rare_missing: float = 0.0
+    negation: float = 0.0
+    sentence_dense: float = 0.0
+    model_refused: float = 0.0
+    draft_support: float = 1.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(v, 4) for k, v in asdict(self).items()}
+
+
+def asked_numbers(question: str) -> set[str]:
+    return set(re.findall(r"\b\d+\b", question.replace(",", "")))
+
+
+def expects(question: str) -> str | None:
+    """What the question's form asks for: 'time', 'number' or None (nothing checkable)."""
+    q = question.lower()
+    if re.search(r"\bhow (many|much)\b|\bwhat (number|percentage|proportion|amount)\b", q):
+        return "number"
+    if re.search(r"^\W*when\b|\bin what year\b|\bwhat year\b|\bwhich year\b|\bwhat century\b|\bsince when\b", q):
+        return "time"
+    if re.search(r"^\W*(who|whom|whose)\b", q):
+        return "name"
+    return None
+
+
+_NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z][\w'’-]*")
+
+
+def holds(kind: str | None, text: str, question: str = "") -> bool:
+    """Whether `text` holds something of the kind asked for that the question does not already give."""
+    def new(found):
+        return any(f.lower() not in question.lower() for f in found)
+
+    if kind == "number":
+        return new(re.findall(r"\d[\d,.]*", text) + _NUMBER_WORD.findall(text))
+    if kind == "time":
+        return new([m.group() for m in _YEAR.finditer(text)] + [m.group() for m in _MONTH.finditer(text)])
+    if kind == "name":
+        return new(_NAME.findall(text))
+    return True
+
+
+_NEGATION = re.compile(r"\b(not|never|no|none|nor|neither|without|cannot)\b|n't\b", re.I)
+
+
+def _pairs(text: str) -> set[tuple[str, str]]:
+    w = content_words(text)
+    return set(zip(w, w[1:]))
+
+
+def weighted_share(weights: dict[str, float], present: set[str]) -> float:
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
+
+
+def retrieval_signals(question: str, retrieval, index) -> tuple[Signals, dict[str, float]]:
+    """The retrieval signals of a question, and its words' weights (index-wide rarity), for the drafters.
+
+    `index` is the retriever: it knows each chunk's words (`words_of`), the index-wide rarity of a word
+    (`idf`), whether any chunk uses it (`vocabulary`) and the embedder (`embedder`)."""
+    from assistant.text import sentences
+
+    terms = question_terms(question)
+    weights = {t: index.idf(t) for t in terms}
+    numbers = asked_numbers(question)
+    top = max(weights.values(), default=1.0) or 1.0
+    weights.update({n: top for n in numbers})
+    passages = retrieval.passages
+    seen: set[str] = set()
+    texts = []
+    for p in passages:
+        seen |= index.words_of(p)
+        texts.append(p.chunk.text.replace(",", ""))
+    seen |= {n for n in numbers if any(re.search(rf"\b{n}\b", t) for t in texts)}
+    coverage = weighted_share(weights, seen)
+    unknown = weighted_share(weights, {t for t in terms if t not in index.vocabulary})
+    kind = expects(question)
+    scored = []  # (share, sentence, the words it and its heading give)
+    for p in passages:
+        heading = set(content_words(f"{p.chunk.section} {p.chunk.term or ''}"))
+        for s in sentences(p.chunk.text):
+            own = set(content_words(s)) | {n for n in numbers if re.search(rf"\b{n}\b", s.replace(",", ""))}
+            share = weighted_share(weights, own) + 0.5 * weighted_share(weights, heading - own)
+            scored.append((share, s, own | heading))
+    scored.sort(key=lambda x: -x[0])
+    focus, best_text, best_words = scored[0] if scored else (0.0, "", set())
+    glossary = 1.0 if passages and passages[0].glossary_match else 0.0
+    answer_type = 1.0 if holds(kind, best_text, question) or glossary else 0.0
+    q_pairs = _pairs(question)
+    pairs = len(q_pairs & _pairs(best_text)) / len(q_pairs) if q_pairs else 1.0
+    missing = [w for t, w in weights.items() if t not in best_words]
+    rare_missing = max(missing, default=0.0) / top
+    negation = float(bool(_NEGATION.search(question)) != bool(_NEGATION.search(best_text))) if best_text else 0.0
+    sentence_dense = 0.0
+    if scored:
+        query = retrieval.vector or index.embedder.embed([question])[0]
+        vectors = index.embedder.embed([s for _, s, _ in scored[:3]])
+        sentence_dense = max(sum(a * b for a, b in zip(query, v)) for v in vectors)
+    sig = Signals(dense=max(0.0, min(1.0, retrieval.relevance)), coverage=coverage, focus=min(1.0, focus),
+                  unknown=unknown, glossary=glossary, answer_type=answer_type, pairs=pairs,
+                  rare_missing=min(1.0, rare_missing), negation=negation,
+                  sentence_dense=max(0.0, min(1.0, sentence_dense)))
+    return sig, weights

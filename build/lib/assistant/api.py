@@ -1,0 +1,253 @@
+"""REST API (FastAPI), thin over the chain, and the HTTP rules the whole server (page included) follows.
+
+Endpoints: POST /api/ask, POST /api/ask/stream (NDJSON: token events, then the answer), GET /api/health,
+GET /api/glossary, POST /api/feedback, GET /api/feedback (instructors). `AssistantError`s become JSON
+`{"error": message}` with the error's status code, unknown /api/ paths and wrong methods included;
+request size (chunked bodies included) and question length are bounded; /docs is an offline page.
+Middleware, for page and API alike: the optional login (`auth.py`), CORS for CIMIC_ALLOWED_ORIGINS,
+and a Content-Security-Policy whose frame-ancestors allow only those origins to embed the page.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from fastapi import Request  # at module level: FastAPI resolves the string annotations of the handlers here
+from pydantic import BaseModel, Field
+
+MAX_BODY_BYTES = 256 * 1024
+OPEN_PATHS = ("/api/health",)  # probes from a load balancer need no login
+
+
+class AskRequest(BaseModel):
+    question: str = Field(..., description="the question")
+    history: list[tuple[str, str | None]] = Field(default_factory=list, description="earlier [user, assistant] turns")
+    backend: Literal["local", "openai", "extractive"] | None = Field(None, description="override CIMIC_LLM_BACKEND")
+
+
+class FeedbackRequest(BaseModel):
+    rating: Literal["up", "down"]
+    question: str = Field(..., max_length=20_000)
+    answer: str = Field(..., max_length=20_000)
+    citations: list[dict] = Field(default_factory=list, max_length=50)
+    comment: str = Field("", description="optional, at most 2,000 characters")
+    backend: str = Field("", max_length=64)
+    grounding: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over `limit` bytes is refused with 413, whether it says its length
+    (Content-Length) or not (chunked): the body is read, up to the limit, before the app sees it."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        size = headers.get(b"content-length", b"").decode("latin-1")
+        if size.isdigit() and int(size) > self.limit:
+            return await _too_large(send, int(size), self.limit)
+        chunks, total, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            total += len(chunks[-1])
+            more = message.get("more_body", False)
+            if total > self.limit:
+                return await _too_large(send, None, self.limit)
+        body, sent = b"".join(chunks), False
+
+        async def replay():
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return await self.app(scope, replay, send)
+
+
+async def _too_large(send, size, limit):
+    said = f"is {size:,} bytes" if size is not None else "is larger than that"
+    body = json.dumps({"error": f"the request body {said}; the limit is {limit:,} bytes"}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def origins(settings) -> list[str]:
+    return [o.strip().rstrip("/") for o in (settings.allowed_origins or "").split(",") if o.strip()]
+
+
+def build_api(assistant, glossary_entries, settings, feedback, auth=None) -> "FastAPI":  # noqa: F821
+    from fastapi import FastAPI
+    from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.middleware.cors import CORSMiddleware
+    from fastapi.responses import JSONResponse, StreamingResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from assistant.auth import Auth
+    from assistant.errors import AssistantError, InvalidQuestion, NotAuthenticated
+    from assistant.feedback import Feedback
+    from assistant.ingest.glossary import search_glossary
+
+    auth = auth or Auth.from_settings(settings)
+    allowed = origins(settings)
+    # the API reference is served from the package's own schema: Swagger UI and ReDoc load from a CDN,
+    # which an offline intranet cannot reach, so /docs is a plain page built from /openapi.json
+    app = FastAPI(title="CIMIC doctrine assistant", version="0.2.0", docs_url=None, redoc_url=None)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        if request.url.path.endswith("/gradio_api/upload"):  # the page has no file input: nothing to upload
+            return JSONResponse({"error": "this server accepts no file uploads"}, 403)
+        if request.method != "OPTIONS" and request.url.path not in OPEN_PATHS:
+            try:
+                request.state.user = auth.require(request.headers)
+            except NotAuthenticated as exc:
+                return JSONResponse({"error": exc.message}, exc.status,
+                                    headers={"WWW-Authenticate": 'Basic realm="CIMIC doctrine assistant", charset="UTF-8"'})
+        response = await call_next(request)
+        response.headers["Content-Security-Policy"] = "frame-ancestors " + " ".join(["'self'", *allowed])
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        return response
+
+    if allowed:  # added after the guard, so it runs first and answers CORS preflights itself
+        app.add_middleware(CORSMiddleware, allow_origins=allowed, allow_credentials=True,
+                           allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
+
+    @app.exception_handler(AssistantError)
+    async def assistant_error(_, exc: AssistantError):
+        return JSONResponse({"error": exc.message}, exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_, exc: StarletteHTTPException):
+        detail = str(exc.detail)
+        if exc.status_code == 400:
+            detail = f"invalid request: the body could not be read as JSON in UTF-8 ({detail})"
+        return JSONResponse({"error": detail}, exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", []) if x != "body")
+        return JSONResponse({"error": f"invalid request: {where or 'body'}: {first.get('msg', 'malformed')}"}, 422)
+
+    def pick_backend(name: str | None):
+        """A request may ask for the server's own back-end or the extractive one, nothing heavier: loading
+        a model is the administrator's decision, not a caller's."""
+        if name and name not in (assistant.backend, "extractive"):
+            raise InvalidQuestion(f"this server answers with the {assistant.backend} back-end; a request may ask "
+                                  f"for it or for extractive, not {name!r}")
+        return assistant.for_backend(name)
+
+    @app.post("/api/ask")
+    async def ask(req: AskRequest):
+        """Answer a question; JSON out is the Answer contract (DESIGN.md)."""
+        chosen = await run_in_threadpool(pick_backend, req.backend)
+        answer = await run_in_threadpool(chosen.ask, req.question, [list(t) for t in req.history])
+        return answer.to_dict()
+
+    @app.post("/api/ask/stream")
+    async def ask_stream(req: AskRequest):
+        """The same, streamed as NDJSON lines: {"type": "token", "text"} while the draft is written, then
+        {"type": "answer", "answer": {...}}, or {"type": "error", "error": message}."""
+        chosen = await run_in_threadpool(pick_backend, req.backend)
+        events = chosen.ask_stream(req.question, [list(t) for t in req.history])
+        first = await run_in_threadpool(next, events, None)  # bad input fails here, as a 4xx, before streaming
+
+        def lines():
+            try:
+                if first:
+                    yield _line(first)
+                for event in events:
+                    yield _line(event)
+            except AssistantError as exc:
+                yield json.dumps({"type": "error", "error": exc.message}) + "\n"
+
+        return StreamingResponse(iterate_in_threadpool(lines()), media_type="application/x-ndjson")
+
+    @app.get("/api/health")
+    async def health():
+        try:
+            await run_in_threadpool(assistant.retriever.refresh_if_changed)
+            chunks = await run_in_threadpool(assistant.retriever.ping)
+        except AssistantError as exc:
+            return JSONResponse({"status": "unavailable", "index_loaded": False, "error": exc.message,
+                                 "backend": assistant.backend}, 503)
+        reachable, why = await run_in_threadpool(assistant.backend_reachable)
+        body = {"status": "ok" if chunks and reachable else ("empty" if not chunks else "degraded"),
+                "index_loaded": bool(chunks), "chunks": chunks, "backend": assistant.backend,
+                "backend_reachable": reachable}
+        if why:
+            body["backend_error"] = why
+        return body
+
+    @app.get("/api/glossary")
+    async def glossary(q: str = ""):
+        hits = [e.as_dict() for e in search_glossary(glossary_entries, q[:200])]
+        return {"count": len(hits), "entries": hits}
+
+    @app.post("/api/feedback")
+    async def give_feedback(req: FeedbackRequest, request: Request):
+        """Thumbs up or down on an answer, with an optional comment."""
+        entry = Feedback(**req.model_dump(), user=request.state.user.name)
+        outcome = await run_in_threadpool(feedback.add, entry)
+        return {"status": outcome}
+
+    @app.get("/api/feedback")
+    async def list_feedback(request: Request, rating: Literal["up", "down"] | None = None, limit: int = 100):
+        """Stored feedback, newest first (instructors only)."""
+        auth.allow(request.state.user, instructor=True)  # the guard identified the user already
+        rows = await run_in_threadpool(feedback.list, rating, max(1, min(limit, 1000)))
+        return {"count": len(rows), "feedback": rows}
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        """The endpoints, from the OpenAPI schema, as a plain page that needs no network."""
+        from html import escape
+
+        from fastapi.responses import HTMLResponse
+
+        rows = []
+        for path, ops in app.openapi()["paths"].items():
+            for method, op in ops.items():
+                rows.append(f"<tr><td><code>{escape(method.upper())}</code></td><td><code>{escape(path)}</code></td>"
+                            f"<td>{escape(op.get('description') or op.get('summary') or '')}</td></tr>")
+        return HTMLResponse("<!doctype html><meta charset=utf-8><title>CIMIC assistant API</title>"
+                            "<h1>CIMIC doctrine assistant: REST API</h1><p>Machine-readable schema: "
+                            "<a href=/openapi.json>/openapi.json</a></p><table>" + "".join(rows) + "</table>")
+
+    @app.get("/embed", include_in_schema=False)
+    async def embed_without_slash(request: Request):
+        from fastapi.responses import RedirectResponse
+
+        return RedirectResponse(f"/embed/{'?' + request.url.query if request.url.query else ''}", 307)
+
+    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    async def no_such_endpoint(rest: str, request: Request):
+        """Anything under /api/ that no route above takes: an {"error"} body like every other API answer."""
+        known = {r.path for r in app.routes if getattr(r, "path", "").startswith("/api/") and "{" not in r.path}
+        path = request.url.path
+        if path in known:
+            allowed = sorted({m for r in app.routes if getattr(r, "path", "") == path for m in getattr(r, "methods", ())})
+            return JSONResponse({"error": f"{path} takes {', '.join(allowed)}, not {request.method}"}, 405,
+                                headers={"Allow": ", ".join(allowed)})
+        return JSONResponse({"error": f"no API endpoint {path}"}, 404)
+
+    app.add_middleware(BodyLimit)
+    return app
+
+
+def _line(event: dict) -> str:
+    if event["type"] == "answer":
+        return json.dumps({"type": "answer", "answer": event["answer"].to_dict()}) + "\n"
+    return json.dumps(event) + "\n"

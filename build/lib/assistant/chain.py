@@ -1,0 +1,293 @@
+"""question -> condense -> retrieve -> signals -> draft -> check citations -> gate -> Answer.
+
+Each step takes and returns plain frozen records (`Prepared`, `Draft`, `Checked`); the answer-or-refuse
+decision is made in one place, the calibrated gate (`answering/gate.py`), from the signals of the
+retrieval and of the draft. Every sentence of an answer carries a citation to a retrieved passage that
+supports it: citations to passages that were not retrieved are removed, an uncited sentence gets the
+passage that supports it best, and a sentence no passage supports is dropped and reported in
+`unsupported`. When the chat model refuses or nothing of its draft is grounded, the sources' own best
+sentences are drafted instead, and the gate decides on them knowing that the model refused. The
+answering steps stream: token events while the model drafts, then the answer. Leaves out: the HTTP and
+UI edges.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Iterator
+
+from assistant.answer import Answer, Citation
+from assistant.answering.gate import Decision, Gate
+from assistant.answering.signals import Signals, retrieval_signals
+from assistant.errors import BackendUnavailable, ConfigError, InvalidQuestion
+from assistant.grounding import LexicalSupportScorer, SupportScorer, best_support, cited_sentences, joint_support, renumber_markers
+from assistant.llm.base import ChatModel, make_chat_model
+from assistant.prompts import messages, render
+from assistant.responders import compress, expand_fragments, extractive_answer, glossary_answer
+from assistant.retrieval.condense import standalone_question
+from assistant.retrieval.hybrid import HybridRetriever, Retrieval, is_definitional
+from assistant.validation import validate
+
+NOT_IN_SOURCES = "NOT_IN_SOURCES"
+_MODEL_REFUSAL = re.compile(r"NOT_IN_SOURCES|(passages|sources|context)\s+(do|does)\s+not\s+(contain|provide|mention|answer|say)"
+                            r"|(cannot|can't|unable to)\s+(answer|find)|not\s+(mentioned|provided|stated)\s+in", re.I)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A question made standalone, its retrieval and the retrieval's signals."""
+    question: str
+    history: tuple
+    standalone: str
+    retrieval: Retrieval
+    signals: Signals
+    weights: dict  # the question's words and their rarity in the whole index
+    drafter: str  # "glossary", "llm" or "extractive"
+    t0: float
+    timings: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Draft:
+    text: str
+    drafter: str  # who wrote it: "llm", "extractive" or "glossary"
+    model_refused: bool = False
+    notice: str | None = None
+    replaced: str | None = None  # the chat model's draft this one stands in for
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A draft's sentences that the support check grounded (with their citations), and those it did not."""
+    kept: tuple[tuple[str, tuple[int, ...]], ...]
+    unsupported: tuple[str, ...]
+
+    @property
+    def support(self) -> float:
+        total = len(self.kept) + len(self.unsupported)
+        return len(self.kept) / total if total else 0.0
+
+
+class Assistant:
+    def __init__(self, settings, retriever: HybridRetriever, chat_model: ChatModel | None, gate: Gate,
+                 scorer: SupportScorer | None = None):
+        self.settings = settings
+        self.retriever = retriever
+        self.chat_model = chat_model
+        self.gate = gate
+        self.scorer = scorer or LexicalSupportScorer()
+        self.backend = settings.llm_backend
+        self.kind = "extractive" if chat_model is None else "llm"
+        self._siblings: dict[str, Assistant] = {}
+        self._siblings_lock = threading.Lock()
+
+    # ---- public interface -------------------------------------------------------------------
+    def for_backend(self, name: str | None) -> "Assistant":
+        """This assistant on another back-end (made once, sharing the index, the gate and the scorer)."""
+        if not name or name == self.backend:
+            return self
+        with self._siblings_lock:
+            if name not in self._siblings:
+                settings = self.settings.model_copy(update={"llm_backend": name})
+                try:
+                    model = make_chat_model(settings)
+                except ConfigError as exc:
+                    raise InvalidQuestion(f"back-end {name!r} is not available here: {exc.message}") from exc
+                self._siblings[name] = Assistant(settings, self.retriever, model, self.gate, self.scorer)
+            return self._siblings[name]
+
+    def backend_reachable(self) -> tuple[bool, str | None]:
+        """Whether the chat back-end answers now, and why not."""
+        probe = getattr(self.chat_model, "probe", None)
+        if probe is None:
+            return True, None
+        try:
+            probe()
+            return True, None
+        except BackendUnavailable as exc:
+            return False, exc.message
+
+    def ask(self, question, history=None) -> Answer:
+        answer = None
+        for event in self.ask_stream(question, history):
+            if event["type"] == "answer":
+                answer = event["answer"]
+        return answer
+
+    def ask_stream(self, question, history=None) -> Iterator[dict]:
+        """Yields {"type": "token", "text": ...} while the draft streams, then {"type": "answer", "answer": Answer}."""
+        q, hist = validate(question, history, self.settings.max_question_chars, self.settings.max_history_turns)
+        prep = self._prepare(q, hist)
+        early = self.gate.worth_drafting(self.kind, prep.signals)
+        if not early.answer:
+            yield {"type": "answer", "answer": self._refusal(prep, early, None, Checked((), ()))}
+            return
+        draft = None
+        for event in self._draft(prep):
+            if event["type"] == "draft":
+                draft = event["draft"]
+            else:
+                yield event
+        checked = self._check(draft.text, prep.retrieval)
+        signals = replace(prep.signals, model_refused=float(draft.model_refused), draft_support=checked.support)
+        raw = draft.text
+        if draft.drafter == "llm" and (draft.model_refused or not checked.kept):
+            # the model refused or wrote nothing the sources hold: the sources' own best sentences, if the gate agrees
+            why = ("the local model found no answer" if draft.model_refused
+                   else "the local model's draft could not be grounded")
+            draft = Draft(extractive_answer(prep.standalone, prep.retrieval.passages, weights=prep.weights) or "", "extractive", True,
+                          f"{why}; this answer quotes the passages that come closest", raw)
+            checked = Checked(self._check(draft.text, prep.retrieval).kept, checked.unsupported)
+        decision = self.gate.decide(self.kind, signals)
+        if not decision.answer or not checked.kept:
+            yield {"type": "answer", "answer": self._refusal(prep, decision, draft, checked)}
+            return
+        yield {"type": "answer", "answer": self._final(prep, decision, draft, checked)}
+
+    # ---- steps --------------------------------------------------------------------------------
+    def _prepare(self, question: str, history: list) -> Prepared:
+        t0 = time.perf_counter()
+        self.retriever.refresh_if_changed()
+        standalone = self.retriever.correct(standalone_question(question, history))
+        t = time.perf_counter()
+        retrieval = self.retriever.retrieve(standalone, self.settings.top_k)
+        timings = {"retrieval_ms": round((time.perf_counter() - t) * 1000, 1)}
+        signals, weights = retrieval_signals(standalone, retrieval, self.retriever)
+        passages = retrieval.passages
+        if passages and passages[0].glossary_match and passages[0].chunk.kind == "glossary" and is_definitional(standalone):
+            drafter = "glossary"
+        else:
+            drafter = self.kind
+        return Prepared(question, tuple(history), standalone, retrieval, signals, weights, drafter, t0, timings)
+
+    def _draft(self, prep: Prepared) -> Iterator[dict]:
+        """Token events while drafting, then {"type": "draft", "draft": Draft}."""
+        t = time.perf_counter()
+        passages = prep.retrieval.passages
+        notice = None
+        if prep.drafter == "llm":
+            context = compress(prep.standalone, passages)
+            try:
+                msgs = messages("answer", question=prep.standalone,
+                                passages=[{"n": n, "text": text} for n, (_, text) in enumerate(context, start=1)])
+                pieces = []
+                for piece in self.chat_model.stream(msgs, self.settings.max_answer_tokens):
+                    if not pieces:
+                        prep.timings["ttft_ms"] = round((time.perf_counter() - prep.t0) * 1000)
+                    pieces.append(piece)
+                    yield {"type": "token", "text": piece}
+                # the prompt numbers only the passages it shows: back to the retrieved passages' numbers
+                text = renumber_markers("".join(pieces), {n: k + 1 for n, (k, _) in enumerate(context, start=1)})
+                text = expand_fragments(text, passages)
+                prep.timings["generate_ms"] = round((time.perf_counter() - t) * 1000)
+                yield {"type": "draft", "draft": Draft(text, "llm", bool(_MODEL_REFUSAL.search(text)))}
+                return
+            except BackendUnavailable as exc:
+                notice = f"{exc.message}; this answer was assembled from the sources without the chat model"
+        if prep.drafter == "glossary":
+            draft = Draft(glossary_answer(passages[0]), "glossary")
+        else:
+            draft = Draft(extractive_answer(prep.standalone, passages, weights=prep.weights) or NOT_IN_SOURCES, "extractive",
+                          notice=notice)
+        prep.timings["ttft_ms"] = round((time.perf_counter() - prep.t0) * 1000)
+        yield {"type": "token", "text": draft.text}
+        yield {"type": "draft", "draft": draft}
+
+    def _check(self, text: str, retrieval: Retrieval) -> Checked:
+        texts = [p.chunk.text for p in retrieval.passages]
+        kept, unsupported = [], []
+        if _MODEL_REFUSAL.search(text):
+            return Checked((), ())
+        for plain, cited in cited_sentences(text):
+            cited = [n for n in cited if 1 <= n <= len(texts)]  # a citation to a passage not retrieved is removed
+            use = self._supporting(plain, cited, texts)
+            if use:
+                kept.append((plain, tuple(use)))
+            else:
+                unsupported.append(plain)
+        return Checked(tuple(kept), tuple(unsupported))
+
+    def _supporting(self, sentence: str, cited: list[int], texts: list[str]) -> list[int]:
+        """The citations a sentence keeps: precise ones among its own, else the best passage, else none."""
+        if cited:
+            alone = [n for n in cited if self.scorer.score(sentence, texts[n - 1]).supported]
+            if alone:
+                return alone
+            if len(cited) > 1 and joint_support(self.scorer, sentence, [texts[n - 1] for n in cited]).supported:
+                return cited
+        i, support = best_support(self.scorer, sentence, texts)
+        return [i + 1] if i is not None and support.supported else []
+
+    # ---- results ------------------------------------------------------------------------------
+    def _final(self, prep: Prepared, decision: Decision, draft: Draft, checked: Checked) -> Answer:
+        passages = prep.retrieval.passages
+        order: list[int] = []
+        for _, cited in checked.kept:
+            order += [n for n in cited if n not in order]
+        renumber = {old: new for new, old in enumerate(order, start=1)}
+        text = " ".join(f"{s} " + "".join(f"[{renumber[n]}]" for n in cited) for s, cited in checked.kept)
+        citations = [self._citation(renumber[n], passages[n - 1]) for n in order]
+        return self._answer(prep, decision, draft, text, False, checked.support if checked.unsupported else 1.0,
+                            citations, list(checked.unsupported))
+
+    def _citation(self, n: int, p) -> Citation:
+        c = p.chunk
+        return Citation(n=n, doc_id=c.doc_id, title=c.title, section=c.section, text=c.text,
+                        score=round(float(p.score), 4), page=c.page, chunk_id=p.id)
+
+    def _refusal(self, prep: Prepared, decision: Decision, draft: Draft | None, checked: Checked) -> Answer:
+        topics = []
+        for p in prep.retrieval.passages[:6]:
+            c = p.chunk
+            name = (c.term or (c.title if c.kind == "document" else c.section.split(" > ")[-1]) or c.title).strip()
+            if name and name not in topics and name.lower() not in {"references", "abstract"}:
+                topics.append(name)
+        text = render("refusal", "text", topics=topics[:3])
+        return self._answer(prep, decision, draft, text, True, 0.0, [], list(checked.unsupported))
+
+    def _answer(self, prep: Prepared, decision: Decision, draft: Draft | None, text: str, refused: bool,
+                grounding: float, citations, unsupported) -> Answer:
+        prep.timings.setdefault("ttft_ms", round((time.perf_counter() - prep.t0) * 1000))
+        drafter = draft.drafter if draft else prep.drafter
+        backend = {"glossary": f"{self.backend} (glossary)", "extractive": "extractive"}.get(drafter, self.backend)
+        return Answer(
+            answer=text, refused=refused, grounding=round(grounding, 4), citations=citations, unsupported=unsupported,
+            backend=backend,
+            latency_ms=round((time.perf_counter() - prep.t0) * 1000), question=prep.question,
+            standalone_question=prep.standalone,
+            retrieved=list(prep.retrieval.ranked),
+            notice=draft.notice if draft and not refused else None, timings=dict(prep.timings),
+            draft=(draft.replaced or draft.text) if draft else "", gate=decision.as_dict(),
+        )
+
+
+def build_assistant(settings, embedder=None, chat_model=None, retriever=None, scorer=None, gate=None) -> Assistant:
+    """Wire the parts from settings; tests pass their own parts through the arguments."""
+    from assistant.answering import gate as gates
+    from assistant.store import open_reader
+
+    if embedder is None:
+        from assistant.embeddings import MiniLMEmbedder
+
+        embedder = MiniLMEmbedder(settings.embed_batch)
+    if retriever is None:
+        retriever = HybridRetriever(lambda: open_reader(settings, embedder.name), embedder,
+                                    token=lambda: _generation_token(settings))
+        retriever.refresh()
+    if chat_model is None and settings.llm_backend != "extractive":
+        chat_model = make_chat_model(settings)
+    if gate is None:
+        gate = gates.load(settings.resolved(settings.gate_file), settings.gate_off_signals(), settings.refusal_budget)
+    return Assistant(settings, retriever, chat_model, gate, scorer)
+
+
+def _generation_token(settings):
+    if settings.chroma_url:
+        return settings.chroma_url
+    from assistant.store import Generations
+
+    cur = Generations(settings.store_dir).current()
+    return cur.name if cur else None

@@ -1,0 +1,253 @@
+"""The `cimic` command line: ingest, ask, eval, gate, serve, feedback.
+
+Each sub-command builds what it needs from `Settings()` when it runs; nothing heavy is imported
+before a sub-command is chosen, so `cimic --help` is instant. User-facing errors
+(`AssistantError`) become one line on stderr and exit status 2; nothing prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from assistant.errors import AssistantError, ConfigError
+
+
+def _settings(args):
+    from assistant.config import Settings
+
+    overrides = {}
+    if getattr(args, "backend", None):
+        overrides["llm_backend"] = args.backend
+    return Settings(**overrides)
+
+
+def cmd_ingest(args) -> int:
+    from assistant.embeddings import MiniLMEmbedder
+    from assistant.ingest.indexer import ingest
+
+    settings = _settings(args)
+    target = settings.chroma_url or settings.store_dir
+    print(f"indexing {settings.knowledge_dir} into {target}", file=sys.stderr)
+    report = ingest(settings, MiniLMEmbedder(settings.embed_batch), progress=sys.stderr.isatty() or args.progress,
+                    rebuild=args.rebuild)
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        print(report.summary())
+    return 0
+
+
+def _print_answer(answer) -> None:
+    print(answer.answer)
+    if answer.notice:
+        print(f"\nnotice: {answer.notice}")
+    for c in answer.citations:
+        where = f"{c.title}" + (f" — {c.section}" if c.section else "") + (f", p. {c.page}" if c.page else "")
+        print(f"\n[{c.n}] {where}\n    {' '.join(c.text.split())[:400]}")
+    if answer.unsupported:
+        print("\ndropped as unsupported: " + " | ".join(answer.unsupported))
+    print(f"\n({answer.backend}, grounding {answer.grounding:.2f}, {answer.latency_ms} ms)")
+
+
+def _read_batch(path: str):
+    from assistant.errors import InvalidQuestion
+
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                case = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InvalidQuestion(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
+            if not isinstance(case, dict) or "question" not in case:
+                raise InvalidQuestion(f"{path}:{lineno}: each line needs an object with 'question' (and 'id', 'history')")
+            yield case
+
+
+def cmd_ask(args) -> int:
+    from assistant.chain import build_assistant
+
+    settings = _settings(args)
+    if args.batch:
+        cases = list(_read_batch(args.batch))
+        assistant = build_assistant(settings)
+        for case in cases:
+            try:
+                out = assistant.ask(case["question"], case.get("history") or []).to_dict()
+            except AssistantError as exc:
+                out = {"error": exc.message}
+            out["id"] = case.get("id")
+            print(json.dumps(out, ensure_ascii=False), flush=True)
+        return 0
+    if not args.question:
+        raise AssistantError("give a question, e.g. cimic ask \"What is CIMIC?\", or --batch FILE.jsonl")
+    history = json.loads(args.history) if args.history else []
+    answer = build_assistant(settings).ask(args.question, history)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        _print_answer(answer)
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from assistant.server import serve
+
+    serve(_settings(args), args.host, args.port)
+    return 0
+
+
+def cmd_model(args) -> int:
+    from assistant.llm.model_file import ensure_model
+
+    settings = _settings(args)
+    print(ensure_model(settings.model_dir))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from assistant.config import ROOT
+    from assistant.evaluation import run_eval, terminal_summary
+
+    settings = _settings(args)
+    out = Path(args.out or ROOT / "evals" / "reports" / time.strftime("%Y%m%d-%H%M%S"))
+    report = run_eval(settings, Path(args.dataset), out, backend=args.backend,
+                      compare_to=Path(args.compare) if args.compare else None,
+                      gates_file=Path(args.gates) if args.gates else None, sample_size=args.sample,
+                      progress=not args.quiet)
+    print(terminal_summary(report, out))
+    return 1 if report["gates"]["missed"] else 0
+
+
+def cmd_gate(args) -> int:
+    """Collect the gate's labelled signals (slow: runs the assistant), and/or fit the gate on their dev split."""
+    from assistant.answering import gate as gates
+
+    settings = _settings(args)
+    path = settings.resolved(settings.gate_file)
+    data = path.parent / "signals.jsonl"
+    if args.collect:
+        from assistant.answering.gate_data import collect
+        from assistant.embeddings import MiniLMEmbedder
+        from assistant.llm.base import make_chat_model
+
+        corpus = Path(args.corpus) if args.corpus else None
+        if corpus is not None and not (corpus / "cases.jsonl").exists():
+            raise ConfigError(f"{corpus} has no cases.jsonl (expected the layout of ../shared/generalization/squad2-dev)")
+        model = make_chat_model(settings) if settings.llm_backend != "extractive" else None
+
+        def progress(i, n):
+            print(f"\r{i}/{n}", end="", file=sys.stderr, flush=True)
+
+        rows = collect(settings, MiniLMEmbedder(settings.embed_batch), Path(args.dataset), corpus, args.per_article,
+                       args.llm_sample, model, progress)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        print(f"\n{len(rows)} labelled rows written to {data}")
+    if args.fit or args.collect:
+        rows = gates.read_rows(data)
+        models = gates.fit(rows, settings.refusal_budget)
+        gates.save(models, path, {"data": data.name, "budget": settings.refusal_budget, "rows": len(rows),
+                                  "fitted": time.strftime("%Y-%m-%d %H:%M:%S")})
+        print(f"gate fitted on the dev rows of {data.name} (false-refusal budget {settings.refusal_budget:.0%}); "
+              f"parameters in {path}")
+    rows = gates.read_rows(data)
+    print(gates.ablation_table(gates.ablation(rows, settings.refusal_budget)))
+    return 0
+
+
+def cmd_feedback(args) -> int:
+    from assistant.feedback import FeedbackStore
+
+    store = FeedbackStore(_settings(args).feedback_db)
+    if args.action == "export":
+        if not args.csv:
+            raise ConfigError("cimic feedback export needs --csv FILE")
+        n = store.export_csv(Path(args.csv))
+        print(f"{n} feedback entries written to {args.csv}")
+    else:
+        for r in store.list(args.rating, args.limit):
+            print(f"#{r['id']} {r['created_at']} {r['rating']:4s} {r['user'] or '-'}: {r['question'][:70]!r}"
+                  + (f" — {r['comment'][:60]!r}" if r["comment"] else ""))
+    pending = store.pending()
+    if pending:
+        print(f"{pending} entries wait in the spool file for the database", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cimic", description="CIMIC doctrine assistant: cited answers from doctrine sources.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="index knowledge/ into the vector store (only what changed is embedded)")
+    p.add_argument("--rebuild", action="store_true", help="embed everything again into a fresh index")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("ask", help="answer a question with cited sources")
+    p.add_argument("question", nargs="?", help="the question")
+    p.add_argument("--json", action="store_true", help="print the Answer object as JSON")
+    p.add_argument("--batch", metavar="FILE.jsonl", help="answer one case per line ({id, question, history}); prints JSON lines")
+    p.add_argument("--history", metavar="JSON", help='earlier turns as JSON: [["question", "answer"], ...]')
+    p.add_argument("--backend", choices=["local", "openai", "extractive"], help="override CIMIC_LLM_BACKEND")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("serve", help="serve the chat page and the REST API on one port")
+    p.add_argument("--host", help="default CIMIC_HOST or 127.0.0.1")
+    p.add_argument("--port", type=int, help="default CIMIC_PORT or 7860")
+    p.add_argument("--backend", choices=["local", "openai", "extractive"], help="override CIMIC_LLM_BACKEND")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("eval", help="run a gold dataset and write report.json and report.html; exit 1 when a gate is missed")
+    p.add_argument("--dataset", default="evals/datasets/gold.jsonl", help="JSONL cases (DESIGN.md format)")
+    p.add_argument("--backend", choices=["local", "openai", "extractive"], help="override CIMIC_LLM_BACKEND")
+    p.add_argument("--out", metavar="DIR", help="where to write the report (default evals/reports/<time>)")
+    p.add_argument("--compare", metavar="OLD.json", help="an earlier report.json to show the change since")
+    p.add_argument("--gates", metavar="FILE", default="evals/gates.yaml", help="thresholds per back-end ('' for none)")
+    p.add_argument("--sample", type=int, metavar="N", help="run a deterministic subset of about N cases, every kind included")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("gate", help="collect the answer gate's labelled signals and fit it; prints what each signal adds")
+    p.add_argument("--collect", action="store_true", help="run the assistant with the gate open over the cases (slow), then fit")
+    p.add_argument("--fit", action="store_true", help="fit on the dev rows of the signals beside the gate file")
+    p.add_argument("--dataset", default="evals/datasets/gold.jsonl", help="collect: gold cases (their split field)")
+    p.add_argument("--corpus", metavar="DIR", help="collect: a generalization corpus (docs/ and cases.jsonl)")
+    p.add_argument("--per-article", type=int, default=40, help="collect: corpus cases per article (half unanswerable)")
+    p.add_argument("--llm-sample", type=int, default=160, help="collect: corpus cases drafted by the chat model")
+    p.add_argument("--backend", choices=["local", "openai", "extractive"], help="collect: the chat back-end (extractive: none)")
+    p.set_defaults(func=cmd_gate)
+
+    p = sub.add_parser("feedback", help="list or export the thumbs and comments trainees gave")
+    p.add_argument("action", choices=["list", "export"])
+    p.add_argument("--csv", metavar="FILE", help="export: the CSV file to write")
+    p.add_argument("--rating", choices=["up", "down"], help="list: only these")
+    p.add_argument("--limit", type=int, default=50, help="list: at most this many, newest first")
+    p.set_defaults(func=cmd_feedback)
+
+    p = sub.add_parser("model", help="join the packaged local model once, check its SHA-256, print its path")
+    p.set_defaults(func=cmd_model)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except AssistantError as exc:
+        print(f"cimic {args.command}: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"cimic {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""One Settings object, read from the environment (prefix CIMIC_) when the program starts.
+
+Nothing reads settings at import time: `Settings()` is built by the CLI or `app.py` and passed
+down explicitly. Paths are resolved against the project root unless given absolute: the source
+checkout the package runs from, or, for an installed package, the directory it is started in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+def _project_root() -> Path:
+    checkout = Path(__file__).resolve().parent.parent
+    return checkout if (checkout / "pyproject.toml").exists() and (checkout / "assistant").is_dir() else Path.cwd()
+
+
+ROOT = _project_root()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CIMIC_", extra="ignore")
+
+    # knowledge and index
+    knowledge_dir: Path = Field(ROOT / "knowledge", description="documents, sources.yaml and glossary.yaml")
+    store_dir: Path = Field(ROOT / "var" / "index", description="embedded Chroma store (generations)")
+    chroma_url: str | None = Field(None, description="http://host:port of a `chroma run` server; overrides store_dir")
+    collection: str = Field("cimic", description="Chroma collection name")
+    chunk_tokens: int = Field(200, ge=32, le=256, description="max word pieces per chunk (MiniLM reads 256)")
+    max_file_mb: float = Field(20.0, gt=0, description="files larger than this are skipped with a message")
+
+    # models
+    embed_batch: int = Field(32, ge=1)
+    model_dir: Path = Field(ROOT / "var" / "models", description="where the joined GGUF file is written")
+
+    # answering
+    llm_backend: Literal["local", "openai", "extractive"] = "local"
+    llm_base_url: str | None = None
+    llm_model: str = "local"
+    llm_api_key: str | None = None
+    llm_timeout_s: float = 60.0
+    top_k: int = Field(4, ge=1, le=20)
+    gate_file: Path = Field(Path(__file__).resolve().parent / "answering" / "fitted" / "gate.json",
+                            description="the answer gate's fitted parameters (signals.jsonl, their data, beside them)")
+    gate_off: str = Field("", description="comma-separated gate signals to switch off (the gate is refitted without them)")
+    refusal_budget: float = Field(0.03, ge=0, le=0.5, description="most answerable dev questions the gate may refuse when refitted")
+    max_answer_tokens: int = Field(160, ge=16, le=1024)
+    max_question_chars: int = Field(2000, ge=10)
+    max_history_turns: int = Field(20, ge=0)
+
+    # serving
+    host: str = "127.0.0.1"
+    port: int = 7860
+    feedback_db: str = Field("sqlite:///" + str(ROOT / "var" / "feedback.db"), description="SQLAlchemy URL")
+    allowed_origins: str = Field("", description="comma-separated origins that may embed the page and call the API")
+    auth: str | None = Field(None, description="user:password pairs, comma-separated; turns the login on")
+    auth_header: str | None = Field(None, description="trust this header's user name (set by a reverse proxy)")
+    instructors: str = Field("", description="comma-separated users who may open the review tab")
+
+    def gate_off_signals(self) -> set[str]:
+        return {s.strip() for s in self.gate_off.split(",") if s.strip()}
+
+    def resolved(self, p: Path) -> Path:
+        return p if p.is_absolute() else (ROOT / p)

@@ -1,0 +1,85 @@
+"""Errors that are safe to show a user.
+
+Every error a trainee, instructor or administrator may see derives from `AssistantError` and
+carries a message that says what was wrong and what to do. Only the edges (UI, API, CLI) turn
+these into messages or status codes; nothing here formats tracebacks.
+"""
+
+
+class AssistantError(Exception):
+    """Base class: `str(err)` is the user-facing message. `status` is the HTTP code the API uses."""
+
+    status = 400
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidQuestion(AssistantError):
+    """The question is empty, too long or not text."""
+
+    status = 422
+
+
+class DocumentError(AssistantError):
+    """A knowledge file could not be read; the indexer reports it and skips the file."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class ConfigError(AssistantError):
+    """A setting or a bundled file (manifest, glossary, prompt) is wrong."""
+
+    status = 500
+
+
+class ModelError(AssistantError):
+    """A packaged model is missing or damaged."""
+
+    status = 503
+
+
+class StoreUnavailable(AssistantError):
+    """The vector store cannot be reached or holds no index yet."""
+
+    status = 503
+
+
+class BackendUnavailable(AssistantError):
+    """The chat-model back-end cannot be reached."""
+
+    status = 503
+
+
+class IndexBusy(AssistantError):
+    """Another ingest holds the index lock."""
+
+    status = 409
+
+
+class InvalidFeedback(AssistantError):
+    """A thumbs entry without its rating, question or answer, or with an over-long comment."""
+
+    status = 422
+
+
+class NotAuthenticated(AssistantError):
+    """A request without valid credentials where CIMIC_AUTH or CIMIC_AUTH_HEADER asks for them."""
+
+    status = 401
+
+
+class NotAllowed(AssistantError):
+    """A signed-in user who lacks the role a page or endpoint needs (the review tab: an instructor)."""
+
+    status = 403
+
+
+class DatasetError(AssistantError):
+    """An evaluation dataset, label file or earlier report that cannot be read as documented."""
+
+    status = 422

@@ -1,0 +1,321 @@
+"""`cimic eval`: run a gold dataset through the assistant and say how far it can be trusted.
+
+For every case: the answer, its retrieval, citation, grounding, fact and refusal scores (`metrics.py`),
+pass or fail with the reasons in words. For the run: every metric's mean with a bootstrap interval,
+latency percentiles, the support-threshold calibration on hand labels (`evals/labels/`), the change
+since a previous report, and the gates (thresholds per back-end in `evals/gates.yaml`). Writes
+`report.json` and a self-contained `report.html` (`report_html.py`). Leaves out: LLM-as-judge scoring.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from assistant.config import ROOT
+from assistant.errors import AssistantError, DatasetError
+from assistant.grounding import LexicalSupportScorer, SupportScorer
+from assistant.metrics import answer_scores, fact_recall, mean_ci, percentile, retrieval_scores
+
+METRICS = {  # name: (plain-words formula, higher is better)
+    "hit": ("share of answerable questions with a gold passage in the top k retrieved", True),
+    "recall": ("share of a question's gold passages found in the top k, averaged", True),
+    "mrr": ("1 / rank of the first retrieved chunk that holds a gold passage (0 if none), averaged", True),
+    "ndcg": ("discounted gain of gold passages by rank, divided by the best possible", True),
+    "citation_validity": ("share of citations pointing at a passage that was retrieved", True),
+    "citation_recall": ("share of answer sentences that their cited passages, together, support", True),
+    "citation_precision": ("share of citations whose passage supports its sentence alone or is needed for it", True),
+    "groundedness": ("share of answer sentences that one retrieved passage alone supports", True),
+    "fact_recall": ("share of must-include facts present in the answer", True),
+    "unanswerable_refused": ("share of unanswerable and adversarial questions refused (true refusals)", True),
+    "answerable_refused": ("share of answerable questions refused (false refusals)", False),
+}
+
+
+@dataclass
+class Case:
+    id: str
+    question: str
+    answerable: bool
+    gold: list
+    facts: list
+    history: list
+    kind: str
+    split: str = "dev"  # "dev": tuned on; "test": only reported
+
+    @classmethod
+    def parse(cls, line: str, where: str) -> "Case":
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{where}: not JSON ({exc.msg})") from exc
+        if not isinstance(raw, dict):
+            raise DatasetError(f"{where}: a case must be a JSON object")
+        missing = [k for k in ("id", "question", "answerable") if k not in raw]
+        if missing:
+            raise DatasetError(f"{where}: missing {', '.join(missing)}")
+        if raw["answerable"] and not raw.get("gold"):
+            raise DatasetError(f"{where} ({raw['id']}): an answerable case needs at least one gold passage")
+        kind = raw.get("kind") or ("follow-up" if raw.get("history") else "answerable" if raw["answerable"] else "unanswerable")
+        return cls(str(raw["id"]), str(raw["question"]), bool(raw["answerable"]), list(raw.get("gold") or []),
+                   [list(g) for g in raw.get("facts") or []], [list(t) for t in raw.get("history") or []], kind,
+                   _split(raw, where))
+
+
+def _split(raw: dict, where: str) -> str:
+    split = raw.get("split", "dev")
+    if split not in ("dev", "test"):
+        raise DatasetError(f"{where} ({raw['id']}): split must be 'dev' or 'test', not {split!r}")
+    return split
+
+
+def sample(cases: list[Case], n: int) -> list[Case]:
+    """A deterministic subset of about n cases, every kind represented in proportion (at least one each)."""
+    kinds: dict[str, list[Case]] = {}
+    for c in cases:
+        kinds.setdefault(c.kind, []).append(c)
+    picked = set()
+    for group in kinds.values():
+        want = max(1, round(n * len(group) / len(cases)))
+        step = len(group) / want
+        picked |= {group[int(i * step)].id for i in range(min(want, len(group)))}
+    return [c for c in cases if c.id in picked]
+
+
+def load_dataset(path: Path) -> list[Case]:
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"no dataset at {path}")
+    cases, seen = [], set()
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            case = Case.parse(line, f"{path.name} line {i}")
+            if case.id in seen:
+                raise DatasetError(f"{path.name} line {i}: the id {case.id!r} is used twice")
+            seen.add(case.id)
+            cases.append(case)
+    if not cases:
+        raise DatasetError(f"{path} holds no cases")
+    return cases
+
+
+# ---- one case -------------------------------------------------------------------------------------
+def score_case(case: Case, answer: dict, retrieved_texts: list[str], k: int, scorer: SupportScorer) -> dict:
+    row = {"id": case.id, "split": case.split, "kind": case.kind, "question": case.question, "answerable": case.answerable,
+           "answer": answer["answer"], "refused": answer["refused"], "backend": answer.get("backend"),
+           "latency_ms": answer.get("latency_ms"), "ttft_ms": (answer.get("timings") or {}).get("ttft_ms"),
+           "citations": [{"n": c["n"], "title": c["title"], "section": c["section"], "text": c["text"]}
+                         for c in answer.get("citations", [])],
+           "unsupported": answer.get("unsupported", []), "retrieved_texts": retrieved_texts,
+           "notice": answer.get("notice"), "reasons": [], "sentences": []}
+    reasons = row["reasons"]
+    if case.answerable:
+        row.update(retrieval_scores(retrieved_texts, case.gold, k))
+        if not row["hit"]:
+            reasons.append("gold passage not retrieved")
+        row["answerable_refused"] = 1.0 if answer["refused"] else 0.0
+        if answer["refused"]:
+            reasons.append("refused a question the sources answer")
+    else:
+        row["unanswerable_refused"] = 1.0 if answer["refused"] else 0.0
+        if not answer["refused"]:
+            reasons.append("answered a question the sources do not cover")
+    if not answer["refused"]:
+        scores, checks = answer_scores(answer, retrieved_texts, scorer)
+        row.update(scores)
+        row["sentences"] = [{"n": c.n, "text": c.text, "cited": c.cited, "supported": c.supported_by_citations,
+                             "grounded": c.grounded} for c in checks]
+        reasons += [c.reason for c in checks if c.reason]
+        if not checks:
+            reasons.append("the answer has no sentence")
+        if scores["citation_validity"] < 1:
+            reasons.append("a citation points at a passage that was not retrieved")
+        if case.answerable:
+            row["fact_recall"], missing = fact_recall(answer["answer"], case.facts)
+            reasons += [f"the fact “{m}” is missing" for m in missing]
+    row["passed"] = not reasons
+    return row
+
+
+# ---- calibration ---------------------------------------------------------------------------------
+def calibrate(labels_dir: Path, scorer_factory=LexicalSupportScorer) -> dict | None:
+    """Pick the support threshold that maximises balanced accuracy on hand-labelled sentences."""
+    from sklearn.metrics import balanced_accuracy_score, cohen_kappa_score
+
+    rows = []
+    for f in sorted(Path(labels_dir).glob("*.jsonl")):
+        for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), start=1):
+            if line.strip():
+                r = json.loads(line)
+                if not {"sentence", "passage", "supported"} <= set(r):
+                    raise DatasetError(f"{f.name} line {i}: a label needs sentence, passage and supported")
+                rows.append(r)
+    if not rows:
+        return None
+    base = scorer_factory()
+    scored = [(base.score(r["sentence"], r["passage"]), bool(r["supported"])) for r in rows]
+    truth = [y for _, y in scored]
+    best = None
+    for t in sorted({round(s.recall, 4) for s, _ in scored} | {0.0, 1.0}):
+        pred = [s.recall >= t and not s.missing_facts for s, _ in scored]
+        acc = balanced_accuracy_score(truth, pred) if len(set(truth)) > 1 else float(pred == truth)
+        if best is None or acc > best[1] + 1e-12:
+            best = (t, acc, pred)
+    current = [s.supported for s, _ in scored]
+    kappa = cohen_kappa_score(truth, current) if len(set(truth + current)) > 1 else 1.0
+    return {"labels": len(rows), "supported": sum(truth), "best_threshold": best[0],
+            "best_balanced_accuracy": round(best[1], 4), "threshold_in_use": base.threshold,
+            "balanced_accuracy_in_use": round(balanced_accuracy_score(truth, current), 4) if len(set(truth)) > 1 else None,
+            "cohen_kappa_in_use": round(float(kappa), 4)}
+
+
+# ---- the run ---------------------------------------------------------------------------------------
+def summarise(rows: list[dict]) -> dict:
+    out = {}
+    for name in METRICS:
+        pool = [r for r in rows if r.get(name) is not None]
+        if name in ("hit", "recall", "mrr", "ndcg"):
+            pool = [r for r in pool if r["answerable"]]
+        out[name] = {**mean_ci([r[name] for r in pool]), "formula": METRICS[name][0]}
+    lat = [r["latency_ms"] for r in rows if r.get("latency_ms") is not None]
+    ttft = [r["ttft_ms"] for r in rows if r.get("ttft_ms") is not None and not r["refused"]]
+    out["latency_ms"] = {"p50": percentile(lat, 50), "p95": percentile(lat, 95), "ttft_p50": percentile(ttft, 50),
+                         "ttft_p95": percentile(ttft, 95)}
+    out["cases"] = {"total": len(rows), "passed": sum(r["passed"] for r in rows),
+                    "answerable": sum(r["answerable"] for r in rows),
+                    "unanswerable": sum(not r["answerable"] for r in rows)}
+    return out
+
+
+def check_gates(summary: dict, gates: dict) -> list[str]:
+    """Missed gates in words; `gates` maps metric -> minimum (or, for answerable_refused, maximum)."""
+    missed = []
+    for name, bound in (gates or {}).items():
+        if name not in METRICS:
+            raise DatasetError(f"the gates file names an unknown metric {name!r}; known: {', '.join(METRICS)}")
+        value = summary[name]["mean"]
+        higher = METRICS[name][1]
+        if value is None:
+            missed.append(f"{name}: no case to measure it on")
+        elif (higher and value < bound) or (not higher and value > bound):
+            missed.append(f"{name} = {value:.3f}, gate {'>=' if higher else '<='} {bound}")
+    return missed
+
+
+def compare(rows: list[dict], summary: dict, old: dict) -> dict:
+    deltas = {}
+    for name in METRICS:
+        a, b = summary[name]["mean"], (old.get("summary", {}).get(name) or {}).get("mean")
+        deltas[name] = None if a is None or b is None else round(a - b, 4)
+    before = {r["id"]: r["passed"] for r in old.get("cases", [])}
+    changed = [{"id": r["id"], "was": "pass" if before[r["id"]] else "fail", "now": "pass" if r["passed"] else "fail"}
+               for r in rows if r["id"] in before and before[r["id"]] != r["passed"]]
+    return {"previous": old.get("meta", {}).get("finished"), "deltas": deltas, "changed": changed}
+
+
+def run_eval(settings, dataset: Path, out_dir: Path, backend: str | None = None, compare_to: Path | None = None,
+             gates_file: Path | None = None, sample_size: int | None = None, progress: bool = True, assistant=None) -> dict:
+    from tqdm import tqdm
+
+    from assistant.chain import build_assistant
+
+    cases = load_dataset(dataset)
+    if sample_size:
+        cases = sample(cases, sample_size)
+    old = None
+    if compare_to:
+        try:
+            old = json.loads(Path(compare_to).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DatasetError(f"cannot read the report to compare with, {compare_to}: {exc}") from exc
+    if backend:
+        settings = settings.model_copy(update={"llm_backend": backend})
+    started = time.time()
+    assistant = assistant or build_assistant(settings)
+    scorer = assistant.scorer
+    assistant.retriever.embedder.embed(["warm up"])  # loading the embedder is not a question's latency
+    rows = []
+    for case in tqdm(cases, desc=f"eval ({settings.llm_backend})", unit="case", disable=not progress):
+        try:
+            answer = assistant.ask(case.question, case.history).to_dict()
+        except AssistantError as exc:
+            answer = {"answer": "", "refused": True, "citations": [], "retrieved": [], "error": exc.message}
+        texts = [assistant.retriever.chunks[i].text for i in answer.get("retrieved", []) if i in assistant.retriever.chunks]
+        row = score_case(case, answer, texts, settings.top_k, scorer)
+        if answer.get("error"):
+            row["reasons"].insert(0, f"error: {answer['error']}")
+            row["passed"] = False
+        rows.append(row)
+    summary = summarise(rows)
+    splits = {split: summarise(part) for split in ("dev", "test") if (part := [r for r in rows if r["split"] == split])}
+    gated = "test" if "test" in splits else "all"  # gates apply to the split nobody tuned on, when there is one
+    gates = {}
+    if gates_file and Path(gates_file).exists():
+        gates = (yaml.safe_load(Path(gates_file).read_text(encoding="utf-8")) or {}).get(settings.llm_backend, {})
+    report = {
+        "meta": {"dataset": str(dataset), "backend": settings.llm_backend, "cases": len(rows), "top_k": settings.top_k,
+                 "support_threshold": scorer.threshold, "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
+                 "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": round(time.time() - started, 1)},
+        "summary": summary, "splits": splits, "calibration": calibrate(ROOT / "evals" / "labels"),
+        "gates": {"split": gated, "thresholds": gates, "missed": check_gates(splits.get(gated, summary), gates)},
+        "answer_gate": answer_gate_figures(settings),
+        "comparison": compare(rows, summary, old) if old else None, "cases": rows,
+    }
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    from assistant.report_html import render_report
+
+    (out_dir / "report.html").write_text(render_report(report), encoding="utf-8")
+    return report
+
+
+def answer_gate_figures(settings) -> dict | None:
+    """The answer gate's ablation (what each signal adds, on the test rows of its data), if its data is here."""
+    from assistant.answering import gate as gates
+
+    path = settings.resolved(settings.gate_file)
+    data = path.parent / "signals.jsonl"
+    if not data.exists():
+        return None
+    rows = gates.read_rows(data)
+    return {"data": str(data), "rows": len(rows), "budget": settings.refusal_budget,
+            "ablation": gates.ablation(rows, settings.refusal_budget)}
+
+
+def terminal_summary(report: dict, out_dir: Path) -> str:
+    s, m = report["summary"], report["meta"]
+    lines = [f"{m['cases']} cases on {m['backend']} in {m['seconds']} s; {s['cases']['passed']} passed"]
+    for name in METRICS:
+        v = s[name]
+        if v["mean"] is None:
+            lines.append(f"  {name:20s}   n/a")
+        else:
+            delta = (report.get("comparison") or {}).get("deltas", {}).get(name)
+            lines.append(f"  {name:20s} {v['mean']:.3f}  [{v['low']:.3f}, {v['high']:.3f}]  n={v['n']}"
+                         + (f"  ({delta:+.3f})" if delta else ""))
+    lat = s["latency_ms"]
+    lines.append(f"  latency p50 {lat['p50']} ms, p95 {lat['p95']} ms; first token p50 {lat['ttft_p50']} ms")
+    for split, sp in report.get("splits", {}).items():
+        lines.append(f"  {split} split ({sp['cases']['total']} cases): " + ", ".join(
+            f"{name} {sp[name]['mean']:.3f}" for name in ("hit", "fact_recall", "answerable_refused", "unanswerable_refused")
+            if sp[name]["mean"] is not None))
+    if report.get("answer_gate"):
+        from assistant.answering.gate import ablation_table
+
+        lines.append("answer gate, " + ablation_table(report["answer_gate"]["ablation"]))
+    cal = report.get("calibration")
+    if cal:
+        lines.append(f"  calibration on {cal['labels']} labels: threshold {cal['threshold_in_use']} -> balanced accuracy "
+                     f"{cal['balanced_accuracy_in_use']}, kappa {cal['cohen_kappa_in_use']} (best {cal['best_threshold']})")
+    failed = [r["id"] for r in report["cases"] if not r["passed"]]
+    if failed:
+        lines.append("  failed: " + ", ".join(failed))
+    missed = report["gates"]["missed"]
+    lines.append(f"gates ({report['gates'].get('split', 'all')} split): " + ("all met" if not missed else "MISSED: " + "; ".join(missed)))
+    lines.append(f"report: {Path(out_dir) / 'report.html'}")
+    return "\n".join(lines)

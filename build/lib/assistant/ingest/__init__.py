@@ -1,0 +1,1 @@
+"""Turning files in knowledge/ into chunks in the vector store: load, chunk, index."""

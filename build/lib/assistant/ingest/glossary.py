@@ -1,0 +1,77 @@
+"""The curated CIMIC glossary (knowledge/glossary.yaml): entries and one chunk per entry.
+
+An entry's chunk starts with its term so that dense and lexical search both find it by name or
+acronym; the stored text holds the whole entry verbatim, the embedded text its term, acronym and
+opening (the embedder reads only 256 word pieces). Leaves out: editing the glossary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from assistant.errors import ConfigError
+from assistant.ingest.documents import Chunk, SourceInfo
+
+GLOSSARY = "glossary.yaml"
+
+
+@dataclass(frozen=True)
+class GlossaryEntry:
+    term: str
+    definition: str
+    acronym: str | None = None
+    nato_agreed: str | None = None
+    connection_to_cimic: str | None = None
+    map_definition: str | None = None
+    sources: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = field(default=())
+
+    def text(self) -> str:
+        parts = [self.term, self.definition]
+        if self.connection_to_cimic:
+            parts.append("Connection to CIMIC:\n" + self.connection_to_cimic)
+        return "\n".join(parts)
+
+    def as_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+def load_glossary(path: Path) -> list[GlossaryEntry]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the glossary ({exc.__class__.__name__}: {exc})") from exc
+    entries = []
+    for i, e in enumerate(data.get("entries") or [], start=1):
+        if not isinstance(e, dict) or not e.get("term") or not e.get("definition"):
+            raise ConfigError(f"{path}: entry {i} needs a 'term' and a 'definition'")
+        entries.append(GlossaryEntry(
+            term=e["term"], definition=e["definition"], acronym=e.get("acronym"), nato_agreed=e.get("nato_agreed"),
+            connection_to_cimic=e.get("connection_to_cimic"), map_definition=e.get("map_definition"),
+            sources=tuple(e.get("sources") or ()), keywords=tuple(e.get("keywords") or ()),
+        ))
+    return entries
+
+
+def glossary_chunks(entries: list[GlossaryEntry], source: SourceInfo, raw_text: str, path: str) -> list[Chunk]:
+    chunks = []
+    for entry in entries:
+        start = max(raw_text.find(entry.definition), 0)
+        lead = entry.map_definition or entry.definition
+        embed = f"{entry.term}. {entry.acronym + '. ' if entry.acronym else ''}{' '.join(lead.split())}"
+        chunks.append(Chunk(
+            doc_id=source.doc_id, title=source.title, section=entry.term, text=entry.text(),
+            start=start, end=start + len(entry.definition), path=path, kind="glossary",
+            term=entry.term, acronym=entry.acronym, nato_agreed=entry.nato_agreed, embed_text=embed,
+        ))
+    return chunks
+
+
+def search_glossary(entries: list[GlossaryEntry], query: str) -> list[GlossaryEntry]:
+    """Entries whose term contains the query, whose acronym equals it, or one of whose keywords contains it."""
+    needle = query.strip().lower()[:200]
+    return [e for e in entries if not needle or needle in e.term.lower() or needle == (e.acronym or "").lower()
+            or any(needle in k.lower() for k in e.keywords)]

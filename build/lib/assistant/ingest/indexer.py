@@ -1,0 +1,213 @@
+"""Incremental, crash-safe indexing of knowledge/ into the Chroma store.
+
+Chunk ids are content hashes, so the difference between what the files yield now and what the
+index holds tells exactly what to embed (new ids), what to drop (ids no file yields any more) and
+what only needs new metadata (same text, new offsets). Nothing is embedded twice. A file that fails
+to load is reported and skipped, and the chunks it had in the index are kept. A fingerprint of the
+files and settings lets a run with nothing changed finish without opening Chroma at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.errors import DocumentError
+from assistant.ingest.chunker import chunk_document, document_card
+from assistant.ingest.documents import Chunk
+from assistant.ingest.glossary import GLOSSARY, glossary_chunks, load_glossary
+from assistant.ingest.loaders import LOADERS, load
+from assistant.ingest.manifest import MANIFEST, load_manifest
+from assistant.store import ChromaStore, Generations, http_client, persistent_client
+
+CHUNKER_VERSION = "4"
+SKIP_NAMES = {MANIFEST, GLOSSARY, "README.md"}
+
+
+@dataclass
+class IngestReport:
+    documents: int = 0
+    chunks: int = 0
+    added: int = 0
+    kept: int = 0
+    updated: int = 0
+    removed: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    unchanged: bool = False
+    generation: str | None = None
+
+    def summary(self) -> str:
+        lines = [
+            f"{self.documents} documents, {self.chunks} chunks: {self.added} added, {self.kept} kept"
+            f" ({self.updated} with new offsets), {self.removed} removed, in {self.seconds:.1f} s"
+            + (" (nothing changed)" if self.unchanged else "")
+        ]
+        lines += [f"skipped {path}: {why}" for path, why in self.skipped]
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def discover(knowledge_dir: Path, max_bytes: int) -> tuple[list[tuple[str, Path]], list[tuple[str, str]]]:
+    """Files to index, and files skipped with the reason. Symlinks that leave knowledge/ are refused."""
+    root = knowledge_dir.resolve()
+    found, skipped = [], []
+    for path in sorted(knowledge_dir.rglob("*")):
+        rel = path.relative_to(knowledge_dir).as_posix()
+        if any(part.startswith(".") for part in Path(rel).parts) or path.name in SKIP_NAMES:
+            continue
+        if path.is_symlink() and not path.resolve().is_relative_to(root):
+            skipped.append((rel, f"a symlink to {path.resolve()}, outside {knowledge_dir}; copy the file in instead"))
+            continue
+        if not path.is_file():
+            continue
+        if path.suffix.lower() not in LOADERS:
+            skipped.append((rel, f"unsupported file type '{path.suffix}'; supported: {', '.join(sorted(LOADERS))}"))
+            continue
+        size = path.stat().st_size
+        if size > max_bytes:
+            skipped.append((rel, f"{size / 2**20:.1f} MB, over the {max_bytes / 2**20:.0f} MB limit (CIMIC_MAX_FILE_MB); split it or raise the limit"))
+            continue
+        found.append((rel, path))
+    return found, skipped
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def fingerprint(settings, embedder_name: str, files: list[tuple[str, Path]], skipped) -> dict:
+    kdir = settings.knowledge_dir
+    config = {
+        "chunker": CHUNKER_VERSION, "chunk_tokens": settings.chunk_tokens, "embedder": embedder_name,
+        "manifest": _sha((kdir / MANIFEST).read_bytes()) if (kdir / MANIFEST).exists() else None,
+        "glossary": _sha((kdir / GLOSSARY).read_bytes()) if (kdir / GLOSSARY).exists() else None,
+    }
+    return {"config": config, "files": {rel: _sha(p.read_bytes()) for rel, p in files},
+            "skipped": sorted(map(list, skipped))}
+
+
+def build_chunks(settings, count_tokens, files) -> tuple[dict[str, Chunk], list[tuple[str, str]], list[str], int]:
+    """All chunks the knowledge files yield now, the files that failed, warnings, and the document count."""
+    kdir = settings.knowledge_dir
+    manifest = load_manifest(kdir)
+    chunks: dict[str, Chunk] = {}
+    failed, warnings, documents = [], [], 0
+    for rel, path in files:
+        try:
+            loaded = load(path)
+        except DocumentError as exc:
+            failed.append((rel, exc.reason))
+            continue
+        except Exception as exc:  # a loader library failing in a way we did not foresee still skips only this file
+            failed.append((rel, f"could not be read ({exc.__class__.__name__}: {exc})"))
+            continue
+        warnings += loaded.warnings
+        source = manifest.source_for(rel, loaded.title)
+        found = chunk_document(loaded, source, rel, settings.chunk_tokens, count_tokens)
+        card = document_card(source, rel)
+        found += [card] if card else []
+        if manifest.glossary and manifest.glossary_from == rel and (kdir / GLOSSARY).exists():
+            entries = load_glossary(kdir / GLOSSARY)
+            found += glossary_chunks(entries, manifest.glossary, loaded.text, rel)
+        documents += 1
+        for c in found:
+            chunks.setdefault(c.id, c)
+    return chunks, failed, warnings, documents
+
+
+def _embed_and_add(store: ChromaStore, embedder, chunks: list[Chunk], batch: int, progress: bool) -> None:
+    from tqdm import tqdm
+
+    with tqdm(total=len(chunks), unit="chunk", desc="embedding", disable=not progress, leave=False) as bar:
+        for i in range(0, len(chunks), batch):
+            part = chunks[i:i + batch]
+            store.add(part, embedder.embed([c.embed_text or c.text for c in part]))
+            bar.update(len(part))
+
+
+def _apply(store: ChromaStore, embedder, wanted: dict[str, Chunk], failed_paths: set[str], settings,
+           report: IngestReport, progress: bool) -> None:
+    existing = store.entries()
+    keep_failed = {i for i, m in existing.items() if m.get("path") in failed_paths}
+    to_add = [c for i, c in wanted.items() if i not in existing]
+    to_update = [c for i, c in wanted.items() if i in existing and existing[i] != c.metadata()]
+    to_remove = [i for i in existing if i not in wanted and i not in keep_failed]
+    # add before delete: an interrupted run never leaves a document without chunks
+    _embed_and_add(store, embedder, to_add, settings.embed_batch, progress)
+    store.update_metadata(to_update)
+    store.delete(to_remove)
+    report.added, report.updated, report.removed = len(to_add), len(to_update), len(to_remove)
+    report.kept = len(wanted) - len(to_add) + len(keep_failed)
+    report.chunks = len(wanted) + len(keep_failed)
+
+
+def ingest(settings, embedder, progress: bool = False, rebuild: bool = False) -> IngestReport:
+    t0 = time.perf_counter()
+    report = IngestReport()
+    files, skipped = discover(settings.knowledge_dir, int(settings.max_file_mb * 2**20))
+    fp = fingerprint(settings, embedder.name, files, skipped)
+
+    if settings.chroma_url:
+        store = ChromaStore(http_client(settings.chroma_url), settings.collection, embedder.name, create=True)
+        try:
+            old = store.state()
+            if not rebuild and old.get("fingerprint") == fp:
+                _unchanged(report, old, t0)
+                return report
+            wanted, failed, report.warnings, report.documents = build_chunks(settings, embedder.count_tokens, files)
+            if rebuild:
+                store.delete(list(store.entries()))
+            _apply(store, embedder, wanted, {p for p, _ in failed}, settings, report, progress)
+            report.skipped = skipped + failed
+            store.collection.modify(metadata={"embedder": embedder.name, "cimic_state": json.dumps(_state(fp, report))})
+        finally:
+            store.close()
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    gens = Generations(settings.store_dir)
+    with gens.lock():
+        old = gens.read_state()
+        if not rebuild and gens.current() and old.get("fingerprint") == fp:
+            _unchanged(report, old, t0)
+            report.generation = gens.current().name
+            return report
+        if hasattr(embedder, "preload"):
+            embedder.preload()  # overlaps the model import with loading and chunking
+        wanted, failed, report.warnings, report.documents = build_chunks(settings, embedder.count_tokens, files)
+        report.skipped = skipped + failed
+        gen = gens.begin(fresh=rebuild)
+        client = persistent_client(gen)
+        store = ChromaStore(client, settings.collection, embedder.name, create=True)
+        try:
+            _apply(store, embedder, wanted, {p for p, _ in failed}, settings, report, progress)
+        finally:
+            store.close()
+        gens.write_state(gen, _state(fp, report))
+        gens.commit(gen)
+        gens.prune()
+        report.generation = gen.name
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _state(fp: dict, report: IngestReport) -> dict:
+    return {"fingerprint": fp, "documents": report.documents, "chunks": report.chunks,
+            "skipped": report.skipped, "warnings": report.warnings, "at": time.time()}
+
+
+def _unchanged(report: IngestReport, old: dict, t0: float) -> None:
+    report.unchanged = True
+    report.documents = old.get("documents", 0)
+    report.chunks = report.kept = old.get("chunks", 0)
+    report.skipped = [tuple(s) for s in old.get("skipped", [])]
+    report.warnings = list(old.get("warnings", []))
+    report.seconds = time.perf_counter() - t0

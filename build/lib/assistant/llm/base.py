@@ -1,0 +1,30 @@
+"""The chat-model seam: a small protocol the answering chain talks to, and the back-end registry."""
+
+from __future__ import annotations
+
+from typing import Iterator, Protocol
+
+
+class ChatModel(Protocol):
+    name: str
+
+    def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
+        """Yield text pieces of the assistant's reply to OpenAI-style messages."""
+        ...
+
+
+def complete(model: ChatModel, messages: list[dict], max_tokens: int) -> str:
+    return "".join(model.stream(messages, max_tokens))
+
+
+def make_chat_model(settings) -> ChatModel | None:
+    """The configured back-end; None for `extractive`, which needs no chat model."""
+    if settings.llm_backend == "extractive":
+        return None
+    if settings.llm_backend == "openai":
+        from assistant.llm.openai_compat import OpenAICompatModel
+
+        return OpenAICompatModel(settings)
+    from assistant.llm.local import LocalModel
+
+    return LocalModel.shared(settings.model_dir)

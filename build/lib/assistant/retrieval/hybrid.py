@@ -1,0 +1,266 @@
+"""Hybrid retrieval: dense (Chroma) and BM25 results fused by reciprocal rank, glossary terms first.
+
+A question that names a glossary term or acronym ("What is CMI?") gets that entry first. Near-
+duplicate chunks (the same sentences in two places) are collapsed to one. `relevance` is the best
+dense similarity, one of the answer gate's signals. Misspelt question words are corrected
+against the words the sources use (`correct`). The retriever
+re-opens the store when `cimic ingest` has written a new generation. Leaves out: rerankers.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from assistant.ingest.documents import Chunk
+from assistant.retrieval.lexical import BM25Index
+from assistant.text import content_words, fold, question_terms, stem, words
+
+RRF_K = 60
+_DEFINITIONAL = re.compile(r"^\W*(what\s+(is|are|does|do)\b|define\b|definition\b|meaning\b|explain\b|who\s+is\b)"
+                           r"|\bstand\s+for\b|\bdefin(e|ition)\b|\bmeans?\b", re.I)
+
+
+@lru_cache(maxsize=1)
+def _definition_words() -> frozenset[str]:
+    """Stemmed, like the question_terms they are taken from ("definition" -> "definit")."""
+    return frozenset(stem(w) for w in ("stand", "mean", "definition", "term", "concept", "acronym", "abbreviation", "refer"))
+
+
+def _plain(text: str) -> str:
+    return " ".join(fold(re.sub(r"[^\w\s-]", " ", text)).split())
+
+
+def is_definitional(question: str) -> bool:
+    """'What is X?', 'define X', 'what does X stand for': a question that asks for a definition."""
+    return bool(_DEFINITIONAL.search(question))
+
+
+@dataclass
+class Retrieved:
+    id: str
+    chunk: Chunk
+    score: float  # fused score
+    similarity: float  # dense cosine similarity (0 when only BM25 found it)
+    glossary_match: bool = False
+    names: frozenset[str] = frozenset()  # the question's words that name its source ("Harvard", "brief")
+
+
+@dataclass
+class Retrieval:
+    query: str
+    passages: list[Retrieved]  # in reading order (see `retrieve`), numbered [1], [2], ... in the prompt
+    relevance: float  # best dense similarity among the candidates (a signal for the answer gate)
+    ranked: list[str] = field(default_factory=list)  # the same passages' ids in fused rank order
+    vector: list[float] = field(default_factory=list)  # the query's embedding
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    w = content_words(text)
+    return {tuple(w[i:i + 3]) for i in range(max(len(w) - 2, 1))}
+
+
+def near_duplicate(a: str, b: str, threshold: float = 0.8) -> bool:
+    sa, sb = _shingles(a), _shingles(b)
+    if not sa or not sb:
+        return False
+    return len(sa & sb) / min(len(sa), len(sb)) >= threshold
+
+
+class HybridRetriever:
+    def __init__(self, open_store, embedder, candidates: int = 20, token=None):
+        """`open_store()` returns (ChromaStore, generation token); `token()` tells the current generation
+        cheaply, and the store is opened again when it changes."""
+        self._open_store = open_store
+        self._current_token = token
+        self.embedder = embedder
+        self.candidates = candidates
+        self._lock = threading.Lock()
+        self._token = None
+        self.store = None
+        self.chunks: dict[str, Chunk] = {}
+        self.bm25 = None
+        self._terms: list[tuple[str, str]] = []
+        self.vocabulary: frozenset[str] = frozenset()
+        self._words: dict[str, set[str]] = {}  # passage_words of every chunk, computed once per refresh
+        self._record_words: dict[str, set[str]] = {}
+        self._doc_names: dict[str, set[str]] = {}
+        self._df: Counter = Counter()
+        self._surface: frozenset[str] = frozenset()
+        self._surface_by_initial: dict[str, list[str]] = {}
+
+    def refresh(self, token_now=None) -> None:
+        with self._lock:
+            if self.store is not None and token_now is not None and token_now == self._token:
+                return
+            store, token = self._open_store()
+            old, self.store, self._token = self.store, store, token
+            self.chunks = store.chunks()
+            ids = list(self.chunks)
+            self.bm25 = BM25Index(ids, [self.chunks[i] for i in ids])
+            self._terms = []
+            for i, c in self.chunks.items():
+                if c.kind == "glossary" and c.term:
+                    base = re.sub(r"\s*\([^)]*\)\s*$", "", c.term)
+                    for name in {c.term, base, c.acronym or ""} - {""}:
+                        self._terms.append((_plain(name), i))
+            self._words = {i: passage_words(c) for i, c in self.chunks.items()}
+            self.vocabulary = frozenset().union(*self._words.values())
+            self._record_words = {c.doc_id: self._words[i] for i, c in self.chunks.items() if c.kind == "document"}
+            self._doc_names = _distinctive_names(self.chunks.values(), self._record_words)
+            self._df = Counter(w for ws in self._words.values() for w in ws)
+            self._surface = frozenset(w for c in self.chunks.values()
+                                      for w in words(" ".join(filter(None, (c.text, c.title, c.section, c.term)))))
+            by_initial: dict[str, list[str]] = {}
+            for w in self._surface:
+                if w.isalpha() and len(w) >= 4:
+                    by_initial.setdefault(w[0], []).append(w)
+            self._surface_by_initial = by_initial
+            if old is not None:
+                old.close()
+
+    def refresh_if_changed(self) -> None:
+        if self._current_token is None:
+            if self.store is None:
+                self.refresh()
+            return
+        now = self._current_token()
+        if self.store is None or now != self._token:
+            self.refresh(now)
+
+    def count(self) -> int:
+        return len(self.chunks)
+
+    def ping(self) -> int:
+        """The chunk count the store reports now (raises StoreUnavailable when it does not answer)."""
+        if self.store is None:
+            self.refresh()
+        return self.store.count()
+
+    def glossary_matches(self, query: str) -> list[tuple[str, bool]]:
+        """Glossary chunk ids whose term or acronym the query names, longest name first, with whether
+        the match is strong: the term is what the question is about (it covers most of the question's
+        words), not a word inside a longer subject ("Domestic CIMIC", "the Digital CIMIC Handbook")."""
+        q = " " + _plain(query) + " "
+        asked = question_terms(query) - _definition_words()
+        found = {}
+        for name, i in self._terms:
+            if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", q):
+                covered = asked & set(content_words(self.chunks[i].term or name))
+                strong = not asked or len(covered) / len(asked) >= 0.6
+                if i not in found or (len(name), strong) > found[i]:
+                    found[i] = (len(name), strong)
+        return [(i, v[1]) for i, v in sorted(found.items(), key=lambda kv: kv[1], reverse=True)]
+
+    def idf(self, term: str) -> float:
+        """How rare a word (stem) is in the whole index: log(1 + N / (1 + chunks that use it))."""
+        return math.log(1 + len(self.chunks) / (1 + self._df.get(term, 0)))
+
+    def words_of(self, p: Retrieved) -> set[str]:
+        """The words a retrieved passage speaks to: its own, its headings' and its document record's."""
+        return (self._words.get(p.id) or passage_words(p.chunk)) | self._record_words.get(p.chunk.doc_id, set())
+
+    def correct(self, query: str) -> str:
+        """The query with its misspelt words ("requirments") replaced by the closest word the sources use
+        ("requirements"), when one is close enough (rapidfuzz ratio >= 85); words the sources use, English
+        words simplemma knows, short words and numbers are left as they are."""
+        import simplemma
+        from rapidfuzz import fuzz, process
+
+        def fix(m):
+            w = m.group()
+            low = w.lower()
+            if len(low) < 5 or not low.isalpha() or low in self._surface or simplemma.is_known(low, lang="en"):
+                return w
+            best = process.extractOne(low, self._surface_by_initial.get(low[0], ()), scorer=fuzz.ratio, score_cutoff=85)
+            return best[0] if best else w
+
+        return re.sub(r"[A-Za-z]+", fix, query)
+
+    def retrieve(self, query: str, k: int) -> Retrieval:
+        if self.store is None:
+            self.refresh()
+        vector = self.embedder.embed([query])[0]
+        dense = self.store.query(vector, self.candidates)
+        lexical = self.bm25.search(query, self.candidates)
+        fused: dict[str, float] = {}
+        sims = {h.id: h.similarity for h in dense}
+        for rank, h in enumerate(dense):
+            fused[h.id] = fused.get(h.id, 0) + 1 / (RRF_K + rank + 1)
+        for rank, (i, _) in enumerate(lexical):
+            fused[i] = fused.get(i, 0) + 1 / (RRF_K + rank + 1)
+        matches = self.glossary_matches(query)
+        strong_terms = {i for i, strong in matches if strong}
+        for rank, (i, strong) in enumerate(matches[:2]):
+            # a term the question names comes first; a common word that happens to be a term only counts once more
+            fused[i] = fused.get(i, 0) + (1.0 / (rank + 1) if strong else 1 / (RRF_K + 1))
+        ordered = sorted(fused, key=fused.get, reverse=True)
+        passages: list[Retrieved] = []
+        for i in ordered:
+            chunk = self.chunks.get(i) or next((h.chunk for h in dense if h.id == i), None)
+            if chunk is None:
+                continue
+            if any(near_duplicate(chunk.text, p.chunk.text) for p in passages):
+                continue
+            passages.append(Retrieved(i, chunk, fused[i], sims.get(i, 0.0), i in strong_terms))
+            if len(passages) >= k:
+                break
+        named = self._include_named_documents(query, vector, passages, strong_terms)
+        for p in passages:
+            p.names = frozenset(named.get(p.chunk.doc_id, ()))
+        # passages of one section are read in the document's order: the one that introduces a subject
+        # ("the United Kingdom launched Operation Rescript in March 2020") before the ones that go on about it
+        ranked = [p.id for p in passages]
+        first = {}
+        for rank, p in enumerate(passages):
+            first.setdefault((p.chunk.doc_id, p.chunk.section), rank)
+        passages.sort(key=lambda p: (first[(p.chunk.doc_id, p.chunk.section)], p.chunk.start))
+        relevance = max([h.similarity for h in dense], default=0.0)
+        return Retrieval(query, passages, relevance, ranked, list(vector))
+
+    def _include_named_documents(self, query, vector, passages, strong_terms) -> dict[str, set[str]]:
+        """A question that names a source ("according to the Harvard brief", "the mass casualty article")
+        gets that source's nearest passage, in place of the lowest-ranked passage of a source that has
+        more than one (or of an unnamed one). Returns the named sources' ids with the words that name them."""
+        asked = question_terms(query)
+        named = {d: names & asked for d, names in self._doc_names.items() if names & asked}
+        if len(passages) < 2:
+            return named
+        for doc in sorted(set(named) - {p.chunk.doc_id for p in passages}):
+            hit = next((h for h in self.store.query(vector, 4, doc_id=doc) if h.chunk.kind != "document"
+                        and not any(near_duplicate(h.chunk.text, p.chunk.text) for p in passages)), None)
+            docs = [p.chunk.doc_id for p in passages]
+            victims = [j for j in range(len(passages) - 1, 0, -1) if passages[j].id not in strong_terms
+                       and (docs[j] not in named or docs.count(docs[j]) > 1)]
+            if hit is not None and victims:
+                passages[victims[0]] = Retrieved(hit.id, self.chunks.get(hit.id, hit.chunk), 0.0, hit.similarity, False)
+        return named
+
+
+def _distinctive_names(chunks, records: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Per document, the words of its title and record (author, publisher) that no other document has."""
+    chunks = list(chunks)
+    words: dict[str, set[str]] = {}
+    for c in chunks:
+        words.setdefault(c.doc_id, set()).update(content_words(c.title))
+    for doc, rec in records.items():
+        words.setdefault(doc, set()).update(rec)
+    in_texts: dict[str, set[str]] = {}
+    for c in chunks:
+        for w in set(content_words(c.text)):
+            in_texts.setdefault(w, set()).add(c.doc_id)
+    out = {}
+    for doc, ws in words.items():
+        others = set().union(*(v for d, v in words.items() if d != doc)) if len(words) > 1 else set()
+        # a name, not a common word: at most one other document's text uses it ("during" is everywhere)
+        out[doc] = {w for w in ws - others if len(w) > 3 and not w.isdigit() and len(in_texts.get(w, ())) <= 2}
+    return out
+
+
+def passage_words(chunk: Chunk) -> set[str]:
+    """The content words a passage speaks to: its text, and the title, section and term it sits under."""
+    return set(content_words(" ".join(filter(None, (chunk.text, chunk.title, chunk.section, chunk.term)))))

@@ -1,0 +1,45 @@
+"""The server: builds the assistant from settings and serves the chat page, the embed view and the REST
+API on one port.
+
+Nothing is built at import: `create_app(settings)` loads the index and the model once, logs what it
+loaded, and returns the FastAPI app with the Gradio page at "/" and the embed view at "/embed".
+"""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger("cimic")
+
+
+def create_app(settings=None, assistant=None):
+    import gradio as gr
+
+    from assistant.api import build_api
+    from assistant.auth import Auth
+    from assistant.chain import build_assistant
+    from assistant.config import Settings
+    from assistant.feedback import FeedbackStore
+    from assistant.ingest.glossary import GLOSSARY, load_glossary
+    from assistant.ui import CSS, build_ui
+
+    settings = settings or Settings()
+    auth = Auth.from_settings(settings)
+    feedback = FeedbackStore(settings.feedback_db)
+    assistant = assistant or build_assistant(settings)
+    assistant.retriever.embedder.embed(["warm up"])
+    glossary_path = settings.knowledge_dir / GLOSSARY
+    entries = load_glossary(glossary_path) if glossary_path.exists() else []
+    log.warning("loaded index (%d chunks) from %s; back-end %s; %d glossary entries; feedback in %s; login %s",
+                assistant.retriever.count(), settings.chroma_url or settings.store_dir, assistant.backend, len(entries),
+                feedback.safe_url, "required" if auth.enabled else "off")
+    api = build_api(assistant, entries, settings, feedback, auth)
+    api = gr.mount_gradio_app(api, build_ui(assistant, entries, feedback, auth, embed=True), path="/embed", css=CSS)
+    return gr.mount_gradio_app(api, build_ui(assistant, entries, feedback, auth), path="/", css=CSS)
+
+
+def serve(settings, host: str | None = None, port: int | None = None) -> None:
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info")
