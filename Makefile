@@ -5,7 +5,7 @@ PIP     := $(VENV)/bin/pip -q --disable-pip-version-check
 STAMP   := $(VENV)/.installed
 CIMIC   := $(VENV)/bin/cimic
 
-.PHONY: run test eval setup index model browser bench bench-answer bench-serve clean
+.PHONY: run test eval setup index model browser postgres bench bench-answer bench-serve clean
 
 setup: $(STAMP)
 
@@ -26,10 +26,15 @@ browser:                                          ## Debian's Chromium for the b
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+postgres:                                         ## Debian's PostgreSQL server for the feedback tests
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq postgresql >/dev/null; }
+
 run: index model
 	$(CIMIC) serve
 
-test: $(STAMP) model browser
+test: $(STAMP) model browser postgres
 	$(PY) -m pytest
 
 eval: index model                                 ## the whole gold set on the local model; report under evals/reports/

@@ -115,6 +115,12 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None) -> "Fa
                 return JSONResponse({"error": exc.message}, exc.status,
                                     headers={"WWW-Authenticate": 'Basic realm="CIMIC doctrine assistant", charset="UTF-8"'})
         response = await call_next(request)
+        origin = (request.headers.get("origin") or "").rstrip("/")
+        if origin and origin not in allowed:
+            # Gradio's own CORS answers any localhost origin with credentials; only the allowed ones may read
+            for header in ("access-control-allow-origin", "access-control-allow-credentials"):
+                if header in response.headers:
+                    del response.headers[header]
         response.headers["Content-Security-Policy"] = "frame-ancestors " + " ".join(["'self'", *allowed])
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"

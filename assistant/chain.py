@@ -32,6 +32,14 @@ from assistant.retrieval.hybrid import HybridRetriever, Retrieval, is_definition
 from assistant.validation import validate
 
 NOT_IN_SOURCES = "NOT_IN_SOURCES"
+
+
+def refusal_odds(first_token: dict[str, float], refused: bool) -> float:
+    """The probability that the model's reply began with NOT_IN_SOURCES, from its first token's
+    alternatives; without them (a back-end that reports none), whether it refused."""
+    if not first_token:
+        return float(refused)
+    return min(1.0, sum(p for tok, p in first_token.items() if tok.strip() and NOT_IN_SOURCES.startswith(tok.strip())))
 _MODEL_REFUSAL = re.compile(r"NOT_IN_SOURCES|(passages|sources|context)\s+(do|does)\s+not\s+(contain|provide|mention|answer|say)"
                             r"|(cannot|can't|unable to)\s+(answer|find)|not\s+(mentioned|provided|stated)\s+in", re.I)
 
@@ -57,6 +65,7 @@ class Draft:
     model_refused: bool = False
     notice: str | None = None
     replaced: str | None = None  # the chat model's draft this one stands in for
+    doubt: float | None = None  # how likely the model's first token began a refusal (None: not drafted by a model)
 
 
 @dataclass(frozen=True)
@@ -132,14 +141,15 @@ class Assistant:
             else:
                 yield event
         checked = self._check(draft.text, prep.retrieval)
-        signals = replace(prep.signals, model_refused=float(draft.model_refused), draft_support=checked.support)
+        signals = replace(prep.signals, model_refused=float(draft.model_refused), draft_support=checked.support,
+                          model_doubt=draft.doubt if draft.doubt is not None else float(draft.model_refused))
         raw = draft.text
         if draft.drafter == "llm" and (draft.model_refused or not checked.kept):
             # the model refused or wrote nothing the sources hold: the sources' own best sentences, if the gate agrees
             why = ("the local model found no answer" if draft.model_refused
                    else "the local model's draft could not be grounded")
             draft = Draft(extractive_answer(prep.standalone, prep.retrieval.passages, weights=prep.weights) or "", "extractive", True,
-                          f"{why}; this answer quotes the passages that come closest", raw)
+                          f"{why}; this answer quotes the passages that come closest", raw, draft.doubt)
             checked = Checked(self._check(draft.text, prep.retrieval).kept, checked.unsupported)
         decision = self.gate.decide(self.kind, signals)
         if not decision.answer or not checked.kept:
@@ -173,8 +183,8 @@ class Assistant:
             try:
                 msgs = messages("answer", question=prep.standalone,
                                 passages=[{"n": n, "text": text} for n, (_, text) in enumerate(context, start=1)])
-                pieces = []
-                for piece in self.chat_model.stream(msgs, self.settings.max_answer_tokens):
+                pieces, first = [], {}
+                for piece in self.chat_model.stream(msgs, self.settings.max_answer_tokens, first_token=first):
                     if not pieces:
                         prep.timings["ttft_ms"] = round((time.perf_counter() - prep.t0) * 1000)
                     pieces.append(piece)
@@ -183,7 +193,8 @@ class Assistant:
                 text = renumber_markers("".join(pieces), {n: k + 1 for n, (k, _) in enumerate(context, start=1)})
                 text = expand_fragments(text, passages)
                 prep.timings["generate_ms"] = round((time.perf_counter() - t) * 1000)
-                yield {"type": "draft", "draft": Draft(text, "llm", bool(_MODEL_REFUSAL.search(text)))}
+                refused = bool(_MODEL_REFUSAL.search(text))
+                yield {"type": "draft", "draft": Draft(text, "llm", refused, doubt=refusal_odds(first, refused))}
                 return
             except BackendUnavailable as exc:
                 notice = f"{exc.message}; this answer was assembled from the sources without the chat model"
@@ -275,7 +286,7 @@ def build_assistant(settings, embedder=None, chat_model=None, retriever=None, sc
         embedder = MiniLMEmbedder(settings.embed_batch)
     if retriever is None:
         retriever = HybridRetriever(lambda: open_reader(settings, embedder.name), embedder,
-                                    token=lambda: _generation_token(settings))
+                                    token=_generation_token(settings))
         retriever.refresh()
     if chat_model is None and settings.llm_backend != "extractive":
         chat_model = make_chat_model(settings)
@@ -285,9 +296,15 @@ def build_assistant(settings, embedder=None, chat_model=None, retriever=None, sc
 
 
 def _generation_token(settings):
-    if settings.chroma_url:
-        return settings.chroma_url
-    from assistant.store import Generations
+    """A callable telling the index's current generation: the embedded store's CURRENT pointer, or the
+    Chroma server's last ingest."""
+    from assistant.store import Generations, ServerGeneration
 
-    cur = Generations(settings.store_dir).current()
-    return cur.name if cur else None
+    if settings.chroma_url:
+        return ServerGeneration(settings)
+
+    def current():
+        cur = Generations(settings.store_dir).current()
+        return cur.name if cur else None
+
+    return current

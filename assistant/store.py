@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import shutil
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -233,3 +234,31 @@ def open_reader(settings, embedder_name: str) -> tuple[ChromaStore, str]:
     if cur is None:
         raise StoreUnavailable(f"no index in {settings.store_dir} yet; run `cimic ingest` (or `make run`, which builds it)")
     return ChromaStore(persistent_client(cur), settings.collection, embedder_name, create=False), cur.name
+
+
+class ServerGeneration:
+    """The generation token of an index on a Chroma server: the time of its last ingest, which `cimic ingest`
+    writes into the collection's metadata. Read at most every `every` seconds, so that a replica notices
+    an ingest made through another one within seconds, without asking the server on every question."""
+
+    def __init__(self, settings, every: float = 2.0):
+        self.settings = settings
+        self.every = every
+        self._checked = float("-inf")
+        self._token = None
+        self._lock = threading.Lock()
+
+    def __call__(self):
+        with self._lock:
+            now = time.monotonic()
+            if now - self._checked < self.every:
+                return self._token
+            self._checked = now
+            try:
+                client = http_client(self.settings.chroma_url)
+                collection = client.get_collection(self.settings.collection)
+                state = json.loads((collection.metadata or {}).get("cimic_state") or "{}")
+                self._token = f"{self.settings.chroma_url}@{state.get('at')}"
+            except Exception:  # noqa: BLE001 - an unreachable server is reported by the query that follows
+                pass
+            return self._token

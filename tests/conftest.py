@@ -119,3 +119,39 @@ def chroma_service(data_dir: Path, port: int):
     chroma = Path(sys.executable).parent / "chroma"
     cmd = [str(chroma), "run", "--path", str(data_dir), "--host", "127.0.0.1", "--port", str(port)]
     return http_service(cmd, f"http://127.0.0.1:{port}/api/v2/heartbeat", "chroma run", timeout=60)
+
+
+@contextmanager
+def postgres_cluster():
+    """A throwaway PostgreSQL cluster (Debian's server, installed by `make postgres`) on a free loopback
+    port, trust authentication, stopped and deleted afterwards. Yields its SQLAlchemy URL (psycopg).
+    Its folder is a fresh one under the system temp dir: pytest's own are closed to the postgres user."""
+    import glob
+    import os
+    import tempfile
+
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not bins:
+        pytest.fail("PostgreSQL's server is not installed: run `make postgres` (Debian's postgresql package)")
+    bindir = Path(bins[-1]).parent
+    root = Path(tempfile.mkdtemp(prefix="cimic-pg-"))
+    data, sockets = root / "pgdata", root / "pgsock"
+    data.mkdir(parents=True)
+    sockets.mkdir()
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root: the cluster belongs to Debian's postgres user
+        shutil.chown(root, "postgres")
+        for d in (data, sockets):
+            shutil.chown(d, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    subprocess.run(as_user + [str(bindir / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres", "-E", "UTF8"],
+                   check=True, capture_output=True)
+    subprocess.run(as_user + [str(bindir / "pg_ctl"), "-D", str(data), "-w", "-t", "60", "-l", str(root / "pg.log"),
+                              "-o", f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                   check=True, capture_output=True)
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(as_user + [str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)

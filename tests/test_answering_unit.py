@@ -26,7 +26,7 @@ class ScriptedModel:
         self.replies = list(replies)
         self.seen = []
 
-    def stream(self, msgs, max_tokens):
+    def stream(self, msgs, max_tokens, first_token=None):
         self.seen.append(msgs)
         reply = self.replies.pop(0) if self.replies else "NOT_IN_SOURCES"
         yield from reply.split(" ")[:1]
@@ -134,7 +134,7 @@ def test_dead_backend_falls_back_to_extractive_with_a_notice(built):
     class Dead:
         name = "dead"
 
-        def stream(self, msgs, max_tokens):
+        def stream(self, msgs, max_tokens, first_token=None):
             raise BackendUnavailable("the chat server at http://127.0.0.1:9 does not answer")
             yield
 

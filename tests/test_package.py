@@ -6,6 +6,7 @@ knowledge folder the test writes."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -44,8 +45,13 @@ def run(cmd, **kw):
 
 
 def test_wheel_installs_and_answers_from_another_directory(tmp_path):
+    src = tmp_path / "src"  # built from a copy: nothing is written into the checkout
+    src.mkdir()
+    shutil.copy(ROOT / "pyproject.toml", src)
+    shutil.copy(ROOT / "README.md", src)
+    shutil.copytree(ROOT / "assistant", src / "assistant", ignore=shutil.ignore_patterns("__pycache__"))
     dist = tmp_path / "dist"
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)])
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(src)])
     wheel = next(dist.glob("cimic_assistant-*.whl"))
     fresh = tmp_path / "fresh"
     run([sys.executable, "-m", "venv", str(fresh)])

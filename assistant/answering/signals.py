@@ -19,6 +19,8 @@ does not depend on the corpus's size or wording, so that a gate fitted on one co
 - `negation`: the question negates ("not", "never") where the best sentence does not, or the reverse.
 - `sentence_dense`: cosine similarity of the question to its best sentences (MiniLM), the best of three.
 - `model_refused`: the chat model said the passages do not hold the answer.
+- `model_doubt`: how likely its reply was to begin with that refusal (its first token's probability of
+  starting "NOT_IN_SOURCES"), a graded version of `model_refused` where the back-end reports it.
 - `draft_support`: share of the draft's sentences that the support check grounds.
 Leaves out: the decision itself (`gate.py`) and how the sentences are checked (`grounding.py`).
 """
@@ -28,11 +30,11 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from assistant.text import content_words, question_terms
+from assistant.text import content_words, negated, question_terms
 
 RETRIEVAL_SIGNALS = ("dense", "coverage", "focus", "unknown", "glossary", "answer_type", "pairs", "rare_missing",
                      "negation", "sentence_dense")
-DRAFT_SIGNALS = ("model_refused", "draft_support")
+DRAFT_SIGNALS = ("model_refused", "model_doubt", "draft_support")
 SIGNALS = RETRIEVAL_SIGNALS + DRAFT_SIGNALS
 
 _YEAR = re.compile(r"\b(1\d\d\d|20\d\d)\b|\b\d{1,2}(st|nd|rd|th)? century\b|\bcentur(y|ies)\b", re.I)
@@ -55,6 +57,7 @@ class Signals:
     negation: float = 0.0
     sentence_dense: float = 0.0
     model_refused: float = 0.0
+    model_doubt: float = 0.0
     draft_support: float = 1.0
 
     def as_dict(self) -> dict[str, float]:
@@ -92,9 +95,6 @@ def holds(kind: str | None, text: str, question: str = "") -> bool:
     if kind == "name":
         return new(_NAME.findall(text))
     return True
-
-
-_NEGATION = re.compile(r"\b(not|never|no|none|nor|neither|without|cannot)\b|n't\b", re.I)
 
 
 def _pairs(text: str) -> set[tuple[str, str]]:
@@ -144,7 +144,7 @@ def retrieval_signals(question: str, retrieval, index) -> tuple[Signals, dict[st
     pairs = len(q_pairs & _pairs(best_text)) / len(q_pairs) if q_pairs else 1.0
     missing = [w for t, w in weights.items() if t not in best_words]
     rare_missing = max(missing, default=0.0) / top
-    negation = float(bool(_NEGATION.search(question)) != bool(_NEGATION.search(best_text))) if best_text else 0.0
+    negation = float(negated(question) != negated(best_text)) if best_text else 0.0
     sentence_dense = 0.0
     if scored:
         query = retrieval.vector or index.embedder.embed([question])[0]

@@ -8,8 +8,10 @@ from typing import Iterator, Protocol
 class ChatModel(Protocol):
     name: str
 
-    def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
-        """Yield text pieces of the assistant's reply to OpenAI-style messages."""
+    def stream(self, messages: list[dict], max_tokens: int, first_token: dict | None = None) -> Iterator[str]:
+        """Yield text pieces of the assistant's reply to OpenAI-style messages. When `first_token` is a dict
+        and the back-end reports log-probabilities, it is filled with the reply's first token alternatives,
+        {token text: probability} (the answer gate reads how likely a refusal was)."""
         ...
 
 

@@ -19,6 +19,16 @@ _SHARED: dict[str, "LocalModel"] = {}
 _SHARED_LOCK = threading.Lock()
 
 
+def alternatives(logprobs: dict | None) -> dict[str, float]:
+    """{token text: probability} of the first token's top alternatives in an OpenAI-style logprobs record."""
+    import math
+
+    content = (logprobs or {}).get("content") or []
+    if not content:
+        return {}
+    return {alt["token"]: math.exp(alt["logprob"]) for alt in content[0].get("top_logprobs") or []}
+
+
 class LocalModel:
     name = "local"
 
@@ -54,17 +64,21 @@ class LocalModel:
     def http_base_url(self) -> str:
         return f"{self.server.listening_address}/v1"
 
-    def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
+    def stream(self, messages: list[dict], max_tokens: int, first_token: dict | None = None) -> Iterator[str]:
         pieces: queue.Queue = queue.Queue()
         done = object()
         request = {"messages": messages, "stream": True, "max_tokens": max_tokens, "temperature": 0.0,
                    "cache_prompt": True}
+        if first_token is not None:
+            request.update(logprobs=True, top_logprobs=5)
 
         def on_chunk(chunk) -> bool:
             if isinstance(chunk, dict) and chunk.get("error"):
                 pieces.put(BackendUnavailable(f"the local model failed: {chunk['error']}"))
                 return True
             for choice in (chunk or {}).get("choices", []):
+                if first_token is not None and not first_token:
+                    first_token.update(alternatives(choice.get("logprobs")))
                 text = (choice.get("delta") or {}).get("content")
                 if text:
                     pieces.put(text)

@@ -25,11 +25,16 @@ class OpenAICompatModel:
                               api_key=settings.llm_api_key or "not-needed", temperature=0,
                               timeout=settings.llm_timeout_s, max_retries=0)
 
-    def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
+    def stream(self, messages: list[dict], max_tokens: int, first_token: dict | None = None) -> Iterator[str]:
         import openai
 
+        from assistant.llm.local import alternatives
+
+        options = {"max_tokens": max_tokens, **({"logprobs": True, "top_logprobs": 5} if first_token is not None else {})}
         try:
-            for chunk in self.llm.bind(max_tokens=max_tokens).stream(messages):
+            for chunk in self.llm.bind(**options).stream(messages):
+                if first_token is not None and not first_token:
+                    first_token.update(alternatives(chunk.response_metadata.get("logprobs")))
                 if chunk.content:
                     yield chunk.content
         except (openai.APIConnectionError, openai.APITimeoutError, openai.InternalServerError) as exc:

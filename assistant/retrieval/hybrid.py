@@ -98,7 +98,7 @@ class HybridRetriever:
             if self.store is not None and token_now is not None and token_now == self._token:
                 return
             store, token = self._open_store()
-            old, self.store, self._token = self.store, store, token
+            old, self.store, self._token = self.store, store, token_now if token_now is not None else token
             self.chunks = store.chunks()
             ids = list(self.chunks)
             self.bm25 = BM25Index(ids, [self.chunks[i] for i in ids])

@@ -1,1 +1,0 @@
-"""Turning files in knowledge/ into chunks in the vector store: load, chunk, index."""

@@ -1,1 +1,0 @@
-"""Chat-model back-ends: the embedded local model, an OpenAI-compatible server, and extractive (no LLM)."""
