@@ -61,7 +61,7 @@ def test_wheel_installs_and_answers_from_another_directory(tmp_path):
     (fresh_site / "reuse-project-venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     run([str(fresh_py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)])
 
-    missing = run([str(fresh_py), "-c", CHECK_REQUIREMENTS])
+    missing = run([str(fresh_py), "-c", CHECK_REQUIREMENTS], cwd=tmp_path)  # not the checkout's egg-info
     assert missing.strip() == "[]", missing
 
     elsewhere = tmp_path / "elsewhere"

@@ -31,7 +31,7 @@ def test_two_replicas_share_feedback_and_index(tmp_path):
     with chroma_service(tmp_path / "chroma-data", port), postgres_cluster() as pg:
         env = indexed_env(tmp_path, CIMIC_CHROMA_URL=f"http://127.0.0.1:{port}", CIMIC_FEEDBACK_DB=pg)
         (url_a, replica_a), (url_b, replica_b) = cimic_server(env), cimic_server(env)
-        with replica_a, replica_b:
+        with replica_a as proc_a, replica_b as proc_b:
             body = {"rating": "down", "question": "What is CMI?", "answer": "Civil-military interaction. [1]"}
 
             def send(i):
@@ -56,4 +56,4 @@ def test_two_replicas_share_feedback_and_index(tmp_path):
                 time.sleep(1)
             assert not answer["refused"] and "2019" in answer["answer"], answer["answer"]
             assert any("Zyxwv" in c["title"] or "zyxwv" in c["doc_id"] for c in answer["citations"])
-            assert replica_a.poll() is None and replica_b.poll() is None
+            assert proc_a.poll() is None and proc_b.poll() is None
