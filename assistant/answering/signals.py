@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from assistant.text import content_words, negated, question_terms
+from assistant.text import content_words, negated, question_terms, sentences
 
 RETRIEVAL_SIGNALS = ("dense", "coverage", "focus", "unknown", "glossary", "answer_type", "pairs", "rare_missing",
                      "negation", "sentence_dense")
@@ -112,8 +112,6 @@ def retrieval_signals(question: str, retrieval, index) -> tuple[Signals, dict[st
 
     `index` is the retriever: it knows each chunk's words (`words_of`), the index-wide rarity of a word
     (`idf`), whether any chunk uses it (`vocabulary`) and the embedder (`embedder`)."""
-    from assistant.text import sentences
-
     terms = question_terms(question)
     weights = {t: index.idf(t) for t in terms}
     numbers = asked_numbers(question)
