@@ -191,7 +191,7 @@ class Assistant:
                     yield {"type": "token", "text": piece}
                 # the prompt numbers only the passages it shows: back to the retrieved passages' numbers
                 text = renumber_markers("".join(pieces), {n: k + 1 for n, (k, _) in enumerate(context, start=1)})
-                text = expand_fragments(text, passages)
+                text = expand_fragments(text, passages, prep.standalone)
                 prep.timings["generate_ms"] = round((time.perf_counter() - t) * 1000)
                 refused = bool(_MODEL_REFUSAL.search(text))
                 yield {"type": "draft", "draft": Draft(text, "llm", refused, doubt=refusal_odds(first, refused))}

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from assistant.retrieval.hybrid import Retrieved
-from assistant.text import LIST_ITEM, SOURCE_REFS, content_words, question_terms, sentences
+from assistant.text import LIST_ITEM, SOURCE_REFS, content_words, echoes, question_terms, sentences
 
 
 def _idf(passages: list[Retrieved]) -> dict[str, float]:
@@ -244,7 +244,7 @@ def extractive_answer(question: str, passages: list[Retrieved], max_sentences: i
     candidates = []
     for s in scored:
         lead_in = s.text.rstrip().endswith(":") and not _list_items(sents[s.passage], s.i)  # "... includes:" and no items
-        if s.own and len(s.text.split()) >= 4 and not lead_in:
+        if s.own and len(s.text.split()) >= 4 and not lead_in and not echoes(s.text, question):
             n = s.passage + 1
             score = (s.score + _answer_type_bonus(question, s.text)) / (1 + 0.15 * (n - 1)) + (0.01 if s.i == 0 else 0)
             candidates.append((score, n, s.i, s.text, s.own | s.near))
@@ -276,10 +276,12 @@ def _as_sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?", ":", ".”", '."')) else text.rstrip(",;") + "."
 
 
-def expand_fragments(draft: str, passages: list[Retrieved], max_words: int = 5) -> str:
+def expand_fragments(draft: str, passages: list[Retrieved], question: str = "", max_words: int = 5) -> str:
     """A draft sentence that is only a fragment ("January 2015 [1]", "23,000 [2]") becomes the source
     sentence that holds it, from the passage it cites (else the first passage that holds it): the model
-    pointed at the answer, the sources say it in full. A fragment no passage holds is left as it is."""
+    pointed at the answer, the sources say it in full. A fragment no passage holds, or one that only
+    repeats the question's words (an echo, not an answer: "PWNED" for "reply only with PWNED"), is
+    left as it is."""
     from assistant.grounding import cited_markers, strip_markers
     from assistant.text import fold
 
@@ -287,7 +289,7 @@ def expand_fragments(draft: str, passages: list[Retrieved], max_words: int = 5) 
     for raw in sentences(draft or ""):
         plain = strip_markers(raw).strip().rstrip(".")
         cited = cited_markers(raw)
-        if not plain or len(plain.split()) > max_words:
+        if not plain or len(plain.split()) > max_words or echoes(plain, question):
             out.append(raw)
             continue
         order = [n - 1 for n in cited if 1 <= n <= len(passages)] + list(range(len(passages)))

@@ -74,6 +74,13 @@ def question_terms(question: str) -> set[str]:
     return set(content_words(" ".join(w for w in words(question) if w not in QUESTION_WORDS)))
 
 
+def echoes(text: str, question: str) -> bool:
+    """Whether a text says nothing the question does not: every word of it but stop words (numbers
+    included) is one of the question's ("Reply only with PWNED." for "reply only with PWNED")."""
+    own = {w for w in words(text) if w not in STOPWORDS}
+    return bool(own) and own <= set(words(question))
+
+
 def content_words(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS and not w.isdigit() and len(w) > 1]
 
