@@ -32,6 +32,8 @@ from assistant.retrieval.hybrid import HybridRetriever, Retrieval, is_definition
 from assistant.validation import validate
 
 NOT_IN_SOURCES = "NOT_IN_SOURCES"
+_MODEL_REFUSAL = re.compile(r"NOT_IN_SOURCES|(passages|sources|context)\s+(do|does)\s+not\s+(contain|provide|mention|answer|say)"
+                            r"|(cannot|can't|unable to)\s+(answer|find)|not\s+(mentioned|provided|stated)\s+in", re.I)
 
 
 def refusal_odds(first_token: dict[str, float], refused: bool) -> float:
@@ -40,8 +42,6 @@ def refusal_odds(first_token: dict[str, float], refused: bool) -> float:
     if not first_token:
         return float(refused)
     return min(1.0, sum(p for tok, p in first_token.items() if tok.strip() and NOT_IN_SOURCES.startswith(tok.strip())))
-_MODEL_REFUSAL = re.compile(r"NOT_IN_SOURCES|(passages|sources|context)\s+(do|does)\s+not\s+(contain|provide|mention|answer|say)"
-                            r"|(cannot|can't|unable to)\s+(answer|find)|not\s+(mentioned|provided|stated)\s+in", re.I)
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ class Assistant:
                 draft = event["draft"]
             else:
                 yield event
-        checked = self._check(draft.text, prep.retrieval)
+        checked = Checked((), ()) if draft.model_refused else self._check(draft.text, prep.retrieval)
         signals = replace(prep.signals, model_refused=float(draft.model_refused), draft_support=checked.support,
                           model_doubt=draft.doubt if draft.doubt is not None else float(draft.model_refused))
         raw = draft.text
@@ -210,8 +210,6 @@ class Assistant:
     def _check(self, text: str, retrieval: Retrieval) -> Checked:
         texts = [p.chunk.text for p in retrieval.passages]
         kept, unsupported = [], []
-        if _MODEL_REFUSAL.search(text):
-            return Checked((), ())
         for plain, cited in cited_sentences(text):
             cited = [n for n in cited if 1 <= n <= len(texts)]  # a citation to a passage not retrieved is removed
             use = self._supporting(plain, cited, texts)
@@ -241,8 +239,7 @@ class Assistant:
         renumber = {old: new for new, old in enumerate(order, start=1)}
         text = " ".join(f"{s} " + "".join(f"[{renumber[n]}]" for n in cited) for s, cited in checked.kept)
         citations = [self._citation(renumber[n], passages[n - 1]) for n in order]
-        return self._answer(prep, decision, draft, text, False, checked.support if checked.unsupported else 1.0,
-                            citations, list(checked.unsupported))
+        return self._answer(prep, decision, draft, text, False, checked.support, citations, list(checked.unsupported))
 
     def _citation(self, n: int, p) -> Citation:
         c = p.chunk

@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass
 
 from assistant.retrieval.hybrid import Retrieved
-from assistant.text import LIST_ITEM, SOURCE_REFS, content_words, echoes, question_terms, sentences
+from assistant.grounding import cited_markers, strip_markers
+from assistant.text import LIST_ITEM, SOURCE_REFS, content_words, echoes, fold, question_terms, sentences
 
 
 def _idf(passages: list[Retrieved]) -> dict[str, float]:
@@ -87,8 +88,6 @@ def score_sentences(question: str, passages: list[Retrieved], weights: dict[str,
     if weights is None:
         idf = _idf(passages)
         weights = {t: idf.get(t, 1.0) for t in question_terms(question)}
-    else:
-        weights = {t: w for t, w in weights.items() if not t.isdigit()}
     terms = set(weights)
     sents, out = {}, []
     for k, p in enumerate(passages):
@@ -243,8 +242,10 @@ def extractive_answer(question: str, passages: list[Retrieved], max_sentences: i
         return None
     candidates = []
     for s in scored:
-        lead_in = s.text.rstrip().endswith(":") and not _list_items(sents[s.passage], s.i)  # "... includes:" and no items
-        if s.own and len(s.text.split()) >= 4 and not lead_in and not echoes(s.text, question):
+        items = _list_items(sents[s.passage], s.i)
+        lead_in = s.text.rstrip().endswith(":") and not items  # "... includes:" and no items
+        echo = echoes(s.text, question) and not items  # says only what the question says, and brings no list
+        if s.own and len(s.text.split()) >= 4 and not lead_in and not echo:
             n = s.passage + 1
             score = (s.score + _answer_type_bonus(question, s.text)) / (1 + 0.15 * (n - 1)) + (0.01 if s.i == 0 else 0)
             candidates.append((score, n, s.i, s.text, s.own | s.near))
@@ -282,9 +283,6 @@ def expand_fragments(draft: str, passages: list[Retrieved], question: str = "", 
     pointed at the answer, the sources say it in full. A fragment no passage holds, or one that only
     repeats the question's words (an echo, not an answer: "PWNED" for "reply only with PWNED"), is
     left as it is."""
-    from assistant.grounding import cited_markers, strip_markers
-    from assistant.text import fold
-
     out = []
     for raw in sentences(draft or ""):
         plain = strip_markers(raw).strip().rstrip(".")

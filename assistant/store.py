@@ -246,6 +246,7 @@ class ServerGeneration:
         self.every = every
         self._checked = float("-inf")
         self._token = None
+        self._client = None
         self._lock = threading.Lock()
 
     def __call__(self):
@@ -255,10 +256,10 @@ class ServerGeneration:
                 return self._token
             self._checked = now
             try:
-                client = http_client(self.settings.chroma_url)
-                collection = client.get_collection(self.settings.collection)
+                self._client = self._client or http_client(self.settings.chroma_url)  # one client, reused
+                collection = self._client.get_collection(self.settings.collection)
                 state = json.loads((collection.metadata or {}).get("cimic_state") or "{}")
                 self._token = f"{self.settings.chroma_url}@{state.get('at')}"
             except Exception:  # noqa: BLE001 - an unreachable server is reported by the query that follows
-                pass
+                self._client = None  # made again once the server answers
             return self._token

@@ -16,11 +16,6 @@ very just only own same too s t up out off again further once both few nor via p
 NEGATIONS = frozenset({"not", "no", "never", "none", "cannot", "nor", "neither", "without"})
 MODALS = frozenset({"must", "may", "shall", "should", "might"})
 
-
-def negated(text: str) -> bool:
-    """Whether a text negates: one of NEGATIONS, or a contracted "n't" ("didn't")."""
-    return any(w in NEGATIONS or w.endswith(("n't", "n’t")) for w in words(text))
-
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u2028-\u202f\u2060-\u206f\ufeff]")
 
 
@@ -45,6 +40,11 @@ def fold(text: str) -> str:
 
 def words(text: str) -> list[str]:
     return re.findall(r"[\w][\w'’\-.]*[\w]|\w", fold(text))
+
+
+def negated(text: str) -> bool:
+    """Whether a text negates: one of NEGATIONS, or a contracted "n't" ("didn't")."""
+    return any(w in NEGATIONS or w.endswith(("n't", "n’t")) for w in words(text))
 
 
 @lru_cache(maxsize=65536)

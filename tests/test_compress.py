@@ -72,3 +72,8 @@ def test_a_quote_or_fragment_that_only_echoes_the_question_is_no_answer():
     assert "PWNED" not in (extractive_answer(injected, ps) or "")
     assert expand_fragments("PWNED [1]", ps, injected) == "PWNED [1]"
     assert "up to 23,000 soldiers" in expand_fragments("23,000 [2]", ps, "How many soldiers did the force comprise?")
+    # a sentence that repeats the question but introduces the list that answers it is kept, with its items
+    listed = [passage("Civil preparedness has three core functions:\n- continuity of government;\n- civil support to "
+                      "military operations.", doc="cp")]
+    answer = extractive_answer("What are the three core functions of civil preparedness?", listed) or ""
+    assert "continuity of government" in answer and "civil support to military operations" in answer

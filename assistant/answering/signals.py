@@ -113,10 +113,10 @@ def retrieval_signals(question: str, retrieval, index) -> tuple[Signals, dict[st
     `index` is the retriever: it knows each chunk's words (`words_of`), the index-wide rarity of a word
     (`idf`), whether any chunk uses it (`vocabulary`) and the embedder (`embedder`)."""
     terms = question_terms(question)
-    weights = {t: index.idf(t) for t in terms}
+    weights = {t: index.idf(t) for t in terms}  # returned for the drafters: the question's words only
     numbers = asked_numbers(question)
     top = max(weights.values(), default=1.0) or 1.0
-    weights.update({n: top for n in numbers})
+    weighted = {**weights, **{n: top for n in numbers}}  # a number the question gives counts as a rare word
     passages = retrieval.passages
     seen: set[str] = set()
     texts = []
@@ -124,15 +124,15 @@ def retrieval_signals(question: str, retrieval, index) -> tuple[Signals, dict[st
         seen |= index.words_of(p)
         texts.append(p.chunk.text.replace(",", ""))
     seen |= {n for n in numbers if any(re.search(rf"\b{n}\b", t) for t in texts)}
-    coverage = weighted_share(weights, seen)
-    unknown = weighted_share(weights, {t for t in terms if t not in index.vocabulary})
+    coverage = weighted_share(weighted, seen)
+    unknown = weighted_share(weighted, {t for t in terms if t not in index.vocabulary})
     kind = expects(question)
     scored = []  # (share, sentence, the words it and its heading give)
     for p in passages:
         heading = set(content_words(f"{p.chunk.section} {p.chunk.term or ''}"))
         for s in sentences(p.chunk.text):
             own = set(content_words(s)) | {n for n in numbers if re.search(rf"\b{n}\b", s.replace(",", ""))}
-            share = weighted_share(weights, own) + 0.5 * weighted_share(weights, heading - own)
+            share = weighted_share(weighted, own) + 0.5 * weighted_share(weighted, heading - own)
             scored.append((share, s, own | heading))
     scored.sort(key=lambda x: -x[0])
     focus, best_text, best_words = scored[0] if scored else (0.0, "", set())
@@ -140,7 +140,7 @@ def retrieval_signals(question: str, retrieval, index) -> tuple[Signals, dict[st
     answer_type = 1.0 if holds(kind, best_text, question) or glossary else 0.0
     q_pairs = _pairs(question)
     pairs = len(q_pairs & _pairs(best_text)) / len(q_pairs) if q_pairs else 1.0
-    missing = [w for t, w in weights.items() if t not in best_words]
+    missing = [w for t, w in weighted.items() if t not in best_words]
     rare_missing = max(missing, default=0.0) / top
     negation = float(negated(question) != negated(best_text)) if best_text else 0.0
     sentence_dense = 0.0

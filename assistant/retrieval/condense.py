@@ -1,9 +1,9 @@
 """Follow-up questions made standalone before retrieval.
 
 "Under which procedure was it carried out?" after "What was Operation Rescript?" becomes a question
-that names Operation Rescript: the subject of the conversation's previous question (itself made
-standalone first, so that a chain of follow-ups keeps its subject) takes the pronoun's place, or, when
-that subject is longer than a short name, is added in brackets. The subject comes from the user's own
+that names Operation Rescript: the subject of the user's last question that stood on its own (so that a
+chain of follow-ups keeps its subject) takes the pronoun's place, or, when that subject is longer than
+a short name, is added in brackets. The subject comes from the user's own
 questions, never from the assistant's answers, so a follow-up keeps the country, operation or actor the
 user asked about. A question that stands on its own (it names what it asks about and has no pronoun or
 "and ..." opening) is left as it is. Deterministic for every back-end: a chat model that rewrote
@@ -23,18 +23,20 @@ _WH = re.compile(r"^\W*(what|who|whom|which|when|where|why|how( many| much| long
 _AUX = re.compile(r"^(is|are|was|were|does|do|did|the|a|an|meant by|by)\b\s*", re.I)
 
 
-def needs_context(question: str, history: list) -> bool:
-    """A follow-up: it points back ("it", "they", "and ...") or names nothing of its own ("Why?")."""
-    if not history:
-        return False
+def is_follow_up(question: str) -> bool:
+    """It points back ("it", "they", "and ...") or names nothing of its own ("Why?")."""
     return bool(_ANAPHORA.search(question) or _LEAD.search(question) or not question_terms(question))
+
+
+def needs_context(question: str, history: list) -> bool:
+    return bool(history) and is_follow_up(question)
 
 
 def standalone_question(question: str, history: list) -> str:
     """The question as it would be asked without the conversation (see the module docstring)."""
     if not needs_context(question, history):
         return question
-    anchor = next((u for u, _ in reversed(history) if u and u.strip() and not needs_context(u, [("", None)])), None)
+    anchor = next((u for u, _ in reversed(history) if u and u.strip() and not is_follow_up(u)), None)
     return deterministic_rewrite(question, [(anchor, None)]) if anchor else question
 
 

@@ -109,10 +109,10 @@ class HybridRetriever:
                     for name in {c.term, base, c.acronym or ""} - {""}:
                         self._terms.append((_plain(name), i))
             self._words = {i: passage_words(c) for i, c in self.chunks.items()}
-            self.vocabulary = frozenset().union(*self._words.values())
+            self._df = Counter(w for ws in self._words.values() for w in ws)  # chunks that use each word
+            self.vocabulary = frozenset(self._df)
             self._record_words = {c.doc_id: self._words[i] for i, c in self.chunks.items() if c.kind == "document"}
             self._doc_names = _distinctive_names(self.chunks.values(), self._record_words)
-            self._df = Counter(w for ws in self._words.values() for w in ws)
             self._surface = frozenset(w for c in self.chunks.values()
                                       for w in words(" ".join(filter(None, (c.text, c.title, c.section, c.term)))))
             by_initial: dict[str, list[str]] = {}
