@@ -33,6 +33,7 @@ class Answer:
     timings: dict = field(default_factory=dict)
     draft: str = ""  # the drafter's text before the support check (for the evals)
     gate: dict = field(default_factory=dict)  # the answer gate's decision: probability, threshold, signals
+    check: dict = field(default_factory=dict)  # what the support check did to the draft (chain._check_record)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,7 +1,8 @@
 """REST API (FastAPI), thin over the chain, and the HTTP rules the whole server (page included) follows.
 
 Endpoints: POST /api/ask, POST /api/ask/stream (NDJSON: token events, then the answer), GET /api/health,
-GET /api/glossary, POST /api/feedback, GET /api/feedback (instructors). `AssistantError`s become JSON
+GET /api/glossary, POST /api/feedback, GET /api/feedback (instructors), POST/GET /api/evals and
+GET /api/evals/{id}[/report | /compare/{earlier}] (instructors: `eval_runs.py`). `AssistantError`s become JSON
 `{"error": message}` with the error's status code, unknown /api/ paths and wrong methods included;
 request size (chunked bodies included) and question length are bounded; /docs is an offline page.
 Middleware, for page and API alike: the optional login (`auth.py`), CORS for CIMIC_ALLOWED_ORIGINS,
@@ -24,6 +25,12 @@ class AskRequest(BaseModel):
     question: str = Field(..., description="the question")
     history: list[tuple[str, str | None]] = Field(default_factory=list, description="earlier [user, assistant] turns")
     backend: Literal["local", "openai", "extractive"] | None = Field(None, description="override CIMIC_LLM_BACKEND")
+
+
+class EvalRequest(BaseModel):
+    datasets: list[str] | None = Field(None, max_length=20, description="dataset names (GET /api/evals lists them); default gold")
+    backend: str = Field(..., max_length=32, description="the server's own back-end or extractive")
+    sample: int | None = Field(None, description="a deterministic subset of about this many cases per dataset")
 
 
 class FeedbackRequest(BaseModel):
@@ -85,7 +92,7 @@ def origins(settings) -> list[str]:
     return [o.strip().rstrip("/") for o in (settings.allowed_origins or "").split(",") if o.strip()]
 
 
-def build_api(assistant, glossary_entries, settings, feedback, auth=None) -> "FastAPI":  # noqa: F821
+def build_api(assistant, glossary_entries, settings, feedback, auth=None, evals=None) -> "FastAPI":  # noqa: F821
     from fastapi import FastAPI
     from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
     from fastapi.exceptions import RequestValidationError
@@ -155,6 +162,9 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None) -> "Fa
                                   f"for it or for extractive, not {name!r}")
         return assistant.for_backend(name)
 
+    def instructor(request: Request, what: str = "an evaluation"):
+        auth.allow(request.state.user, instructor=True, what=what)  # the guard identified the user already
+
     @app.post("/api/ask")
     async def ask(req: AskRequest):
         """Answer a question; JSON out is the Answer contract (DESIGN.md)."""
@@ -212,9 +222,46 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None) -> "Fa
     @app.get("/api/feedback")
     async def list_feedback(request: Request, rating: Literal["up", "down"] | None = None, limit: int = 100):
         """Stored feedback, newest first (instructors only)."""
-        auth.allow(request.state.user, instructor=True)  # the guard identified the user already
+        instructor(request, "the review")
         rows = await run_in_threadpool(feedback.list, rating, max(1, min(limit, 1000)))
         return {"count": len(rows), "feedback": rows}
+
+    @app.post("/api/evals", status_code=202)
+    async def start_eval(req: EvalRequest, request: Request):
+        """Start an evaluation in the background (instructors only; one at a time, 409 while one runs)."""
+        instructor(request)
+        run_id = await run_in_threadpool(evals.start, req.datasets, req.backend, req.sample, request.state.user.name)
+        return {"id": run_id}
+
+    @app.get("/api/evals")
+    async def list_evals(request: Request):
+        """Past and running evaluations, newest first, with their headline figures (instructors only)."""
+        instructor(request)
+        runs = await run_in_threadpool(evals.list)
+        return {"running": evals.running(), "datasets": list(evals.datasets()), "backends": evals.backends(), "runs": runs}
+
+    @app.get("/api/evals/{run_id}")
+    async def get_eval(run_id: str, request: Request):
+        """One evaluation: its status, and when done its summary, splits and judge figures (instructors only)."""
+        instructor(request)
+        run = await run_in_threadpool(evals.get, run_id)
+        if run["status"] == "done":
+            report = await run_in_threadpool(evals.report, run_id)
+            run = {**run, **{k: report.get(k) for k in ("summary", "splits", "by_dataset", "judge", "gates")}}
+        return run
+
+    @app.get("/api/evals/{run_id}/report", include_in_schema=False)
+    async def eval_report(run_id: str, request: Request):
+        from fastapi.responses import HTMLResponse
+
+        instructor(request)
+        return HTMLResponse(await run_in_threadpool(evals.report_html, run_id))
+
+    @app.get("/api/evals/{run_id}/compare/{earlier_id}")
+    async def compare_evals(run_id: str, earlier_id: str, request: Request):
+        """Metric deltas against an earlier run and the cases that changed between pass and fail."""
+        instructor(request)
+        return await run_in_threadpool(evals.compare, run_id, earlier_id)
 
     @app.get("/docs", include_in_schema=False)
     async def docs():

@@ -65,14 +65,14 @@ class Auth:
                 return User(name, name in self.instructors)
         return None
 
-    def require(self, headers, instructor: bool = False) -> User:
-        return self.allow(self.identify(headers), instructor)
+    def require(self, headers, instructor: bool = False, what: str = "the review") -> User:
+        return self.allow(self.identify(headers), instructor, what)
 
-    def allow(self, user: User | None, instructor: bool = False) -> User:
+    def allow(self, user: User | None, instructor: bool = False, what: str = "the review") -> User:
         """The user, if signed in and (when asked) an instructor; otherwise the error that says why not."""
         if user is None:
             raise NotAuthenticated("sign in first: this assistant needs a login")
         if instructor and not user.instructor:
-            raise NotAllowed("the review needs an instructor login" if self.enabled else
-                             "the review needs an instructor login; set CIMIC_AUTH and CIMIC_INSTRUCTORS to enable it")
+            raise NotAllowed(f"{what} needs an instructor login" if self.enabled else
+                             f"{what} needs an instructor login; set CIMIC_AUTH and CIMIC_INSTRUCTORS to enable it")
         return user

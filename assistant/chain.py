@@ -17,6 +17,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Iterator
 
 from assistant.answer import Answer, Citation
@@ -73,11 +74,15 @@ class Checked:
     """A draft's sentences that the support check grounded (with their citations), and those it did not."""
     kept: tuple[tuple[str, tuple[int, ...]], ...]
     unsupported: tuple[str, ...]
+    recited: int = 0  # kept sentences whose citations the check changed
+
+    @property
+    def sentences(self) -> int:
+        return len(self.kept) + len(self.unsupported)
 
     @property
     def support(self) -> float:
-        total = len(self.kept) + len(self.unsupported)
-        return len(self.kept) / total if total else 0.0
+        return len(self.kept) / self.sentences if self.sentences else 0.0
 
 
 class Assistant:
@@ -132,7 +137,7 @@ class Assistant:
         prep = self._prepare(q, hist)
         early = self.gate.worth_drafting(self.kind, prep.signals)
         if not early.answer:
-            yield {"type": "answer", "answer": self._refusal(prep, early, None, Checked((), ()))}
+            yield {"type": "answer", "answer": self._refusal(prep, early, None, Checked((), ()), "not drafted")}
             return
         draft = None
         for event in self._draft(prep):
@@ -143,7 +148,7 @@ class Assistant:
         checked = Checked((), ()) if draft.model_refused else self._check(draft.text, prep.retrieval)
         signals = replace(prep.signals, model_refused=float(draft.model_refused), draft_support=checked.support,
                           model_doubt=draft.doubt if draft.doubt is not None else float(draft.model_refused))
-        raw = draft.text
+        raw, drafted = draft.text, checked
         if draft.drafter == "llm" and (draft.model_refused or not checked.kept):
             # the model refused or wrote nothing the sources hold: the sources' own best sentences, if the gate agrees
             why = ("the local model found no answer" if draft.model_refused
@@ -153,9 +158,9 @@ class Assistant:
             checked = Checked(self._check(draft.text, prep.retrieval).kept, checked.unsupported)
         decision = self.gate.decide(self.kind, signals)
         if not decision.answer or not checked.kept:
-            yield {"type": "answer", "answer": self._refusal(prep, decision, draft, checked)}
+            yield {"type": "answer", "answer": self._refusal(prep, decision, draft, checked, "refusal", drafted)}
             return
-        yield {"type": "answer", "answer": self._final(prep, decision, draft, checked)}
+        yield {"type": "answer", "answer": self._final(prep, decision, draft, checked, drafted)}
 
     # ---- steps --------------------------------------------------------------------------------
     def _prepare(self, question: str, history: list) -> Prepared:
@@ -209,15 +214,16 @@ class Assistant:
 
     def _check(self, text: str, retrieval: Retrieval) -> Checked:
         texts = [p.chunk.text for p in retrieval.passages]
-        kept, unsupported = [], []
+        kept, unsupported, recited = [], [], 0
         for plain, cited in cited_sentences(text):
             cited = [n for n in cited if 1 <= n <= len(texts)]  # a citation to a passage not retrieved is removed
             use = self._supporting(plain, cited, texts)
             if use:
                 kept.append((plain, tuple(use)))
+                recited += use != cited
             else:
                 unsupported.append(plain)
-        return Checked(tuple(kept), tuple(unsupported))
+        return Checked(tuple(kept), tuple(unsupported), recited)
 
     def _supporting(self, sentence: str, cited: list[int], texts: list[str]) -> list[int]:
         """The citations a sentence keeps: precise ones among its own, else the best passage, else none."""
@@ -231,7 +237,7 @@ class Assistant:
         return [i + 1] if i is not None and support.supported else []
 
     # ---- results ------------------------------------------------------------------------------
-    def _final(self, prep: Prepared, decision: Decision, draft: Draft, checked: Checked) -> Answer:
+    def _final(self, prep: Prepared, decision: Decision, draft: Draft, checked: Checked, drafted: Checked) -> Answer:
         passages = prep.retrieval.passages
         order: list[int] = []
         for _, cited in checked.kept:
@@ -239,14 +245,17 @@ class Assistant:
         renumber = {old: new for new, old in enumerate(order, start=1)}
         text = " ".join(f"{s} " + "".join(f"[{renumber[n]}]" for n in cited) for s, cited in checked.kept)
         citations = [self._citation(renumber[n], passages[n - 1]) for n in order]
-        return self._answer(prep, decision, draft, text, False, checked.support, citations, list(checked.unsupported))
+        fallback = "extractive" if draft.replaced is not None else None
+        return self._answer(prep, decision, draft, text, False, checked.support, citations, list(checked.unsupported),
+                            _check_record(drafted, fallback))
 
     def _citation(self, n: int, p) -> Citation:
         c = p.chunk
         return Citation(n=n, doc_id=c.doc_id, title=c.title, section=c.section, text=c.text,
                         score=round(float(p.score), 4), page=c.page, chunk_id=p.id)
 
-    def _refusal(self, prep: Prepared, decision: Decision, draft: Draft | None, checked: Checked) -> Answer:
+    def _refusal(self, prep: Prepared, decision: Decision, draft: Draft | None, checked: Checked, fallback: str,
+                 drafted: Checked | None = None) -> Answer:
         topics = []
         for p in prep.retrieval.passages[:6]:
             c = p.chunk
@@ -254,10 +263,11 @@ class Assistant:
             if name and name not in topics and name.lower() not in {"references", "abstract"}:
                 topics.append(name)
         text = render("refusal", "text", topics=topics[:3])
-        return self._answer(prep, decision, draft, text, True, 0.0, [], list(checked.unsupported))
+        return self._answer(prep, decision, draft, text, True, 0.0, [], list(checked.unsupported),
+                            _check_record(drafted or checked, fallback))
 
     def _answer(self, prep: Prepared, decision: Decision, draft: Draft | None, text: str, refused: bool,
-                grounding: float, citations, unsupported) -> Answer:
+                grounding: float, citations, unsupported, check: dict) -> Answer:
         prep.timings.setdefault("ttft_ms", round((time.perf_counter() - prep.t0) * 1000))
         drafter = draft.drafter if draft else prep.drafter
         backend = {"glossary": f"{self.backend} (glossary)", "extractive": "extractive"}.get(drafter, self.backend)
@@ -268,8 +278,16 @@ class Assistant:
             standalone_question=prep.standalone,
             retrieved=list(prep.retrieval.ranked),
             notice=draft.notice if draft and not refused else None, timings=dict(prep.timings),
-            draft=(draft.replaced or draft.text) if draft else "", gate=decision.as_dict(),
+            draft=(draft.replaced or draft.text) if draft else "", gate=decision.as_dict(), check=check,
         )
+
+
+def _check_record(drafted: Checked, fallback: str | None) -> dict:
+    """What the support check did to the first draft: its sentences, those dropped as unsupported, those
+    re-cited, and what the answer fell back to ("extractive" quoting, a "refusal" after the check, "not
+    drafted": refused before drafting; None: the draft's own kept sentences)."""
+    return {"draft_sentences": drafted.sentences, "dropped": len(drafted.unsupported), "recited": drafted.recited,
+            "fallback": fallback}
 
 
 def build_assistant(settings, embedder=None, chat_model=None, retriever=None, scorer=None, gate=None) -> Assistant:
@@ -290,6 +308,17 @@ def build_assistant(settings, embedder=None, chat_model=None, retriever=None, sc
     if gate is None:
         gate = gates.load(settings.resolved(settings.gate_file), settings.gate_off_signals(), settings.refusal_budget)
     return Assistant(settings, retriever, chat_model, gate, scorer)
+
+
+def assistant_over(settings, knowledge_dir: Path, store_dir: Path, embedder, chat_model=None, gate=None) -> Assistant:
+    """An assistant over another knowledge folder, indexed into `store_dir` (only what changed is embedded),
+    sharing an embedder and a chat model (none: extractive); with the fitted gate unless one is given."""
+    from assistant.ingest.indexer import ingest
+
+    s = settings.model_copy(update={"knowledge_dir": Path(knowledge_dir), "store_dir": Path(store_dir), "chroma_url": None,
+                                    **({"llm_backend": "extractive"} if chat_model is None else {})})
+    ingest(s, embedder)
+    return build_assistant(s, embedder=embedder, chat_model=chat_model, gate=gate)
 
 
 def _generation_token(settings):

@@ -115,8 +115,9 @@ def cmd_eval(args) -> int:
     from assistant.evaluation import run_eval, terminal_summary
 
     settings = _settings(args)
-    out = Path(args.out or ROOT / "evals" / "reports" / time.strftime("%Y%m%d-%H%M%S"))
-    report = run_eval(settings, Path(args.dataset), out, backend=args.backend,
+    out = Path(args.out or settings.resolved(settings.eval_reports_dir) / time.strftime("%Y%m%d-%H%M%S"))
+    report = run_eval(settings, [Path(d) for d in args.dataset or [ROOT / "evals" / "datasets" / "gold.jsonl"]], out, backend=args.backend,
+                      knowledge=Path(args.knowledge) if args.knowledge else None,
                       compare_to=Path(args.compare) if args.compare else None,
                       gates_file=Path(args.gates) if args.gates else None, sample_size=args.sample,
                       progress=not args.quiet)
@@ -205,9 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("eval", help="run a gold dataset and write report.json and report.html; exit 1 when a gate is missed")
-    p.add_argument("--dataset", default="evals/datasets/gold.jsonl", help="JSONL cases (DESIGN.md format)")
+    p.add_argument("--dataset", action="extend", nargs="+", metavar="FILE",
+                   help="JSONL cases (DESIGN.md format), one or several (default evals/datasets/gold.jsonl)")
+    p.add_argument("--knowledge", metavar="DIR", help="answer from the documents in DIR (indexed under var/eval-index/); "
+                   "default: a docs/ folder beside the dataset file, else the configured index")
     p.add_argument("--backend", choices=["local", "openai", "extractive"], help="override CIMIC_LLM_BACKEND")
-    p.add_argument("--out", metavar="DIR", help="where to write the report (default evals/reports/<time>)")
+    p.add_argument("--out", metavar="DIR", help="where to write the report (default CIMIC_EVAL_REPORTS_DIR/<time>, evals/reports/)")
     p.add_argument("--compare", metavar="OLD.json", help="an earlier report.json to show the change since")
     p.add_argument("--gates", metavar="FILE", default="evals/gates.yaml", help="thresholds per back-end ('' for none)")
     p.add_argument("--sample", type=int, metavar="N", help="run a deterministic subset of about N cases, every kind included")

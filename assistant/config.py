@@ -58,7 +58,9 @@ class Settings(BaseSettings):
     allowed_origins: str = Field("", description="comma-separated origins that may embed the page and call the API")
     auth: str | None = Field(None, description="user:password pairs, comma-separated; turns the login on")
     auth_header: str | None = Field(None, description="trust this header's user name (set by a reverse proxy)")
-    instructors: str = Field("", description="comma-separated users who may open the review tab")
+    instructors: str = Field("", description="comma-separated users who may open the review and evaluation tabs")
+    eval_datasets: str = Field("", description="comma-separated dataset files the Evaluation tab offers beside evals/datasets/")
+    eval_reports_dir: Path = Field(ROOT / "evals" / "reports", description="where evaluation runs and their reports are kept")
 
     def gate_off_signals(self) -> set[str]:
         return {s.strip() for s in self.gate_off.split(",") if s.strip()}

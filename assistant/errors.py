@@ -83,3 +83,15 @@ class DatasetError(AssistantError):
     """An evaluation dataset, label file or earlier report that cannot be read as documented."""
 
     status = 422
+
+
+class EvalBusy(AssistantError):
+    """An evaluation is running already: one at a time."""
+
+    status = 409
+
+
+class NotFound(AssistantError):
+    """An evaluation run (or another named record) that does not exist."""
+
+    status = 404

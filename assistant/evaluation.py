@@ -1,10 +1,15 @@
-"""`cimic eval`: run a gold dataset through the assistant and say how far it can be trusted.
+"""`cimic eval`: run one or several datasets through the assistant and say how far it can be trusted.
 
-For every case: the answer, its retrieval, citation, grounding, fact and refusal scores (`metrics.py`),
-pass or fail with the reasons in words. For the run: every metric's mean with a bootstrap interval,
-latency percentiles, the support-threshold calibration on hand labels (`evals/labels/`), the change
-since a previous report, and the gates (thresholds per back-end in `evals/gates.yaml`). Writes
-`report.json` and a self-contained `report.html` (`report_html.py`). Leaves out: LLM-as-judge scoring.
+Each dataset is answered from its own documents (`knowledge_for`). For every case: the answer, its
+retrieval, citation, grounding, fact and refusal scores (`metrics.py`), the raw draft before the support
+check (its groundedness, the sentences dropped, whether the answer fell back), the independent judge's
+groundedness and citation precision (`judge.py`: a different method from the chain's scorer, calibrated
+on hand labels the scorer was never tuned on), and pass or fail with the reasons in words. For the run:
+every metric's mean with a bootstrap interval, per split (dev: tuned on; test: only reported) and per
+dataset, latency percentiles, the judge's and the scorer's agreement with the held-out hand labels, the
+change since a previous report, and the gates (thresholds per back-end in `evals/gates.yaml`, applied to
+the test split). Writes `report.json` and a self-contained `report.html` (`report_html.py`).
+Leaves out: LLM-as-judge scoring.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import yaml
 
 from assistant.config import ROOT
 from assistant.errors import AssistantError, DatasetError
-from assistant.grounding import LexicalSupportScorer, SupportScorer
+from assistant.grounding import LexicalSupportScorer, SupportScorer, best_support, cited_sentences
 from assistant.metrics import answer_scores, fact_recall, mean_ci, percentile, retrieval_scores
 
 METRICS = {  # name: (plain-words formula, higher is better)
@@ -33,6 +38,11 @@ METRICS = {  # name: (plain-words formula, higher is better)
     "fact_recall": ("share of must-include facts present in the answer", True),
     "unanswerable_refused": ("share of unanswerable and adversarial questions refused (true refusals)", True),
     "answerable_refused": ("share of answerable questions refused (false refusals)", False),
+    "draft_groundedness": ("share of the raw draft's sentences that one retrieved passage alone supports, before the check", True),
+    "dropped_sentences": ("share of the raw draft's sentences the check dropped as unsupported", False),
+    "fallback_rate": ("share of drafted answers that fell back to extractive quoting or to a refusal after the check", False),
+    "judge_groundedness": ("share of answer sentences that the independent judge finds stated by one retrieved passage", True),
+    "judge_citation_precision": ("share of citations whose passage the independent judge finds stating its sentence", True),
 }
 
 
@@ -104,15 +114,18 @@ def load_dataset(path: Path) -> list[Case]:
 
 
 # ---- one case -------------------------------------------------------------------------------------
-def score_case(case: Case, answer: dict, retrieved_texts: list[str], k: int, scorer: SupportScorer) -> dict:
-    row = {"id": case.id, "split": case.split, "kind": case.kind, "question": case.question, "answerable": case.answerable,
+def score_case(case: Case, answer: dict, retrieved_texts: list[str], k: int, scorer: SupportScorer, judge=None,
+               dataset: str = "") -> dict:
+    row = {"id": case.id, "dataset": dataset, "split": case.split, "kind": case.kind, "question": case.question, "answerable": case.answerable,
            "answer": answer["answer"], "refused": answer["refused"], "backend": answer.get("backend"),
            "latency_ms": answer.get("latency_ms"), "ttft_ms": (answer.get("timings") or {}).get("ttft_ms"),
            "citations": [{"n": c["n"], "title": c["title"], "section": c["section"], "text": c["text"]}
                          for c in answer.get("citations", [])],
            "unsupported": answer.get("unsupported", []), "retrieved_texts": retrieved_texts,
-           "notice": answer.get("notice"), "reasons": [], "sentences": []}
+           "notice": answer.get("notice"), "reasons": [], "sentences": [], "draft": answer.get("draft", ""),
+           "check": answer.get("check") or {}}
     reasons = row["reasons"]
+    row.update(draft_scores(row["draft"], row["check"], retrieved_texts, scorer))
     if case.answerable:
         row.update(retrieval_scores(retrieved_texts, case.gold, k))
         if not row["hit"]:
@@ -129,6 +142,8 @@ def score_case(case: Case, answer: dict, retrieved_texts: list[str], k: int, sco
         row.update(scores)
         row["sentences"] = [{"n": c.n, "text": c.text, "cited": c.cited, "supported": c.supported_by_citations,
                              "grounded": c.grounded} for c in checks]
+        if judge is not None and checks:
+            row.update(judge_scores(row, answer, retrieved_texts, judge))
         reasons += [c.reason for c in checks if c.reason]
         if not checks:
             reasons.append("the answer has no sentence")
@@ -141,13 +156,42 @@ def score_case(case: Case, answer: dict, retrieved_texts: list[str], k: int, sco
     return row
 
 
+def draft_scores(draft: str, check: dict, retrieved_texts: list[str], scorer: SupportScorer) -> dict:
+    """The raw draft before the support check: how much of it one retrieved passage supports, how much the
+    check dropped, and whether the answer fell back (None where nothing was drafted)."""
+    if not check or check.get("fallback") == "not drafted":
+        return {}
+    sents = cited_sentences(draft)
+    out = {"fallback_rate": 1.0 if check.get("fallback") in ("extractive", "refusal") else 0.0}
+    if sents and check.get("draft_sentences"):
+        out["draft_groundedness"] = sum(best_support(scorer, s, retrieved_texts)[1].supported for s, _ in sents) / len(sents)
+        out["dropped_sentences"] = check["dropped"] / check["draft_sentences"]
+    return out
+
+
+def judge_scores(row: dict, answer: dict, retrieved_texts: list[str], judge) -> dict:
+    """The independent judge's groundedness and citation precision of a final answer; marks each sentence."""
+    cites = {c["n"]: c["text"] for c in answer.get("citations", [])}
+    stated, precise, n_citations = 0, 0, 0
+    for s in row["sentences"]:
+        s["judge"] = judge.best(s["text"], retrieved_texts)
+        stated += s["judge"]
+        texts = [cites[n] for n in s["cited"] if n in cites]
+        n_citations += len(s["cited"])
+        precise += sum(judge.supported([(s["text"], t) for t in texts]))
+    return {"judge_groundedness": stated / len(row["sentences"]),
+            "judge_citation_precision": precise / n_citations if n_citations else 0.0}
+
+
 # ---- calibration ---------------------------------------------------------------------------------
 def calibrate(labels_dir: Path, scorer_factory=LexicalSupportScorer) -> dict | None:
     """Pick the support threshold that maximises balanced accuracy on hand-labelled sentences."""
     from sklearn.metrics import balanced_accuracy_score, cohen_kappa_score
 
     rows = []
-    for f in sorted(Path(labels_dir).glob("*.jsonl")):
+    for f in [Path(labels_dir) / "support.jsonl"]:  # the labels the chain's threshold was set on (the judge's are apart)
+        if not f.exists():
+            continue
         for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), start=1):
             if line.strip():
                 r = json.loads(line)
@@ -211,21 +255,45 @@ def compare(rows: list[dict], summary: dict, old: dict) -> dict:
     for name in METRICS:
         a, b = summary[name]["mean"], (old.get("summary", {}).get(name) or {}).get("mean")
         deltas[name] = None if a is None or b is None else round(a - b, 4)
-    before = {r["id"]: r["passed"] for r in old.get("cases", [])}
-    changed = [{"id": r["id"], "was": "pass" if before[r["id"]] else "fail", "now": "pass" if r["passed"] else "fail"}
-               for r in rows if r["id"] in before and before[r["id"]] != r["passed"]]
+    key = lambda r: (r.get("dataset", ""), r["id"])  # noqa: E731
+    before = {key(r): r["passed"] for r in old.get("cases", [])}
+    changed = [{"id": r["id"], "dataset": r.get("dataset", ""), "question": r["question"],
+                "was": "pass" if before[key(r)] else "fail", "now": "pass" if r["passed"] else "fail"}
+               for r in rows if key(r) in before and before[key(r)] != r["passed"]]
     return {"previous": old.get("meta", {}).get("finished"), "deltas": deltas, "changed": changed}
 
 
-def run_eval(settings, dataset: Path, out_dir: Path, backend: str | None = None, compare_to: Path | None = None,
-             gates_file: Path | None = None, sample_size: int | None = None, progress: bool = True, assistant=None) -> dict:
+def knowledge_for(dataset: Path, knowledge: Path | None) -> Path | None:
+    """The documents a dataset is answered from: `--knowledge` when given; else a `docs/` folder beside the
+    dataset file (the layout of a generalization corpus); else None, the configured index."""
+    if knowledge is not None:
+        return Path(knowledge)
+    beside = Path(dataset).parent / "docs"
+    return beside if beside.is_dir() else None
+
+
+def dataset_name(path: Path) -> str:
+    path = Path(path)
+    return path.parent.name if path.stem == "cases" else path.stem
+
+
+def run_eval(settings, datasets: list[Path], out_dir: Path, backend: str | None = None, compare_to: Path | None = None,
+             gates_file: Path | None = None, sample_size: int | None = None, progress: bool = True, assistant=None,
+             knowledge: Path | None = None, on_progress=None) -> dict:
+    """Run every dataset (each against its own documents, see `knowledge_for`) and write the report;
+    `on_progress(done, total)` is called after each case."""
     from tqdm import tqdm
 
-    from assistant.chain import build_assistant
+    from assistant.chain import assistant_over, build_assistant
+    from assistant.judge import calibrated_judge
 
-    cases = load_dataset(dataset)
-    if sample_size:
-        cases = sample(cases, sample_size)
+    groups = []
+    for path in datasets:
+        cases = load_dataset(path)
+        groups.append((dataset_name(path), sample(cases, sample_size) if sample_size else cases, knowledge_for(path, knowledge)))
+    names = [g[0] for g in groups]
+    if len(set(names)) < len(names):
+        raise DatasetError(f"two datasets share a name ({', '.join(names)}): rename one file")
     old = None
     if compare_to:
         try:
@@ -235,32 +303,46 @@ def run_eval(settings, dataset: Path, out_dir: Path, backend: str | None = None,
     if backend:
         settings = settings.model_copy(update={"llm_backend": backend})
     started = time.time()
-    assistant = assistant or build_assistant(settings)
-    scorer = assistant.scorer
-    assistant.retriever.embedder.embed(["warm up"])  # loading the embedder is not a question's latency
-    rows = []
-    for case in tqdm(cases, desc=f"eval ({settings.llm_backend})", unit="case", disable=not progress):
-        try:
-            answer = assistant.ask(case.question, case.history).to_dict()
-        except AssistantError as exc:
-            answer = {"answer": "", "refused": True, "citations": [], "retrieved": [], "error": exc.message}
-        texts = [assistant.retriever.chunks[i].text for i in answer.get("retrieved", []) if i in assistant.retriever.chunks]
-        row = score_case(case, answer, texts, settings.top_k, scorer)
-        if answer.get("error"):
-            row["reasons"].insert(0, f"error: {answer['error']}")
-            row["passed"] = False
-        rows.append(row)
+    base = assistant or build_assistant(settings)
+    scorer = base.scorer
+    embedder = base.retriever.embedder
+    embedder.embed(["warm up"])  # loading the embedder is not a question's latency
+    judge, judge_figures = calibrated_judge(embedder, ROOT / "evals" / "labels", scorer)
+    total, rows = sum(len(g[1]) for g in groups), []
+    bar = tqdm(total=total, desc=f"eval ({settings.llm_backend})", unit="case", disable=not progress)
+    for name, cases, docs in groups:
+        here = base if docs is None else assistant_over(settings, docs, ROOT / "var" / "eval-index" / name, embedder,
+                                                        base.chat_model)
+        for case in cases:
+            try:
+                answer = here.ask(case.question, case.history).to_dict()
+            except AssistantError as exc:
+                answer = {"answer": "", "refused": True, "citations": [], "retrieved": [], "error": exc.message}
+            texts = [here.retriever.chunks[i].text for i in answer.get("retrieved", []) if i in here.retriever.chunks]
+            row = score_case(case, answer, texts, settings.top_k, scorer, judge, name)
+            if answer.get("error"):
+                row["reasons"].insert(0, f"error: {answer['error']}")
+                row["passed"] = False
+            rows.append(row)
+            bar.update(1)
+            if on_progress:
+                on_progress(len(rows), total)
+    bar.close()
     summary = summarise(rows)
     splits = {split: summarise(part) for split in ("dev", "test") if (part := [r for r in rows if r["split"] == split])}
+    by_dataset = {name: summarise([r for r in rows if r["dataset"] == name]) for name in names} if len(names) > 1 else {}
     gated = "test" if "test" in splits else "all"  # gates apply to the split nobody tuned on, when there is one
     gates = {}
     if gates_file and Path(gates_file).exists():
         gates = (yaml.safe_load(Path(gates_file).read_text(encoding="utf-8")) or {}).get(settings.llm_backend, {})
     report = {
-        "meta": {"dataset": str(dataset), "backend": settings.llm_backend, "cases": len(rows), "top_k": settings.top_k,
+        "meta": {"datasets": [str(p) for p in datasets], "dataset": ", ".join(names), "backend": settings.llm_backend,
+                 "knowledge": {name: str(docs) if docs else str(settings.knowledge_dir) for name, _, docs in groups},
+                 "cases": len(rows), "sample": sample_size, "top_k": settings.top_k,
                  "support_threshold": scorer.threshold, "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
                  "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": round(time.time() - started, 1)},
-        "summary": summary, "splits": splits, "calibration": calibrate(ROOT / "evals" / "labels"),
+        "summary": summary, "splits": splits, "by_dataset": by_dataset, "judge": judge_figures,
+        "calibration": calibrate(ROOT / "evals" / "labels"),
         "gates": {"split": gated, "thresholds": gates, "missed": check_gates(splits.get(gated, summary), gates)},
         "answer_gate": answer_gate_figures(settings),
         "comparison": compare(rows, summary, old) if old else None, "cases": rows,
@@ -308,6 +390,15 @@ def terminal_summary(report: dict, out_dir: Path) -> str:
         from assistant.answering.gate import ablation_table
 
         lines.append("answer gate, " + ablation_table(report["answer_gate"]["ablation"]))
+    judge = report.get("judge")
+    if judge:
+        lines.append(f"  independent judge on {judge['test_labels']} held-out labels: balanced accuracy "
+                     f"{judge['balanced_accuracy']}, kappa {judge['kappa']} (the chain's scorer: "
+                     f"{judge['chain_scorer']['balanced_accuracy']}, {judge['chain_scorer']['kappa']})")
+    for name, ds in report.get("by_dataset", {}).items():
+        lines.append(f"  dataset {name} ({ds['cases']['total']} cases): " + ", ".join(
+            f"{m} {ds[m]['mean']:.3f}" for m in ("hit", "fact_recall", "answerable_refused", "unanswerable_refused",
+                                                  "judge_groundedness") if ds[m]["mean"] is not None))
     cal = report.get("calibration")
     if cal:
         lines.append(f"  calibration on {cal['labels']} labels: threshold {cal['threshold_in_use']} -> balanced accuracy "

@@ -107,7 +107,7 @@ def _profile(passage: str) -> tuple[frozenset, frozenset, frozenset, str]:
     return frozenset(content_words(passage)), frozenset(_numbers(passage)), frozenset(words(passage)), fold(passage)
 
 
-def _fact_present(kind: str, value: str, passage: str) -> bool:
+def fact_present(kind: str, value: str, passage: str) -> bool:
     _, numbers, passage_words, folded = _profile(passage)
     if kind == "number":
         return value in numbers
@@ -134,7 +134,7 @@ class LexicalSupportScorer:
         unique = set(sent_words)
         recall = 1 - len(set(missing_words)) / len(unique)
         missing_facts = [_LABELS[kind].format(value) for kind, value in hard_facts(sentence)
-                         if not _fact_present(kind, value, passage)]
+                         if not fact_present(kind, value, passage)]
         score = recall * (0.5 ** len(missing_facts))
         return Support(score, recall, missing_words, missing_facts,
                        supported=recall >= self.threshold and not missing_facts)

@@ -19,6 +19,7 @@ def create_app(settings=None, assistant=None):
     from assistant.auth import Auth
     from assistant.chain import build_assistant
     from assistant.config import Settings
+    from assistant.eval_runs import EvalRuns
     from assistant.feedback import FeedbackStore
     from assistant.ingest.glossary import GLOSSARY, load_glossary
     from assistant.ui import CSS, build_ui
@@ -33,9 +34,10 @@ def create_app(settings=None, assistant=None):
     log.warning("loaded index (%d chunks) from %s; back-end %s; %d glossary entries; feedback in %s; login %s",
                 assistant.retriever.count(), settings.chroma_url or settings.store_dir, assistant.backend, len(entries),
                 feedback.safe_url, "required" if auth.enabled else "off")
-    api = build_api(assistant, entries, settings, feedback, auth)
+    evals = EvalRuns(settings, assistant)
+    api = build_api(assistant, entries, settings, feedback, auth, evals)
     api = gr.mount_gradio_app(api, build_ui(assistant, entries, feedback, auth, embed=True), path="/embed", css=CSS)
-    return gr.mount_gradio_app(api, build_ui(assistant, entries, feedback, auth), path="/", css=CSS)
+    return gr.mount_gradio_app(api, build_ui(assistant, entries, feedback, auth, evals=evals), path="/", css=CSS)
 
 
 def serve(settings, host: str | None = None, port: int | None = None) -> None:

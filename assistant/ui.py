@@ -61,12 +61,47 @@ def render_feedback(rows: list[dict]) -> str:
     return "\n".join(out + ["</table>"])
 
 
+def render_runs(runs: list[dict], running: dict | None) -> str:
+    """The progress of the run in progress, then the past runs as a table, newest first."""
+    out = []
+    if running:
+        done, total = running["done"], running["total"]
+        out.append(f'<p id="eval-progress">Evaluation {html.escape(running["id"])} running: {done} of {total or "?"} cases '
+                   f'<progress value="{done}" max="{max(total, 1)}"></progress></p>')
+    if not runs:
+        return "\n".join(out + ["<p>No evaluation has been run yet.</p>"])
+    names = ["fact_recall", "answerable_refused", "unanswerable_refused", "judge_groundedness"]
+    out.append('<table class="review" id="eval-runs-table"><tr><th>Run</th><th>Status</th><th>Started</th><th>By</th>'
+               '<th>Back-end</th><th>Datasets</th><th>Passed</th>' + "".join(f"<th>{n}</th>" for n in names) + "<th>Gates</th></tr>")
+    for r in runs:
+        head = r.get("headline") or {}
+        status = r.get("status", "")
+        if status == "failed":
+            status += ": " + (r.get("error") or "")
+        cells = [r["id"], status, r.get("started") or "", r.get("by") or "", r.get("backend") or "",
+                 ", ".join(r.get("datasets") or []), f"{r['passed']} of {r['cases']}" if r.get("cases") is not None else ""]
+        cells += ["" if head.get(n) is None else f"{head[n]:.3f}" for n in names]
+        cells.append("" if r.get("gates_missed") is None else ("missed: " + "; ".join(r["gates_missed"]) if r["gates_missed"] else "met"))
+        out.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in cells) + "</tr>")
+    return "\n".join(out + ["</table>"])
+
+
+def render_comparison(c: dict) -> str:
+    rows = "".join(f"<tr><td>{html.escape(name)}</td><td>{'' if d is None else f'{d:+.3f}'}</td></tr>"
+                   for name, d in c["deltas"].items())
+    changed = "".join(f"<li>{html.escape(x['id'])} ({html.escape(x.get('question') or '')}): {x['was']} → {x['now']}</li>"
+                      for x in c["changed"]) or "<li>No case changed between pass and fail.</li>"
+    return (f'<div id="eval-comparison"><h3>{html.escape(c["run"])} against {html.escape(c["earlier"])}</h3>'
+            f'<table class="review"><tr><th>Metric</th><th>Change</th></tr>{rows}</table><ul>{changed}</ul></div>')
+
+
 CSS = ".source mark { background: #fde68a; } .source:target { outline: 2px solid #f97316; } .badge { font-weight: 600; } table.review td { vertical-align: top; }"
 SOURCES_PLACEHOLDER = "<p>Sources of the latest answer appear here.</p>"
 
 
-def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = False):
-    """The chat page; `embed=True` gives the view for intranet iframes: chat and sources, no tabs."""
+def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = False, evals=None):
+    """The chat page; `embed=True` gives the view for intranet iframes: chat and sources, no tabs. With
+    `evals` (`eval_runs.EvalRuns`), an Evaluation tab for instructors."""
     import gradio as gr
 
     from assistant.auth import Auth
@@ -127,6 +162,46 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
             raise gr.Error(exc.message)
         return render_feedback(feedback.list("down"))
 
+    def instructor(request) -> bool:
+        user = auth.identify(request.headers) if request is not None else None
+        return bool(user and user.instructor)
+
+    def start_eval(datasets, backend, size, request: gr.Request):
+        try:
+            user = auth.require(request.headers if request is not None else {}, instructor=True, what="an evaluation")
+            run_id = evals.start(list(datasets or []), backend, int(size) if size else None, user.name)
+        except AssistantError as exc:
+            raise gr.Error(exc.message)
+        return f"Evaluation {run_id} started."
+
+    def follow_evals(known, request: gr.Request):
+        """Every few seconds: the progress and the runs table; the run pickers when the runs changed."""
+        if not instructor(request):
+            return gr.update(), gr.update(), gr.update(), known
+        runs = evals.list()
+        table = render_runs(runs, evals.running())
+        ids = [r["id"] for r in runs if r.get("status") == "done"]
+        if ids == known:
+            return table, gr.update(), gr.update(), known
+        return table, gr.update(choices=ids, value=ids[0] if ids else None), \
+            gr.update(choices=ids, value=ids[1] if len(ids) > 1 else None), ids
+
+    def open_report(run_id, request: gr.Request):
+        try:
+            auth.require(request.headers if request is not None else {}, instructor=True, what="an evaluation")
+            evals.get(run_id or "")
+        except AssistantError as exc:
+            raise gr.Error(exc.message)
+        src = f"api/evals/{html.escape(run_id)}/report"
+        return f'<iframe id="eval-report-frame" src="{src}" title="evaluation report" style="width:100%;height:900px;border:0"></iframe>'
+
+    def compare_runs(run_id, earlier, request: gr.Request):
+        try:
+            auth.require(request.headers if request is not None else {}, instructor=True, what="an evaluation")
+            return render_comparison(evals.compare(run_id or "", earlier or ""))
+        except AssistantError as exc:
+            raise gr.Error(exc.message)
+
     def lookup(q):
         rows = search_glossary(glossary_entries, q or "")
         if not rows:
@@ -178,4 +253,29 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
             gr.Markdown("Thumbs-down answers, newest first. Needs an instructor login.")
             shown = gr.HTML(elem_id="review")
             gr.Button("Show thumbs-down answers", elem_id="review-load").click(review, None, shown)
+        if evals is not None:
+            with gr.Tab("Evaluation"):
+                gr.Markdown("Run the evaluation suite on a dataset and read its report; compare two runs. "
+                            "Needs an instructor login. One evaluation runs at a time; the chat keeps answering.")
+                with gr.Row():
+                    names = list(evals.datasets())
+                    datasets = gr.CheckboxGroup(names, value=names[:1], label="Datasets", elem_id="eval-datasets")
+                    backend = gr.Radio(evals.backends(), value="extractive", label="Back-end", elem_id="eval-backend")
+                    size = gr.Number(None, precision=0, minimum=1, label="Sample size (empty: every case)", elem_id="eval-sample")
+                start = gr.Button("Start evaluation", variant="primary", elem_id="eval-start")
+                started = gr.Markdown(elem_id="eval-started")
+                runs = gr.HTML(elem_id="eval-runs")
+                known = gr.State([])
+                with gr.Row():
+                    pick = gr.Dropdown([], label="Run", elem_id="eval-pick")
+                    earlier = gr.Dropdown([], label="Compare with", elem_id="eval-earlier")
+                with gr.Row():
+                    show = gr.Button("Open report", elem_id="eval-open")
+                    versus = gr.Button("Compare", elem_id="eval-compare")
+                compared = gr.HTML(elem_id="eval-comparison-panel")
+                report = gr.HTML(elem_id="eval-report")
+                start.click(start_eval, [datasets, backend, size], started)
+                gr.Timer(2.0).tick(follow_evals, known, [runs, pick, earlier, known], concurrency_limit=None)
+                show.click(open_report, pick, report)
+                versus.click(compare_runs, [pick, earlier], compared)
     return demo

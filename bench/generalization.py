@@ -130,7 +130,8 @@ def main() -> None:
     ap.add_argument("--split", default="test", choices=["dev", "test", "both"])
     args = ap.parse_args()
 
-    from assistant.answering.gate_data import _thin, corpus_assistant, corpus_cases
+    from assistant.answering.gate_data import _thin, corpus_cases
+    from assistant.chain import assistant_over
     from assistant.config import Settings
     from assistant.embeddings import MiniLMEmbedder
     from assistant.llm.base import make_chat_model
@@ -153,7 +154,7 @@ def main() -> None:
             model = make_chat_model(settings.model_copy(update={"llm_backend": name})) if name != "extractive" else None
             here = settings.model_copy(update={"llm_backend": name})
             t = time.perf_counter()
-            assistant = corpus_assistant(here, corpus / "docs", Path(tmp) / "store", embedder, model)
+            assistant = assistant_over(here, corpus / "docs", Path(tmp) / "store", embedder, model)
             mine = cases if name == "extractive" else _thin(cases, args.local_sample)
             print(f"\n{name}: indexed {assistant.retriever.count()} chunks ({time.perf_counter() - t:.0f} s)", flush=True)
             report(name, run(assistant, mine, paras))

@@ -76,6 +76,9 @@ def test_uncited_and_unsupported_sentences_are_fixed_or_dropped(built):
     scorer = LexicalSupportScorer()
     for c in ans.citations:
         assert scorer.score("Operation Rescript was launched in March 2020", c.text).supported
+    # what the check did is kept for the evaluation: three draft sentences, two dropped, one re-cited
+    assert ans.check == {"draft_sentences": 3, "dropped": 2, "recited": 1, "fallback": None}
+    assert "FIFA" in ans.draft
 
 
 def test_a_standalone_question_is_not_rewritten_and_a_follow_up_keeps_the_users_subject():
@@ -126,6 +129,7 @@ def test_model_refusal_is_a_signal_the_gate_decides_on(built):
     assert ans.refused and ans.citations == [] and "do not cover" in ans.answer
     assert gate.seen[-1].model_refused == 1.0 and gate.seen[-1].draft_support == 0.0
     assert ans.gate["signals"]["model_refused"] == 1.0 and ans.draft == "NOT_IN_SOURCES"
+    assert ans.check["fallback"] == "refusal"
 
 
 def test_dead_backend_falls_back_to_extractive_with_a_notice(built):

@@ -192,7 +192,8 @@ def test_bad_input_in_the_page_shows_the_reason(site, page, question, message):
 @pytest.fixture(scope="module")
 def locked_site(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser-locked")
-    env = indexed_env(tmp, CIMIC_AUTH="trainee:t-pass,instructor:i-pass", CIMIC_INSTRUCTORS="instructor")
+    env = indexed_env(tmp, CIMIC_AUTH="trainee:t-pass,instructor:i-pass", CIMIC_INSTRUCTORS="instructor",
+                      CIMIC_EVAL_REPORTS_DIR=str(tmp / "reports"))
     url, service = cimic_server(env)
     with service:
         yield {"url": url, "db": tmp / "feedback.db"}
@@ -231,4 +232,52 @@ def test_login_is_required_and_the_review_tab_needs_an_instructor(locked_site, b
     page.locator("#review table").wait_for(timeout=30_000)
     assert "What was Operation Rescript?" in page.locator("#review").inner_text()
     assert "trainee" in page.locator("#review").inner_text()
+    instructor.close()
+
+
+def start_run(page, sample: str):
+    page.locator("#eval-sample input").fill(sample)
+    page.locator("#eval-start").click()
+    page.locator("#eval-started").get_by_text("started").wait_for(timeout=30_000)
+
+
+def test_evaluation_tab_runs_reports_and_compares(locked_site, browser):
+    trainee = browser.new_context(http_credentials={"username": "trainee", "password": "t-pass"})
+    page = trainee.new_page()
+    page.goto(locked_site["url"])
+    page.get_by_role("tab", name="Evaluation").click()
+    page.locator("#eval-start").click()
+    page.get_by_text("instructor login").first.wait_for(timeout=30_000)
+    assert page.locator("#eval-runs table").count() == 0
+    trainee.close()
+
+    instructor = browser.new_context(http_credentials={"username": "instructor", "password": "i-pass"},
+                                     viewport={"width": 1280, "height": 1000})
+    page = instructor.new_page()
+    page.goto(locked_site["url"])
+    page.get_by_role("tab", name="Evaluation").click()
+    page.get_by_text("No evaluation has been run yet").wait_for(timeout=30_000)
+    page.locator("#eval-backend").get_by_text("extractive").click()
+    start_run(page, "5")
+    rows = page.locator("#eval-runs-table tr")
+    page.wait_for_function("[...document.querySelectorAll('#eval-runs-table td')].some(td => td.textContent === 'done')",
+                           timeout=600_000)
+    assert "instructor" in rows.nth(1).inner_text() and "gold" in rows.nth(1).inner_text()
+    page.locator("#eval-open").click()
+    frame = page.frame_locator("#eval-report-frame")
+    frame.get_by_text("How far can the assistant be trusted?").wait_for(timeout=30_000)
+    assert frame.get_by_text("The independent judge").count() == 1
+
+    start_run(page, "6")
+    page.wait_for_function("[...document.querySelectorAll('#eval-runs-table td')].filter(td => td.textContent === 'done')"
+                           ".length === 2", timeout=600_000)
+    # the run pickers follow the table: wait until "Run" shows the newest run (the table's first row)
+    page.wait_for_function("document.querySelector('#eval-pick input').value === "
+                           "document.querySelector('#eval-runs-table tr:nth-child(2) td').textContent", timeout=30_000)
+    page.locator("#eval-compare").click()
+    panel = page.locator("#eval-comparison")
+    panel.wait_for(timeout=30_000)
+    assert "fact_recall" in panel.inner_text() and " against " in panel.inner_text()
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "evaluation-tab.png"), full_page=True)
     instructor.close()

@@ -43,18 +43,6 @@ def corpus_cases(corpus: Path, per_article: int, splits=("dev", "test"), seed: i
     return out
 
 
-def corpus_assistant(settings, corpus_docs: Path, store_dir: Path, embedder, chat_model=None, gate=None):
-    """An assistant over a corpus of its own, indexed into `store_dir` (only what changed is embedded);
-    with the fitted gate unless one is given."""
-    from assistant.chain import build_assistant
-    from assistant.ingest.indexer import ingest
-
-    s = settings.model_copy(update={"knowledge_dir": corpus_docs, "store_dir": store_dir, "chroma_url": None,
-                                    **({"llm_backend": "extractive"} if chat_model is None else {})})
-    ingest(s, embedder)
-    return build_assistant(s, embedder=embedder, chat_model=chat_model, gate=gate)
-
-
 def rows_for(assistant, cases: list[Case], source: str, progress=None) -> list[dict]:
     rows = []
     for i, case in enumerate(cases):
@@ -70,7 +58,7 @@ def collect(settings, embedder, gold: Path, corpus: Path | None, per_article: in
             chat_model=None, progress=None) -> list[dict]:
     """Signals for the extractive drafter on every gold case and the corpus sample, and, with a chat
     model, for the llm drafter on the same cases (the corpus sample thinned to `llm_sample` cases)."""
-    from assistant.chain import build_assistant
+    from assistant.chain import assistant_over, build_assistant
 
     gold_cases = load_dataset(gold)
     corpus_sample = corpus_cases(corpus, per_article) if corpus else []
@@ -81,7 +69,7 @@ def collect(settings, embedder, gold: Path, corpus: Path | None, per_article: in
                                    embedder=embedder, chat_model=model, gate=OpenGate())
             rows += rows_for(here, gold_cases, "gold", progress)
             if corpus:
-                there = corpus_assistant(settings, corpus / "docs", Path(tmp) / "store", embedder, model, OpenGate())
+                there = assistant_over(settings, corpus / "docs", Path(tmp) / "store", embedder, model, OpenGate())
                 cases = corpus_sample if model is None else _thin(corpus_sample, llm_sample)
                 rows += rows_for(there, cases, corpus.name, progress)
     return rows
