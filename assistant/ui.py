@@ -71,7 +71,7 @@ def render_runs(runs: list[dict], running: dict | None) -> str:
     if not runs:
         return "\n".join(out + ["<p>No evaluation has been run yet.</p>"])
     names = ["fact_recall", "answerable_refused", "unanswerable_refused", "judge_groundedness"]
-    out.append('<table class="review" id="eval-runs-table"><tr><th>Run</th><th>Status</th><th>Started</th><th>By</th>'
+    out.append('<div style="overflow-x:auto"><table class="review" id="eval-runs-table"><tr><th>Run</th><th>Status</th><th>Started</th><th>By</th>'
                '<th>Back-end</th><th>Datasets</th><th>Passed</th>' + "".join(f"<th>{n}</th>" for n in names) + "<th>Gates</th></tr>")
     for r in runs:
         head = r.get("headline") or {}
@@ -83,7 +83,7 @@ def render_runs(runs: list[dict], running: dict | None) -> str:
         cells += ["" if head.get(n) is None else f"{head[n]:.3f}" for n in names]
         cells.append("" if r.get("gates_missed") is None else ("missed: " + "; ".join(r["gates_missed"]) if r["gates_missed"] else "met"))
         out.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in cells) + "</tr>")
-    return "\n".join(out + ["</table>"])
+    return "\n".join(out + ["</table></div>"])
 
 
 def render_comparison(c: dict) -> str:

@@ -266,7 +266,7 @@ def test_evaluation_tab_runs_reports_and_compares(locked_site, browser):
     page.locator("#eval-open").click()
     frame = page.frame_locator("#eval-report-frame")
     frame.get_by_text("How far can the assistant be trusted?").wait_for(timeout=30_000)
-    assert frame.get_by_text("The independent judge").count() == 1
+    assert frame.get_by_role("heading", name="The independent judge").count() == 1
 
     start_run(page, "6")
     page.wait_for_function("[...document.querySelectorAll('#eval-runs-table td')].filter(td => td.textContent === 'done')"
