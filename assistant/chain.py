@@ -322,15 +322,10 @@ def assistant_over(settings, knowledge_dir: Path, store_dir: Path, embedder, cha
 
 
 def _generation_token(settings):
-    """A callable telling the index's current generation: the embedded store's CURRENT pointer, or the
+    """A callable telling the index's current state: the embedded store's CURRENT manifest, or the
     Chroma server's last ingest."""
-    from assistant.store import Generations, ServerGeneration
+    from assistant.store import Segments, ServerGeneration
 
     if settings.chroma_url:
         return ServerGeneration(settings)
-
-    def current():
-        cur = Generations(settings.store_dir).current()
-        return cur.name if cur else None
-
-    return current
+    return Segments(settings.store_dir).current_name

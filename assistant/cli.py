@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="run a gold dataset and write report.json and report.html; exit 1 when a gate is missed")
     p.add_argument("--dataset", action="extend", nargs="+", metavar="FILE",
                    help="JSONL cases (DESIGN.md format), one or several (default evals/datasets/gold.jsonl)")
-    p.add_argument("--knowledge", metavar="DIR", help="answer from the documents in DIR (indexed under var/eval-index/); "
+    p.add_argument("--knowledge", metavar="DIR", help="answer from the documents in DIR (indexed beside the index, var/eval-index/); "
                    "default: a docs/ folder beside the dataset file, else the configured index")
     p.add_argument("--backend", choices=["local", "openai", "extractive"], help="override CIMIC_LLM_BACKEND")
     p.add_argument("--out", metavar="DIR", help="where to write the report (default CIMIC_EVAL_REPORTS_DIR/<time>, evals/reports/)")

@@ -26,7 +26,7 @@ class Settings(BaseSettings):
 
     # knowledge and index
     knowledge_dir: Path = Field(ROOT / "knowledge", description="documents, sources.yaml and glossary.yaml")
-    store_dir: Path = Field(ROOT / "var" / "index", description="embedded Chroma store (generations)")
+    store_dir: Path = Field(ROOT / "var" / "index", description="embedded Chroma store (segments named by a committed manifest)")
     chroma_url: str | None = Field(None, description="http://host:port of a `chroma run` server; overrides store_dir")
     collection: str = Field("cimic", description="Chroma collection name")
     chunk_tokens: int = Field(200, ge=32, le=256, description="max word pieces per chunk (MiniLM reads 256)")

@@ -55,7 +55,7 @@ class Case:
     facts: list
     history: list
     kind: str
-    split: str = "dev"  # "dev": tuned on; "test": only reported
+    split: str = ""  # "dev": tuned on; "test": only reported; "": the dataset does not say
 
     @classmethod
     def parse(cls, line: str, where: str) -> "Case":
@@ -77,8 +77,8 @@ class Case:
 
 
 def _split(raw: dict, where: str) -> str:
-    split = raw.get("split", "dev")
-    if split not in ("dev", "test"):
+    split = raw.get("split", "")
+    if split not in ("", "dev", "test"):
         raise DatasetError(f"{where} ({raw['id']}): split must be 'dev' or 'test', not {split!r}")
     return split
 
@@ -255,8 +255,13 @@ def compare(rows: list[dict], summary: dict, old: dict) -> dict:
     for name in METRICS:
         a, b = summary[name]["mean"], (old.get("summary", {}).get(name) or {}).get("mean")
         deltas[name] = None if a is None or b is None else round(a - b, 4)
-    key = lambda r: (r.get("dataset", ""), r["id"])  # noqa: E731
-    before = {key(r): r["passed"] for r in old.get("cases", [])}
+    older = old.get("cases", [])
+    by_dataset = all("dataset" in r for r in older)  # reports from before several datasets are matched by id
+
+    def key(r):
+        return (r["dataset"], r["id"]) if by_dataset else r["id"]
+
+    before = {key(r): r["passed"] for r in older}
     changed = [{"id": r["id"], "dataset": r.get("dataset", ""), "question": r["question"],
                 "was": "pass" if before[key(r)] else "fail", "now": "pass" if r["passed"] else "fail"}
                for r in rows if key(r) in before and before[key(r)] != r["passed"]]
@@ -311,8 +316,8 @@ def run_eval(settings, datasets: list[Path], out_dir: Path, backend: str | None 
     total, rows = sum(len(g[1]) for g in groups), []
     bar = tqdm(total=total, desc=f"eval ({settings.llm_backend})", unit="case", disable=not progress)
     for name, cases, docs in groups:
-        here = base if docs is None else assistant_over(settings, docs, ROOT / "var" / "eval-index" / name, embedder,
-                                                        base.chat_model)
+        store = settings.resolved(settings.store_dir).parent / "eval-index" / name  # beside the index
+        here = base if docs is None else assistant_over(settings, docs, store, embedder, base.chat_model)
         for case in cases:
             try:
                 answer = here.ask(case.question, case.history).to_dict()
@@ -405,7 +410,8 @@ def terminal_summary(report: dict, out_dir: Path) -> str:
                      f"{cal['balanced_accuracy_in_use']}, kappa {cal['cohen_kappa_in_use']} (best {cal['best_threshold']})")
     failed = [r["id"] for r in report["cases"] if not r["passed"]]
     if failed:
-        lines.append("  failed: " + ", ".join(failed))
+        shown = ", ".join(failed[:30]) + (f" and {len(failed) - 30} more (report.html lists them)" if len(failed) > 30 else "")
+        lines.append(f"  failed ({len(failed)}): " + shown)
     missed = report["gates"]["missed"]
     lines.append(f"gates ({report['gates'].get('split', 'all')} split): " + ("all met" if not missed else "MISSED: " + "; ".join(missed)))
     lines.append(f"report: {Path(out_dir) / 'report.html'}")

@@ -1,11 +1,13 @@
 """The Chroma vector store: an embedded persistent store (default) or a `chroma run` server.
 
-Embedded stores live in generations under `store_dir`: an ingest that changes anything copies the
-current generation, applies the changes to the copy and then atomically switches the `CURRENT`
-pointer, so a process killed at any point leaves the previous index whole. Readers notice a new
-generation on their next query. A server store is changed in place, adding new chunks before
-removing old ones, so an interrupted ingest never leaves a document missing. Leaves out: Chroma
-auth tokens and tenants other than the default.
+Embedded stores are immutable segments under `store_dir` listed by a committed manifest (`Segments`):
+an ingest writes only what changed into a new segment and marks removed ids dead in the old ones, then
+atomically switches the `CURRENT` pointer to a new manifest, so its cost follows the change, not the
+index, and a process killed at any point leaves the previous index whole. When dead ids or segments
+pile up, the ingest merges the live chunks into one segment, copying their vectors (nothing is
+embedded again). Readers (`SegmentedStore`) notice a new manifest on their next query. A server store
+is changed in place, adding new chunks before removing old ones, so an interrupted ingest never leaves
+a document missing. Leaves out: Chroma auth tokens and tenants other than the default.
 """
 
 from __future__ import annotations
@@ -140,52 +142,67 @@ def persistent_client(path: Path):
     return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
 
 
-class Generations:
-    """Generation folders under store_dir and the atomic `CURRENT` pointer to one of them."""
+class Segments:
+    """The embedded index as immutable segments listed by a committed manifest.
+
+    `store_dir/CURRENT` names the manifest in force, `manifest-*.json`: the segments (each a Chroma
+    persistent folder `seg-*`, written once by one ingest and only read afterwards) with, per segment,
+    the ids removed from it since (`dead`), and the ingest state (fingerprint, counts, skipped files).
+    An ingest writes its new chunks into a new segment, then commits a new manifest by an atomic rename
+    of CURRENT: a process killed at any point leaves the previous manifest, and every segment it names,
+    whole. A manifest written by the older layout (CURRENT naming a whole-store folder) reads as one segment.
+    """
 
     def __init__(self, store_dir: Path):
-        self.root = store_dir
+        self.root = Path(store_dir)
 
-    def current(self) -> Path | None:
+    def current_name(self) -> str | None:
         try:
-            name = (self.root / POINTER).read_text(encoding="utf-8").strip()
+            return (self.root / POINTER).read_text(encoding="utf-8").strip() or None
         except FileNotFoundError:
             return None
+
+    def current(self) -> dict | None:
+        """The manifest in force: {"segments": [{"name", "dead"}], "state": {...}}, or None."""
+        name = self.current_name()
+        if not name or not (self.root / name).exists():
+            return None
         path = self.root / name
-        return path if name and path.is_dir() else None
+        if path.is_dir():  # the older layout: one whole store, its state beside it
+            try:
+                state = json.loads((path / STATE).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                state = {}
+            return {"segments": [{"name": name, "dead": []}], "state": state}
+        return json.loads(path.read_text(encoding="utf-8"))
 
-    def read_state(self) -> dict:
-        cur = self.current()
-        try:
-            return json.loads((cur / STATE).read_text(encoding="utf-8")) if cur else {}
-        except (OSError, ValueError):
-            return {}
-
-    def write_state(self, gen: Path, state: dict) -> None:
-        _atomic_write(gen / STATE, json.dumps(state, indent=1, sort_keys=True))
-
-    def begin(self, fresh: bool = False) -> Path:
+    def new_segment(self) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
-        new = self.root / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
-        cur = self.current()
-        if cur and not fresh:
-            shutil.copytree(cur, new)
-        else:
-            new.mkdir()
-        return new
+        path = self.root / f"seg-{_stamp()}"
+        path.mkdir()
+        return path
 
-    def commit(self, gen: Path) -> None:
-        _fsync_tree(gen)
-        _atomic_write(self.root / POINTER, gen.name)
+    def commit(self, manifest: dict, written: list[Path]) -> str:
+        """Make `manifest` the one in force; `written` are the segment folders this ingest wrote."""
+        for seg in written:
+            _fsync_tree(seg)
+        name = f"manifest-{_stamp()}.json"
+        _atomic_write(self.root / name, json.dumps(manifest, indent=1, sort_keys=True))
+        _atomic_write(self.root / POINTER, name)
+        return name
 
-    def prune(self, keep: int = 2) -> None:
-        """Remove generations other than the newest `keep` (readers may still hold the previous one)."""
-        cur = self.current()
-        gens = sorted((p for p in self.root.glob("gen-*") if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
-        keepers = {cur} | set(gens[:keep])
-        for p in gens:
-            if p not in keepers:
-                shutil.rmtree(p, ignore_errors=True)
+    def prune(self, keep_previous: str | None) -> None:
+        """Remove manifests and segments that neither the manifest in force nor `keep_previous` (which
+        readers may still hold) names: segments of a killed ingest, folders merged away."""
+        keep_names = {self.current_name(), keep_previous} - {None}
+        needed = set(keep_names)
+        for name in keep_names:
+            path = self.root / name
+            if path.is_file():
+                needed |= {s["name"] for s in json.loads(path.read_text(encoding="utf-8"))["segments"]}
+        for p in self.root.iterdir():
+            if p.name.startswith(("seg-", "gen-", "manifest-")) and p.name not in needed:
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
     @contextmanager
     def lock(self):
@@ -199,6 +216,68 @@ class Generations:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _stamp() -> str:
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**9}"
+
+
+class SegmentedStore:
+    """Reads the segments a manifest names as one store: ids removed from a segment are left out, and a
+    query asks every segment and keeps the best (each segment is asked for as many more as it has
+    removed ids, so nothing live is crowded out). Same reading interface as ChromaStore."""
+
+    def __init__(self, root: Path, manifest: dict, collection: str, embedder_name: str):
+        self.manifest = manifest
+        self.parts: list[tuple[str, ChromaStore, frozenset]] = []
+        try:
+            for seg in manifest["segments"]:
+                store = ChromaStore(persistent_client(root / seg["name"]), collection, embedder_name, create=False)
+                self.parts.append((seg["name"], store, frozenset(seg["dead"])))
+        except Exception:
+            self.close()
+            raise
+
+    def count(self) -> int:
+        return sum(store.count() - len(dead) for _, store, dead in self.parts)
+
+    def sizes(self) -> dict[str, int]:
+        """Ids stored per segment, dead ones included."""
+        return {name: store.count() for name, store, _ in self.parts}
+
+    def located(self) -> dict[str, tuple[str, dict]]:
+        """Every live id with the segment that holds it and its metadata."""
+        out = {}
+        for name, store, dead in self.parts:
+            out.update({i: (name, m) for i, m in store.entries().items() if i not in dead})
+        return out
+
+    def entries(self) -> dict[str, dict]:
+        return {i: m for i, (_, m) in self.located().items()}
+
+    def chunks(self) -> dict[str, Chunk]:
+        out = {}
+        for _, store, dead in self.parts:
+            out.update({i: c for i, c in store.chunks().items() if i not in dead})
+        return out
+
+    def vectors(self, name: str, ids: list[str]) -> dict[str, list[float]]:
+        store = next(store for n, store, _ in self.parts if n == name)
+        got = store.collection.get(ids=ids, include=["embeddings"])
+        return {i: list(v) for i, v in zip(got["ids"], got["embeddings"])}
+
+    def query(self, vector: list[float], k: int, doc_id: str | None = None) -> list[Hit]:
+        hits = []
+        for _, store, dead in self.parts:
+            hits += [h for h in store.query(vector, k + len(dead), doc_id) if h.id not in dead]
+        return sorted(hits, key=lambda h: h.similarity, reverse=True)[:k]
+
+    def state(self) -> dict:
+        return self.manifest.get("state", {})
+
+    def close(self) -> None:
+        for _, store, _ in self.parts:
+            store.close()
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -225,15 +304,15 @@ def _fsync_tree(root: Path) -> None:
                 os.close(fd)
 
 
-def open_reader(settings, embedder_name: str) -> tuple[ChromaStore, str]:
-    """Open the index for querying; returns the store and a token that changes with each new generation."""
+def open_reader(settings, embedder_name: str):
+    """Open the index for querying; returns the store and a token that changes with each commit."""
     if settings.chroma_url:
         return ChromaStore(http_client(settings.chroma_url), settings.collection, embedder_name, create=False), settings.chroma_url
-    gens = Generations(settings.store_dir)
-    cur = gens.current()
-    if cur is None:
+    segments = Segments(settings.store_dir)
+    name, manifest = segments.current_name(), segments.current()
+    if manifest is None:
         raise StoreUnavailable(f"no index in {settings.store_dir} yet; run `cimic ingest` (or `make run`, which builds it)")
-    return ChromaStore(persistent_client(cur), settings.collection, embedder_name, create=False), cur.name
+    return SegmentedStore(segments.root, manifest, settings.collection, embedder_name), name
 
 
 class ServerGeneration:

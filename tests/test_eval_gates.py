@@ -50,6 +50,27 @@ def test_compare_and_bad_dataset(env, tmp_path):
     assert done.returncode == 2 and "needs at least one gold passage" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_several_datasets_each_against_its_own_documents(env, tmp_path):
+    mini = tmp_path / "mini"
+    (mini / "docs").mkdir(parents=True)
+    (mini / "docs" / "drill.md").write_text("# Harbour drill\n\nThe Zyxwv harbour drill of 2024 brought 340 volunteers "
+                                            "from the port authority together with the coast guard.\n", encoding="utf-8")
+    cases = [{"id": "m1", "question": "How many volunteers took part in the Zyxwv harbour drill?", "answerable": True,
+              "gold": ["brought 340 volunteers"], "facts": [["340"]], "split": "test"},
+             {"id": "m2", "question": "Who won the 2022 FIFA World Cup?", "answerable": False, "split": "test"}]
+    (mini / "cases.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cases), encoding="utf-8")
+    done = run_eval(env, tmp_path / "out", "--backend", "extractive", "--gates", "", "--sample", "6",
+                    "--dataset", str(ROOT / "evals" / "datasets" / "gold.jsonl"), str(mini / "cases.jsonl"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    assert set(report["by_dataset"]) == {"gold", "mini"} and report["meta"]["knowledge"]["mini"] == str(mini / "docs")
+    rows = {(r["dataset"], r["id"]): r for r in report["cases"]}
+    assert rows[("mini", "m1")]["passed"] and "340" in rows[("mini", "m1")]["answer"]
+    assert rows[("mini", "m2")]["refused"]
+    assert report["splits"]["test"]["cases"]["total"] >= 2 and report["by_dataset"]["mini"]["cases"]["total"] == 2
+    assert "dataset mini (2 cases)" in done.stdout
+
+
 def test_support_threshold_is_calibrated_on_the_labels():
     from assistant.evaluation import calibrate
     from assistant.grounding import DEFAULT_THRESHOLD

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from assistant.ingest.indexer import ingest
-from assistant.store import Generations, open_reader
+from assistant.store import Segments, open_reader
 from conftest import ROOT, chroma_service, free_port
 
 pytestmark = pytest.mark.slow
@@ -114,6 +114,45 @@ def test_symlink_outside_and_oversized_files_are_refused(knowledge, make_setting
     assert all("Top secret" not in h.chunk.text for h in hits)
 
 
+def test_an_ingest_costs_what_changed_and_merging_embeds_nothing(knowledge, make_settings, embedder, counting):
+    from assistant.ingest.indexer import MAX_SEGMENTS
+
+    settings = make_settings()
+    first = ingest(settings, embedder)
+    segments = Segments(settings.store_dir)
+    base = segments.current()["segments"][0]["name"]
+    note = knowledge / "note.md"
+    note.write_text("# Harbour note\n\nThe Zyxwv harbour cell meets on Tuesdays at the pier office.\n", encoding="utf-8")
+    counting["texts"] = 0
+    added = ingest(settings, embedder)
+    assert added.added == counting["texts"] and 0 < counting["texts"] <= 3  # the new file's chunks, nothing else
+    assert [s["name"] for s in segments.current()["segments"]][0] == base and len(segments.current()["segments"]) == 2
+    assert any("Tuesdays" in h.chunk.text for h in top_hit(settings, embedder, "When does the Zyxwv harbour cell meet?"))
+    note.unlink()
+    counting["texts"] = 0
+    removed = ingest(settings, embedder)
+    assert counting["texts"] == 0 and removed.removed == added.added and removed.chunks == first.chunks
+    assert not any("Zyxwv" in h.chunk.text for h in top_hit(settings, embedder, "When does the Zyxwv harbour cell meet?"))
+    # many small ingests: the segments are merged into one, by copying vectors, not embedding again
+    counting["texts"], notes = 0, 0
+    for i in range(MAX_SEGMENTS):
+        (knowledge / f"note-{i}.md").write_text(f"# Drill {i}\n\nDrill {i} of the Qwerty cell trained {i + 10} medics.\n",
+                                                encoding="utf-8")
+        notes += ingest(settings, embedder).added
+    manifest = segments.current()
+    assert len(manifest["segments"]) == 1 and counting["texts"] == notes
+    store, _ = open_reader(settings, embedder.name)
+    try:
+        assert store.count() == first.chunks + notes
+    finally:
+        store.close()
+    assert any("13 medics" in h.chunk.text for h in top_hit(settings, embedder, "How many medics did drill 3 of the Qwerty cell train?"))
+    # the segments merged away stay while readers may hold the manifest before the merge; the next ingest removes them
+    (knowledge / "note-0.md").unlink()
+    ingest(settings, embedder)
+    assert len(list(settings.store_dir.glob("seg-*"))) == 1 and len(list(settings.store_dir.glob("manifest-*"))) == 2
+
+
 def _cimic_env(settings, **extra):
     env = dict(os.environ, CIMIC_KNOWLEDGE_DIR=str(settings.knowledge_dir), CIMIC_STORE_DIR=str(settings.store_dir))
     env.update(extra)
@@ -123,7 +162,7 @@ def _cimic_env(settings, **extra):
 def test_kill_9_during_ingest_leaves_the_previous_index_whole(knowledge, make_settings, embedder):
     settings = make_settings()
     first = ingest(settings, embedder)
-    old_gen = Generations(settings.store_dir).current()
+    old_manifest = Segments(settings.store_dir).current_name()
     # a big new document gives the second ingest many chunks to embed
     paragraphs = [f"Exercise {i} tested liaison between unit {i} and district {i * 7} on water, power and shelter."
                   for i in range(1500)]
@@ -131,19 +170,20 @@ def test_kill_9_during_ingest_leaves_the_previous_index_whole(knowledge, make_se
     proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "ingest", "--progress"], cwd=ROOT,
                             env=_cimic_env(settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
-    while time.time() < deadline and len(list(settings.store_dir.glob("gen-*"))) < 2:
+    while time.time() < deadline and len(list(settings.store_dir.glob("seg-*"))) < 2:
         time.sleep(0.05)
-    time.sleep(3)  # well into embedding and writing the new generation
+    time.sleep(3)  # well into embedding and writing the new segment
     assert proc.poll() is None, "ingest finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert Generations(settings.store_dir).current() == old_gen
+    assert Segments(settings.store_dir).current_name() == old_manifest
     store, _ = open_reader(settings, embedder.name)
     assert store.count() == first.chunks
     assert store.query(embedder.embed(["What is CIMIC?"])[0], 3)
     store.close()
     report = ingest(settings, embedder)  # the next run completes and cleans up
-    assert report.added > 100 and Generations(settings.store_dir).current() != old_gen
+    assert report.added > 100 and Segments(settings.store_dir).current_name() != old_manifest
+    assert len(list(settings.store_dir.glob("seg-*"))) == 2  # the killed run's half-written segment is gone
 
 
 @pytest.fixture

@@ -4,7 +4,10 @@ Chunk ids are content hashes, so the difference between what the files yield now
 index holds tells exactly what to embed (new ids), what to drop (ids no file yields any more) and
 what only needs new metadata (same text, new offsets). Nothing is embedded twice. A file that fails
 to load is reported and skipped, and the chunks it had in the index are kept. A fingerprint of the
-files and settings lets a run with nothing changed finish without opening Chroma at all.
+files and settings lets a run with nothing changed finish without opening Chroma at all; when only
+some files changed (same settings, same sources.yaml and glossary), only those files are read and
+chunked again, and the embedded store gets one new segment with what they add (`store.Segments`), so
+the cost of an ingest follows the change, not the size of the index.
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ from assistant.ingest.documents import Chunk
 from assistant.ingest.glossary import GLOSSARY, glossary_chunks, load_glossary
 from assistant.ingest.loaders import LOADERS, load
 from assistant.ingest.manifest import MANIFEST, load_manifest
-from assistant.store import ChromaStore, Generations, http_client, persistent_client
+from assistant.store import ChromaStore, SegmentedStore, Segments, http_client, persistent_client
 
 CHUNKER_VERSION = "4"
 SKIP_NAMES = {MANIFEST, GLOSSARY, "README.md"}
+MAX_SEGMENTS = 8  # more than this, or
+MAX_DEAD_SHARE = 0.15  # more removed ids than this share of the live ones: merge the segments into one
+ADD_BATCH = 1000
 
 
 @dataclass
@@ -173,35 +179,114 @@ def ingest(settings, embedder, progress: bool = False, rebuild: bool = False) ->
         report.seconds = time.perf_counter() - t0
         return report
 
-    gens = Generations(settings.store_dir)
-    with gens.lock():
-        old = gens.read_state()
-        if not rebuild and gens.current() and old.get("fingerprint") == fp:
+    segments = Segments(settings.store_dir)
+    with segments.lock():
+        previous = segments.current_name()
+        manifest = None if rebuild else segments.current()
+        old = (manifest or {}).get("state", {})
+        if manifest and old.get("fingerprint") == fp:
             _unchanged(report, old, t0)
-            report.generation = gens.current().name
+            report.generation = previous
             return report
         if hasattr(embedder, "preload"):
             embedder.preload()  # overlaps the model import with loading and chunking
-        wanted, failed, report.warnings, report.documents = build_chunks(settings, embedder.count_tokens, files)
-        report.skipped = skipped + failed
-        gen = gens.begin(fresh=rebuild)
-        client = persistent_client(gen)
-        store = ChromaStore(client, settings.collection, embedder.name, create=True)
+        reader = SegmentedStore(segments.root, manifest, settings.collection, embedder.name) if manifest else None
         try:
-            _apply(store, embedder, wanted, {p for p, _ in failed}, settings, report, progress)
+            manifest, written = _segment_for_changes(settings, embedder, segments, reader, manifest, fp, files, report,
+                                                     progress)
         finally:
-            store.close()
-        gens.write_state(gen, _state(fp, report))
-        gens.commit(gen)
-        gens.prune()
-        report.generation = gen.name
+            if reader:
+                reader.close()
+        report.skipped = skipped + report.skipped
+        manifest["state"] = _state(fp, report)
+        report.generation = segments.commit(manifest, written)
+        if _needs_merge(manifest):
+            report.generation = _merge(settings, embedder.name, segments, manifest)
+        segments.prune(keep_previous=previous)
     report.seconds = time.perf_counter() - t0
     return report
 
 
+def _segment_for_changes(settings, embedder, segments: Segments, reader, manifest, fp, files, report, progress):
+    """Read and chunk the files that changed (all of them without a manifest, or when the settings,
+    sources.yaml or the glossary changed), write what they add into a new segment, mark what they
+    drop dead in its segment; returns the new manifest and the segment folders written."""
+    old_fp = (manifest or {}).get("state", {}).get("fingerprint") or {}
+    live = reader.located() if reader else {}
+    if manifest and old_fp.get("config") == fp["config"]:
+        old_files = old_fp.get("files", {})
+        changed = {rel for rel, sha in fp["files"].items() if old_files.get(rel) != sha}
+        old_failed = [tuple(f) for f in manifest["state"].get("failed", []) if f[0] not in changed and f[0] in fp["files"]]
+    else:
+        changed, old_failed = set(fp["files"]), []
+    wanted, failed, warnings, _ = build_chunks(settings, embedder.count_tokens, [(r, p) for r, p in files if r in changed])
+    failed_paths = {p for p, _ in failed} | {p for p, _ in old_failed}
+    # chunks of unchanged files stay as they are; those of a file that failed to load are kept too
+    kept = {i for i, (_, m) in live.items() if m.get("path") in failed_paths
+            or (m.get("path") not in changed and m.get("path") in fp["files"])}
+    to_add = [c for i, c in wanted.items() if i not in live]
+    to_update = [c for i, c in wanted.items() if i in live and live[i][1] != c.metadata()]
+    to_remove = [i for i in live if i not in wanted and i not in kept]
+    new = {"segments": [dict(seg, dead=list(seg["dead"])) for seg in (manifest or {"segments": []})["segments"]]}
+    by_name = {seg["name"]: seg for seg in new["segments"]}
+    for i in to_remove + [c.id for c in to_update]:
+        by_name[live[i][0]]["dead"].append(i)
+    if reader:  # a segment all of whose ids are dead leaves the manifest
+        sizes = reader.sizes()
+        new["segments"] = [seg for seg in new["segments"] if len(set(seg["dead"])) < sizes[seg["name"]]]
+    written = []
+    if to_add or to_update:
+        path = segments.new_segment()
+        written.append(path)
+        store = ChromaStore(persistent_client(path), settings.collection, embedder.name, create=True)
+        try:
+            _embed_and_add(store, embedder, to_add, settings.embed_batch, progress)
+            for seg_name in {live[c.id][0] for c in to_update}:  # same text, new metadata: the vector is copied
+                moved = [c for c in to_update if live[c.id][0] == seg_name]
+                vectors = reader.vectors(seg_name, [c.id for c in moved])
+                store.add(moved, [vectors[c.id] for c in moved])
+        finally:
+            store.close()
+        new["segments"].append({"name": path.name, "dead": []})
+    report.added, report.updated, report.removed = len(to_add), len(to_update), len(to_remove)
+    report.chunks = len(live) - len(to_remove) + len(to_add)
+    report.kept = report.chunks - len(to_add)
+    report.skipped = old_failed + failed
+    report.warnings = warnings if changed == set(fp["files"]) else sorted(set(warnings) | set(manifest["state"].get("warnings", [])))
+    report.documents = len(fp["files"]) - len(failed_paths)
+    return new, written
+
+
+def _needs_merge(manifest: dict) -> bool:
+    dead = sum(len(s["dead"]) for s in manifest["segments"])
+    live = manifest["state"]["chunks"]
+    return len(manifest["segments"]) > MAX_SEGMENTS or dead > MAX_DEAD_SHARE * max(live, 1)
+
+
+def _merge(settings, embedder_name: str, segments: Segments, manifest: dict) -> str:
+    """Copy the live chunks of every segment, vectors included, into one new segment and commit it."""
+    reader = SegmentedStore(segments.root, manifest, settings.collection, embedder_name)
+    path = segments.new_segment()
+    store = ChromaStore(persistent_client(path), settings.collection, embedder_name, create=True)
+    try:
+        for name, part, dead in reader.parts:
+            got = part.collection.get(include=["documents", "metadatas", "embeddings"])
+            rows = [(i, d, m, v) for i, d, m, v in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"])
+                    if i not in dead]
+            for k in range(0, len(rows), ADD_BATCH):
+                batch = rows[k:k + ADD_BATCH]
+                store.collection.upsert(ids=[r[0] for r in batch], documents=[r[1] for r in batch],
+                                        metadatas=[r[2] for r in batch], embeddings=[list(r[3]) for r in batch])
+    finally:
+        store.close()
+        reader.close()
+    return segments.commit({"segments": [{"name": path.name, "dead": []}], "state": manifest["state"]}, [path])
+
+
 def _state(fp: dict, report: IngestReport) -> dict:
+    failed = [list(s) for s in report.skipped if s[0] in fp["files"]]  # files found but not loadable
     return {"fingerprint": fp, "documents": report.documents, "chunks": report.chunks,
-            "skipped": report.skipped, "warnings": report.warnings, "at": time.time()}
+            "skipped": [list(s) for s in report.skipped], "failed": failed, "warnings": report.warnings, "at": time.time()}
 
 
 def _unchanged(report: IngestReport, old: dict, t0: float) -> None:
