@@ -296,9 +296,9 @@ def build_assistant(settings, embedder=None, chat_model=None, retriever=None, sc
     from assistant.store import open_reader
 
     if embedder is None:
-        from assistant.embeddings import MiniLMEmbedder
+        from assistant.embeddings import make_embedder
 
-        embedder = MiniLMEmbedder(settings.embed_batch)
+        embedder = make_embedder(settings)
     if retriever is None:
         retriever = HybridRetriever(lambda: open_reader(settings, embedder.name), embedder,
                                     token=_generation_token(settings))

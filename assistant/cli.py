@@ -26,13 +26,13 @@ def _settings(args):
 
 
 def cmd_ingest(args) -> int:
-    from assistant.embeddings import MiniLMEmbedder
+    from assistant.embeddings import make_embedder
     from assistant.ingest.indexer import ingest
 
     settings = _settings(args)
     target = settings.chroma_url or settings.store_dir
     print(f"indexing {settings.knowledge_dir} into {target}", file=sys.stderr)
-    report = ingest(settings, MiniLMEmbedder(settings.embed_batch), progress=sys.stderr.isatty() or args.progress,
+    report = ingest(settings, make_embedder(settings), progress=sys.stderr.isatty() or args.progress,
                     rebuild=args.rebuild)
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
@@ -103,10 +103,13 @@ def cmd_serve(args) -> int:
 
 
 def cmd_model(args) -> int:
+    from assistant.embeddings import export_onnx
     from assistant.llm.model_file import ensure_model
 
     settings = _settings(args)
     print(ensure_model(settings.model_dir))
+    if settings.embedder == "onnx-int8":
+        print(export_onnx(settings.resolved(settings.model_dir)))
     return 0
 
 
@@ -134,7 +137,7 @@ def cmd_gate(args) -> int:
     data = path.parent / "signals.jsonl"
     if args.collect:
         from assistant.answering.gate_data import collect
-        from assistant.embeddings import MiniLMEmbedder
+        from assistant.embeddings import make_embedder
         from assistant.llm.base import make_chat_model
 
         corpus = Path(args.corpus) if args.corpus else None
@@ -145,7 +148,7 @@ def cmd_gate(args) -> int:
         def progress(i, n):
             print(f"\r{i}/{n}", end="", file=sys.stderr, flush=True)
 
-        rows = collect(settings, MiniLMEmbedder(settings.embed_batch), Path(args.dataset), corpus, args.per_article,
+        rows = collect(settings, make_embedder(settings), Path(args.dataset), corpus, args.per_article,
                        args.llm_sample, model, progress)
         path.parent.mkdir(parents=True, exist_ok=True)
         data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
@@ -235,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50, help="list: at most this many, newest first")
     p.set_defaults(func=cmd_feedback)
 
-    p = sub.add_parser("model", help="join the packaged local model once, check its SHA-256, print its path")
+    p = sub.add_parser("model", help="join the packaged local model once, check its SHA-256, and export the int8 ONNX embedder; print their paths")
     p.set_defaults(func=cmd_model)
     return parser
 

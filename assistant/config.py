@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(20.0, gt=0, description="files larger than this are skipped with a message")
 
     # models
+    embedder: Literal["onnx-int8", "torch"] = Field("onnx-int8", description="all-MiniLM-L6-v2 as int8 ONNX (faster) or on torch")
     embed_batch: int = Field(32, ge=1)
     model_dir: Path = Field(ROOT / "var" / "models", description="where the joined GGUF file is written")
 

@@ -14,10 +14,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 @pytest.fixture(scope="session")
 def embedder():
-    """The real packaged all-MiniLM-L6-v2, loaded once for the session."""
-    from assistant.embeddings import MiniLMEmbedder
+    """The real packaged all-MiniLM-L6-v2, as configured (int8 ONNX by default), loaded once for the session."""
+    from assistant.config import Settings
+    from assistant.embeddings import make_embedder
 
-    return MiniLMEmbedder()
+    return make_embedder(Settings(_env_file=None))
 
 
 @pytest.fixture

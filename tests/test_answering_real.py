@@ -17,13 +17,13 @@ def index(tmp_path_factory):
     import shutil
 
     from assistant.config import Settings
-    from assistant.embeddings import MiniLMEmbedder
+    from assistant.embeddings import make_embedder
     from conftest import ROOT
 
     tmp = tmp_path_factory.mktemp("real")
     shutil.copytree(ROOT / "knowledge", tmp / "knowledge")
     settings = Settings(_env_file=None, knowledge_dir=tmp / "knowledge", store_dir=tmp / "index")
-    emb = MiniLMEmbedder()
+    emb = make_embedder(settings)
     ingest(settings, emb)
     return settings, emb
 

@@ -183,6 +183,9 @@ def ingest(settings, embedder, progress: bool = False, rebuild: bool = False) ->
     with segments.lock():
         previous = segments.current_name()
         manifest = None if rebuild else segments.current()
+        built_with = ((manifest or {}).get("state", {}).get("fingerprint") or {}).get("config", {}).get("embedder")
+        if manifest and built_with != embedder.name:
+            manifest = None  # vectors of another embedder are not mixed with these: everything is embedded again
         old = (manifest or {}).get("state", {})
         if manifest and old.get("fingerprint") == fp:
             _unchanged(report, old, t0)

@@ -83,13 +83,13 @@ def main() -> None:
     from assistant.answering.gate_data import corpus_cases
     from assistant.chain import assistant_over, build_assistant
     from assistant.config import Settings
-    from assistant.embeddings import MiniLMEmbedder
+    from assistant.embeddings import make_embedder
     from assistant.evaluation import load_dataset, sample
     from assistant.llm.base import make_chat_model
 
     rng = random.Random(11)
     settings = Settings()
-    embedder = MiniLMEmbedder(settings.embed_batch)
+    embedder = make_embedder(settings)
     local = make_chat_model(settings.model_copy(update={"llm_backend": "local"}))
     gold = [c for c in load_dataset(ROOT / "evals" / "datasets" / "gold.jsonl") if c.answerable]
     corpus = Path(args.corpus)
