@@ -103,10 +103,10 @@ def main() -> None:
     cases = [json.loads(line) for line in Path(args.dataset).read_text(encoding="utf-8").splitlines() if line.strip()]
 
     from assistant.config import Settings
-    from assistant.embeddings import MiniLMEmbedder
+    from assistant.embeddings import make_embedder
 
     settings = Settings()
-    embedder = MiniLMEmbedder()
+    embedder = make_embedder(settings)
     embedder.embed(["warm up"])
     t = time.perf_counter()
     hit, mrr = baseline_hits(cases, embedder)

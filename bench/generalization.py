@@ -133,7 +133,7 @@ def main() -> None:
     from assistant.answering.gate_data import _thin, corpus_cases
     from assistant.chain import assistant_over
     from assistant.config import Settings
-    from assistant.embeddings import MiniLMEmbedder
+    from assistant.embeddings import make_embedder
     from assistant.llm.base import make_chat_model
 
     corpus = Path(args.corpus)
@@ -142,7 +142,7 @@ def main() -> None:
     all_paras = paragraphs(corpus / "docs")
     paras = {c.id: answer_paragraph(c, all_paras) for c in cases}
     settings = Settings()
-    embedder = MiniLMEmbedder()
+    embedder = make_embedder(settings)
     embedder.embed(["warm up"])
     print(f"corpus {corpus.name}, {args.split} articles: {len(cases)} cases "
           f"({sum(c.answerable for c in cases)} answerable)")

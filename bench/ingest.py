@@ -36,12 +36,13 @@ def main() -> None:
     wall, report = run_ingest(env)
     print(f"re-ingest, nothing changed: {wall:.2f} s wall, {report['seconds']:.3f} s inside ingest, {report['added']} embedded")
 
-    from assistant.embeddings import MiniLMEmbedder
+    from assistant.config import Settings
+    from assistant.embeddings import make_embedder
 
     rng = random.Random(7)
     words = (ROOT / "knowledge" / "000_6768f1f45eb71369.txt").read_text(encoding="utf-8").split()
     corpus = [" ".join(rng.choice(words) for _ in range(rng.randint(60, 160))) for _ in range(2000)]
-    emb = MiniLMEmbedder()
+    emb = make_embedder(Settings())
     emb.embed(["warm up"])
     t = time.perf_counter()
     for i in range(0, len(corpus), 32):

@@ -132,9 +132,10 @@ def build_chunks(settings, count_tokens, files) -> tuple[dict[str, Chunk], list[
 def _embed_and_add(store: ChromaStore, embedder, chunks: list[Chunk], batch: int, progress: bool) -> None:
     from tqdm import tqdm
 
+    step = batch * 8  # the embedder sorts each slice by length and batches it: less padding than batch by batch
     with tqdm(total=len(chunks), unit="chunk", desc="embedding", disable=not progress, leave=False) as bar:
-        for i in range(0, len(chunks), batch):
-            part = chunks[i:i + batch]
+        for i in range(0, len(chunks), step):
+            part = chunks[i:i + step]
             store.add(part, embedder.embed([c.embed_text or c.text for c in part]))
             bar.update(len(part))
 
