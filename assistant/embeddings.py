@@ -93,6 +93,7 @@ class MiniLMEmbedder(_Tokens):
     def preload(self) -> None:
         """Start loading the model in the background (the import alone takes seconds)."""
         if self._model is None:
+            import numpy  # noqa: F401  imported here first: two threads importing numpy at once can break it
             threading.Thread(target=self._load, name="embedder-load", daemon=True).start()
 
     def embed(self, texts: list[str]) -> list[list[float]]:
@@ -138,7 +139,13 @@ class OnnxMiniLMEmbedder(_Tokens):
         return self._session
 
     def preload(self) -> None:
+        """Load the model in the background; the libraries are imported here first, in the caller's
+        thread (two threads importing numpy at once can break its import)."""
         if self._session is None:
+            import numpy  # noqa: F401
+            import onnxruntime  # noqa: F401
+            import tokenizers  # noqa: F401
+
             threading.Thread(target=self._load, name="embedder-load", daemon=True).start()
 
     def embed(self, texts: list[str]) -> list[list[float]]:

@@ -69,7 +69,8 @@ class ChromaStore:
         got = self.collection.get(include=["metadatas"])
         return dict(zip(got["ids"], got["metadatas"]))
 
-    def chunks(self) -> dict[str, Chunk]:
+    def chunks(self, cache: dict | None = None) -> dict[str, Chunk]:
+        """Every chunk (`cache` is for immutable segments; a collection that changes in place ignores it)."""
         got = self.collection.get(include=["metadatas", "documents"])
         return {i: Chunk.from_store(d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
 
@@ -255,10 +256,20 @@ class SegmentedStore:
     def entries(self) -> dict[str, dict]:
         return {i: m for i, (_, m) in self.located().items()}
 
-    def chunks(self) -> dict[str, Chunk]:
+    def chunks(self, cache: dict | None = None) -> dict[str, Chunk]:
+        """The live chunks; `cache` (segment name -> its chunks), kept by the caller between openings,
+        spares reading again the segments it holds: they never change."""
         out = {}
-        for _, store, dead in self.parts:
-            out.update({i: c for i, c in store.chunks().items() if i not in dead})
+        for name, store, dead in self.parts:
+            part = cache.get(name) if cache is not None else None
+            if part is None:
+                part = store.chunks()
+                if cache is not None:
+                    cache[name] = part
+            out.update({i: c for i, c in part.items() if i not in dead})
+        if cache is not None:
+            for name in set(cache) - {n for n, _, _ in self.parts}:
+                del cache[name]
         return out
 
     def vectors(self, name: str, ids: list[str]) -> dict[str, list[float]]:

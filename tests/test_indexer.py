@@ -165,7 +165,7 @@ def test_kill_9_during_ingest_leaves_the_previous_index_whole(knowledge, make_se
     old_manifest = Segments(settings.store_dir).current_name()
     # a big new document gives the second ingest many chunks to embed
     paragraphs = [f"Exercise {i} tested liaison between unit {i} and district {i * 7} on water, power and shelter."
-                  for i in range(1500)]
+                  for i in range(8000)]
     (knowledge / "big.md").write_text("# Exercises\n\n" + "\n\n".join(paragraphs), encoding="utf-8")
     proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "ingest", "--progress"], cwd=ROOT,
                             env=_cimic_env(settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -173,7 +173,7 @@ def test_kill_9_during_ingest_leaves_the_previous_index_whole(knowledge, make_se
     while time.time() < deadline and len(list(settings.store_dir.glob("seg-*"))) < 2:
         time.sleep(0.05)
     time.sleep(3)  # well into embedding and writing the new segment
-    assert proc.poll() is None, "ingest finished before it could be killed"
+    assert proc.poll() is None, f"ingest finished before it could be killed: {proc.communicate()[1][-2000:]!r}"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert Segments(settings.store_dir).current_name() == old_manifest

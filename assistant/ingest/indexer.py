@@ -140,20 +140,47 @@ def _embed_and_add(store: ChromaStore, embedder, chunks: list[Chunk], batch: int
             bar.update(len(part))
 
 
-def _apply(store: ChromaStore, embedder, wanted: dict[str, Chunk], failed_paths: set[str], settings,
-           report: IngestReport, progress: bool) -> None:
-    existing = store.entries()
-    keep_failed = {i for i, m in existing.items() if m.get("path") in failed_paths}
-    to_add = [c for i, c in wanted.items() if i not in existing]
-    to_update = [c for i, c in wanted.items() if i in existing and existing[i] != c.metadata()]
-    to_remove = [i for i in existing if i not in wanted and i not in keep_failed]
-    # add before delete: an interrupted run never leaves a document without chunks
-    _embed_and_add(store, embedder, to_add, settings.embed_batch, progress)
-    store.update_metadata(to_update)
-    store.delete(to_remove)
-    report.added, report.updated, report.removed = len(to_add), len(to_update), len(to_remove)
-    report.kept = len(wanted) - len(to_add) + len(keep_failed)
-    report.chunks = len(wanted) + len(keep_failed)
+@dataclass
+class Plan:
+    """What an ingest changes: chunks to embed, chunks whose metadata changed (same text), ids to drop."""
+    to_add: list[Chunk]
+    to_update: list[Chunk]
+    to_remove: list[str]
+
+
+def plan(settings, embedder, live: dict[str, dict], state: dict, fp: dict, files, report: IngestReport) -> Plan:
+    """Read and chunk the files that changed since `state` (all of them without one, or when the
+    settings, sources.yaml or the glossary changed) and compare with the `live` ids and metadata: the
+    chunks of unchanged files stay as they are, and those of a file that fails to load are kept.
+    Fills the report's counts."""
+    old_fp = state.get("fingerprint") or {}
+    if old_fp.get("config") == fp["config"]:
+        old_files = old_fp.get("files", {})
+        changed = {rel for rel, sha in fp["files"].items() if old_files.get(rel) != sha}
+        old_failed = [tuple(f) for f in state.get("failed", []) if f[0] not in changed and f[0] in fp["files"]]
+    else:
+        changed, old_failed = set(fp["files"]), []
+    wanted, failed, warnings, _ = build_chunks(settings, embedder.count_tokens, [(r, p) for r, p in files if r in changed])
+    failed_paths = {p for p, _ in failed} | {p for p, _ in old_failed}
+    kept = {i for i, m in live.items() if m.get("path") in failed_paths
+            or (m.get("path") not in changed and m.get("path") in fp["files"])}
+    out = Plan([c for i, c in wanted.items() if i not in live],
+               [c for i, c in wanted.items() if i in live and live[i] != c.metadata()],
+               [i for i in live if i not in wanted and i not in kept])
+    report.added, report.updated, report.removed = len(out.to_add), len(out.to_update), len(out.to_remove)
+    report.chunks = len(live) - len(out.to_remove) + len(out.to_add)
+    report.kept = report.chunks - len(out.to_add)
+    report.skipped = old_failed + failed
+    report.warnings = warnings if changed == set(fp["files"]) else sorted(set(warnings) | set(state.get("warnings", [])))
+    report.documents = len(fp["files"]) - len(failed_paths)
+    return out
+
+
+def _apply_in_place(store: ChromaStore, embedder, todo: Plan, settings, progress: bool) -> None:
+    """A Chroma server: add before delete, so an interrupted run never leaves a document without chunks."""
+    _embed_and_add(store, embedder, todo.to_add, settings.embed_batch, progress)
+    store.update_metadata(todo.to_update)
+    store.delete(todo.to_remove)
 
 
 def ingest(settings, embedder, progress: bool = False, rebuild: bool = False) -> IngestReport:
@@ -169,11 +196,12 @@ def ingest(settings, embedder, progress: bool = False, rebuild: bool = False) ->
             if not rebuild and old.get("fingerprint") == fp:
                 _unchanged(report, old, t0)
                 return report
-            wanted, failed, report.warnings, report.documents = build_chunks(settings, embedder.count_tokens, files)
             if rebuild:
                 store.delete(list(store.entries()))
-            _apply(store, embedder, wanted, {p for p, _ in failed}, settings, report, progress)
-            report.skipped = skipped + failed
+                old = {}
+            todo = plan(settings, embedder, store.entries(), old, fp, files, report)
+            _apply_in_place(store, embedder, todo, settings, progress)
+            report.skipped = skipped + report.skipped
             store.collection.modify(metadata={"embedder": embedder.name, "cimic_state": json.dumps(_state(fp, report))})
         finally:
             store.close()
@@ -196,8 +224,10 @@ def ingest(settings, embedder, progress: bool = False, rebuild: bool = False) ->
             embedder.preload()  # overlaps the model import with loading and chunking
         reader = SegmentedStore(segments.root, manifest, settings.collection, embedder.name) if manifest else None
         try:
-            manifest, written = _segment_for_changes(settings, embedder, segments, reader, manifest, fp, files, report,
-                                                     progress)
+            located = reader.located() if reader else {}
+            todo = plan(settings, embedder, {i: m for i, (_, m) in located.items()}, old, fp, files, report)
+            manifest, written = _new_segment(settings, embedder, segments, reader, manifest,
+                                             {i: seg for i, (seg, _) in located.items()}, todo, progress)
         finally:
             if reader:
                 reader.close()
@@ -211,53 +241,31 @@ def ingest(settings, embedder, progress: bool = False, rebuild: bool = False) ->
     return report
 
 
-def _segment_for_changes(settings, embedder, segments: Segments, reader, manifest, fp, files, report, progress):
-    """Read and chunk the files that changed (all of them without a manifest, or when the settings,
-    sources.yaml or the glossary changed), write what they add into a new segment, mark what they
-    drop dead in its segment; returns the new manifest and the segment folders written."""
-    old_fp = (manifest or {}).get("state", {}).get("fingerprint") or {}
-    live = reader.located() if reader else {}
-    if manifest and old_fp.get("config") == fp["config"]:
-        old_files = old_fp.get("files", {})
-        changed = {rel for rel, sha in fp["files"].items() if old_files.get(rel) != sha}
-        old_failed = [tuple(f) for f in manifest["state"].get("failed", []) if f[0] not in changed and f[0] in fp["files"]]
-    else:
-        changed, old_failed = set(fp["files"]), []
-    wanted, failed, warnings, _ = build_chunks(settings, embedder.count_tokens, [(r, p) for r, p in files if r in changed])
-    failed_paths = {p for p, _ in failed} | {p for p, _ in old_failed}
-    # chunks of unchanged files stay as they are; those of a file that failed to load are kept too
-    kept = {i for i, (_, m) in live.items() if m.get("path") in failed_paths
-            or (m.get("path") not in changed and m.get("path") in fp["files"])}
-    to_add = [c for i, c in wanted.items() if i not in live]
-    to_update = [c for i, c in wanted.items() if i in live and live[i][1] != c.metadata()]
-    to_remove = [i for i in live if i not in wanted and i not in kept]
+def _new_segment(settings, embedder, segments: Segments, reader, manifest, located, todo: Plan, progress: bool):
+    """The embedded store: what the plan adds goes into one new segment (vectors of chunks whose metadata
+    changed are copied), what it drops is marked dead in its segment; returns the new manifest and the
+    segment folders written."""
     new = {"segments": [dict(seg, dead=list(seg["dead"])) for seg in (manifest or {"segments": []})["segments"]]}
     by_name = {seg["name"]: seg for seg in new["segments"]}
-    for i in to_remove + [c.id for c in to_update]:
-        by_name[live[i][0]]["dead"].append(i)
+    for i in todo.to_remove + [c.id for c in todo.to_update]:
+        by_name[located[i]]["dead"].append(i)
     if reader:  # a segment all of whose ids are dead leaves the manifest
         sizes = reader.sizes()
         new["segments"] = [seg for seg in new["segments"] if len(set(seg["dead"])) < sizes[seg["name"]]]
     written = []
-    if to_add or to_update:
+    if todo.to_add or todo.to_update:
         path = segments.new_segment()
         written.append(path)
         store = ChromaStore(persistent_client(path), settings.collection, embedder.name, create=True)
         try:
-            _embed_and_add(store, embedder, to_add, settings.embed_batch, progress)
-            for seg_name in {live[c.id][0] for c in to_update}:  # same text, new metadata: the vector is copied
-                moved = [c for c in to_update if live[c.id][0] == seg_name]
+            _embed_and_add(store, embedder, todo.to_add, settings.embed_batch, progress)
+            for seg_name in {located[c.id] for c in todo.to_update}:  # same text, new metadata: the vector is copied
+                moved = [c for c in todo.to_update if located[c.id] == seg_name]
                 vectors = reader.vectors(seg_name, [c.id for c in moved])
                 store.add(moved, [vectors[c.id] for c in moved])
         finally:
             store.close()
         new["segments"].append({"name": path.name, "dead": []})
-    report.added, report.updated, report.removed = len(to_add), len(to_update), len(to_remove)
-    report.chunks = len(live) - len(to_remove) + len(to_add)
-    report.kept = report.chunks - len(to_add)
-    report.skipped = old_failed + failed
-    report.warnings = warnings if changed == set(fp["files"]) else sorted(set(warnings) | set(manifest["state"].get("warnings", [])))
-    report.documents = len(fp["files"]) - len(failed_paths)
     return new, written
 
 

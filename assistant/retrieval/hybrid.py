@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from assistant.ingest.documents import Chunk
-from assistant.retrieval.lexical import BM25Index
+from assistant.retrieval.lexical import BM25Index, bm25_tokens
 from assistant.text import content_words, fold, question_terms, stem, words
 
 RRF_K = 60
@@ -89,8 +89,12 @@ class HybridRetriever:
         self._words: dict[str, set[str]] = {}  # passage_words of every chunk, computed once per refresh
         self._record_words: dict[str, set[str]] = {}
         self._doc_names: dict[str, set[str]] = {}
-        self._df: Counter = Counter()
+        self._df: Counter = Counter()  # chunks that use each word
         self._surface: frozenset[str] = frozenset()
+        self._surface_counts: Counter = Counter()
+        self._text_pairs: Counter = Counter()  # (word, document) -> chunks of the document whose text uses the word
+        self._derived: dict[str, tuple] = {}  # per chunk: passage words, text words, surface words, BM25 tokens
+        self._segments: dict = {}  # the embedded store's immutable segments, read once (store.SegmentedStore.chunks)
         self._surface_by_initial: dict[str, list[str]] = {}
 
     def refresh(self, token_now=None) -> None:
@@ -99,29 +103,51 @@ class HybridRetriever:
                 return
             store, token = self._open_store()
             old, self.store, self._token = self.store, store, token_now if token_now is not None else token
-            self.chunks = store.chunks()
-            ids = list(self.chunks)
-            self.bm25 = BM25Index(ids, [self.chunks[i] for i in ids])
-            self._terms = []
-            for i, c in self.chunks.items():
-                if c.kind == "glossary" and c.term:
-                    base = re.sub(r"\s*\([^)]*\)\s*$", "", c.term)
-                    for name in {c.term, base, c.acronym or ""} - {""}:
-                        self._terms.append((_plain(name), i))
-            self._words = {i: passage_words(c) for i, c in self.chunks.items()}
-            self._df = Counter(w for ws in self._words.values() for w in ws)  # chunks that use each word
-            self.vocabulary = frozenset(self._df)
-            self._record_words = {c.doc_id: self._words[i] for i, c in self.chunks.items() if c.kind == "document"}
-            self._doc_names = _distinctive_names(self.chunks.values(), self._record_words)
-            self._surface = frozenset(w for c in self.chunks.values()
-                                      for w in words(" ".join(filter(None, (c.text, c.title, c.section, c.term)))))
-            by_initial: dict[str, list[str]] = {}
-            for w in self._surface:
-                if w.isalpha() and len(w) >= 4:
-                    by_initial.setdefault(w[0], []).append(w)
-            self._surface_by_initial = by_initial
+            self._index(store.chunks(self._segments))
             if old is not None:
                 old.close()
+
+    def _index(self, chunks: dict[str, Chunk]) -> None:
+        """Derive what the lexical side reads from the chunks. What a chunk yields (its words, BM25 tokens,
+        surface words) is kept from the previous refresh when the chunk did not change, and the counts over
+        the index are updated by what left and what came, so a refresh after a small ingest costs little."""
+        prev = self.chunks
+        for i in [i for i in prev if chunks.get(i) != prev[i]]:  # gone or changed
+            w, t, f, _ = self._derived.pop(i)
+            self._df.subtract(w)
+            self._surface_counts.subtract(f)
+            doc = prev[i].doc_id
+            self._text_pairs.subtract({(x, doc) for x in t})
+        for i in [i for i in chunks if prev.get(i) != chunks[i]]:  # new or changed
+            c = chunks[i]
+            w, t, f = passage_words(c), set(content_words(c.text)), set(_surface_words(c))
+            self._derived[i] = (w, t, f, bm25_tokens(c))
+            self._df.update(w)
+            self._surface_counts.update(f)
+            self._text_pairs.update({(x, c.doc_id) for x in t})
+        for counter in (self._df, self._surface_counts, self._text_pairs):
+            for key in [k for k, n in counter.items() if n <= 0]:
+                del counter[key]
+        self.chunks = chunks
+        ids = list(chunks)
+        self.bm25 = BM25Index(ids, [self._derived[i][3] for i in ids])
+        self._terms = []
+        for i, c in chunks.items():
+            if c.kind == "glossary" and c.term:
+                base = re.sub(r"\s*\([^)]*\)\s*$", "", c.term)
+                for name in {c.term, base, c.acronym or ""} - {""}:
+                    self._terms.append((_plain(name), i))
+        self._words = {i: d[0] for i, d in self._derived.items()}
+        self.vocabulary = frozenset(self._df)  # chunks that use each word
+        self._record_words = {c.doc_id: self._words[i] for i, c in chunks.items() if c.kind == "document"}
+        text_docs = Counter(word for word, _ in self._text_pairs)  # documents whose text uses each word
+        self._doc_names = _distinctive_names(chunks.values(), self._record_words, text_docs)
+        self._surface = frozenset(self._surface_counts)
+        by_initial: dict[str, list[str]] = {}
+        for w in self._surface:
+            if w.isalpha() and len(w) >= 4:
+                by_initial.setdefault(w[0], []).append(w)
+        self._surface_by_initial = by_initial
 
     def refresh_if_changed(self) -> None:
         if self._current_token is None:
@@ -241,24 +267,23 @@ class HybridRetriever:
         return named
 
 
-def _distinctive_names(chunks, records: dict[str, set[str]]) -> dict[str, set[str]]:
-    """Per document, the words of its title and record (author, publisher) that no other document has."""
-    chunks = list(chunks)
+def _distinctive_names(chunks, records: dict[str, set[str]], text_docs: Counter) -> dict[str, set[str]]:
+    """Per document, the words of its title and record (author, publisher) that no other document has
+    (`text_docs`: how many documents' texts use each word)."""
     words: dict[str, set[str]] = {}
-    for c in chunks:
-        words.setdefault(c.doc_id, set()).update(content_words(c.title))
+    for doc, title in {(c.doc_id, c.title) for c in chunks}:
+        words.setdefault(doc, set()).update(content_words(title))
     for doc, rec in records.items():
         words.setdefault(doc, set()).update(rec)
-    in_texts: dict[str, set[str]] = {}
-    for c in chunks:
-        for w in set(content_words(c.text)):
-            in_texts.setdefault(w, set()).add(c.doc_id)
-    out = {}
-    for doc, ws in words.items():
-        others = set().union(*(v for d, v in words.items() if d != doc)) if len(words) > 1 else set()
-        # a name, not a common word: at most one other document's text uses it ("during" is everywhere)
-        out[doc] = {w for w in ws - others if len(w) > 3 and not w.isdigit() and len(in_texts.get(w, ())) <= 2}
-    return out
+    named_by = Counter(w for ws in words.values() for w in ws)  # documents whose title or record has each word
+    # a name, not a common word: no other document's title or record has it, and at most one other
+    # document's text uses it ("during" is everywhere)
+    return {doc: {w for w in ws if named_by[w] == 1 and len(w) > 3 and not w.isdigit() and text_docs.get(w, 0) <= 2}
+            for doc, ws in words.items()}
+
+
+def _surface_words(c: Chunk) -> list[str]:
+    return words(" ".join(filter(None, (c.text, c.title, c.section, c.term))))
 
 
 def passage_words(chunk: Chunk) -> set[str]:

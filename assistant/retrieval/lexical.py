@@ -1,4 +1,5 @@
-"""BM25 over the indexed chunks (bm25s), rebuilt in memory when the index changes (milliseconds)."""
+"""BM25 over the indexed chunks (bm25s), rebuilt in memory from each chunk's tokens (kept by the retriever
+between refreshes) when the index changes."""
 
 from __future__ import annotations
 
@@ -6,24 +7,20 @@ from assistant.ingest.documents import Chunk
 from assistant.text import content_words
 
 
-def _tokens(chunk_or_text) -> list[str]:
-    if isinstance(chunk_or_text, Chunk):
-        c = chunk_or_text
-        return content_words(f"{c.term or ''} {c.acronym or ''} {c.section} {c.text}")
-    return content_words(chunk_or_text)
+def bm25_tokens(c: Chunk) -> list[str]:
+    return content_words(f"{c.term or ''} {c.acronym or ''} {c.section} {c.text}")
 
 
 class BM25Index:
-    def __init__(self, ids: list[str], chunks: list[Chunk]):
+    def __init__(self, ids: list[str], tokens: list[list[str]]):
         import bm25s
 
         self.ids = ids
         self.model = bm25s.BM25()
-        corpus = [_tokens(c) or ["_empty_"] for c in chunks]
-        self.model.index(corpus, show_progress=False)
+        self.model.index([t or ["_empty_"] for t in tokens], show_progress=False)
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
-        tokens = _tokens(query)
+        tokens = content_words(query)
         if not tokens or not self.ids:
             return []
         vocab = self.model.vocab_dict
