@@ -155,9 +155,12 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
             "Thank you: the feedback database is busy, your feedback is queued and will be stored."
         return thanks, ""
 
+    def need_instructor(request, what: str):
+        return auth.require(request.headers if request is not None else {}, instructor=True, what=what)
+
     def review(request: gr.Request):
         try:
-            auth.require(request.headers if request is not None else {}, instructor=True)
+            need_instructor(request, "the review")
         except AssistantError as exc:
             raise gr.Error(exc.message)
         return render_feedback(feedback.list("down"))
@@ -168,11 +171,14 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
 
     def start_eval(datasets, backend, size, request: gr.Request):
         try:
-            user = auth.require(request.headers if request is not None else {}, instructor=True, what="an evaluation")
+            user = need_instructor(request, "an evaluation")
             run_id = evals.start(list(datasets or []), backend, int(size) if size else None, user.name)
         except AssistantError as exc:
             raise gr.Error(exc.message)
         return f"Evaluation {run_id} started."
+
+    def open_evaluation_tab(request: gr.Request):
+        return gr.Timer(active=instructor(request))
 
     def follow_evals(known, request: gr.Request):
         """Every few seconds: the progress and the runs table; the run pickers when the runs changed."""
@@ -188,7 +194,7 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
 
     def open_report(run_id, request: gr.Request):
         try:
-            auth.require(request.headers if request is not None else {}, instructor=True, what="an evaluation")
+            need_instructor(request, "an evaluation")
             evals.get(run_id or "")
         except AssistantError as exc:
             raise gr.Error(exc.message)
@@ -197,7 +203,7 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
 
     def compare_runs(run_id, earlier, request: gr.Request):
         try:
-            auth.require(request.headers if request is not None else {}, instructor=True, what="an evaluation")
+            need_instructor(request, "an evaluation")
             return render_comparison(evals.compare(run_id or "", earlier or ""))
         except AssistantError as exc:
             raise gr.Error(exc.message)
@@ -254,7 +260,7 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
             shown = gr.HTML(elem_id="review")
             gr.Button("Show thumbs-down answers", elem_id="review-load").click(review, None, shown)
         if evals is not None:
-            with gr.Tab("Evaluation"):
+            with gr.Tab("Evaluation") as tab:
                 gr.Markdown("Run the evaluation suite on a dataset and read its report; compare two runs. "
                             "Needs an instructor login. One evaluation runs at a time; the chat keeps answering.")
                 with gr.Row():
@@ -275,7 +281,10 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
                 compared = gr.HTML(elem_id="eval-comparison-panel")
                 report = gr.HTML(elem_id="eval-report")
                 start.click(start_eval, [datasets, backend, size], started)
-                gr.Timer(2.0).tick(follow_evals, known, [runs, pick, earlier, known], concurrency_limit=None)
+                # the runs table follows the runs every 2 s, for instructors who opened the tab only
+                timer = gr.Timer(2.0, active=False)
+                tab.select(open_evaluation_tab, None, timer)
+                timer.tick(follow_evals, known, [runs, pick, earlier, known], concurrency_limit=None)
                 show.click(open_report, pick, report)
                 versus.click(compare_runs, [pick, earlier], compared)
     return demo

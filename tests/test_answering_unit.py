@@ -165,3 +165,21 @@ def test_control_characters_are_cleaned_not_fatal(built):
     settings.llm_backend = "extractive"
     ans = build_assistant(settings, embedder=emb).ask("What\u200b is\x07 Operation\u202e Rescript?")
     assert ans.question == "What is Operation Rescript?"
+
+
+def test_a_refresh_after_an_ingest_equals_a_fresh_start(built, knowledge):
+    """The retriever updates what it derived from the chunks by what changed; the result must be what a
+    retriever that read everything anew derives."""
+    settings, emb = built
+    a = build_assistant(settings, embedder=emb)
+    (knowledge / "note.md").write_text("# Zyxwv harbour note\n\nThe Zyxwv harbour cell meets on Tuesdays.\n", encoding="utf-8")
+    gone = sorted(knowledge.glob("*.txt"))[0]
+    gone.unlink()
+    ingest(settings, emb)
+    a.retriever.refresh_if_changed()
+    fresh = build_assistant(settings, embedder=emb).retriever
+    r = a.retriever
+    assert set(r.chunks) == set(fresh.chunks) and r.vocabulary == fresh.vocabulary
+    assert r._df == fresh._df and r._surface == fresh._surface and r._doc_names == fresh._doc_names
+    assert r._record_words == fresh._record_words and sorted(r._terms) == sorted(fresh._terms)
+    assert any("Tuesdays" in p.chunk.text for p in r.retrieve("When does the Zyxwv harbour cell meet?", 4).passages)

@@ -92,8 +92,9 @@ class HybridRetriever:
         self._df: Counter = Counter()  # chunks that use each word
         self._surface: frozenset[str] = frozenset()
         self._surface_counts: Counter = Counter()
-        self._text_pairs: Counter = Counter()  # (word, document) -> chunks of the document whose text uses the word
-        self._derived: dict[str, tuple] = {}  # per chunk: passage words, text words, surface words, BM25 tokens
+        self._doc_text_words: dict[str, Counter] = {}  # per document: its chunks whose text uses each word
+        self._text_docs: Counter = Counter()  # per word: the documents whose text uses it
+        self._derived: dict[str, tuple] = {}  # per chunk: its passage words and BM25 tokens
         self._segments: dict = {}  # the embedded store's immutable segments, read once (store.SegmentedStore.chunks)
         self._surface_by_initial: dict[str, list[str]] = {}
 
@@ -108,29 +109,27 @@ class HybridRetriever:
                 old.close()
 
     def _index(self, chunks: dict[str, Chunk]) -> None:
-        """Derive what the lexical side reads from the chunks. What a chunk yields (its words, BM25 tokens,
-        surface words) is kept from the previous refresh when the chunk did not change, and the counts over
-        the index are updated by what left and what came, so a refresh after a small ingest costs little."""
+        """Derive what the lexical side reads from the chunks. What a chunk yields (its words, its BM25
+        tokens) is kept from the previous refresh when the chunk did not change, and the counts over the
+        index are updated by what left and what came, so a refresh after a small ingest costs little."""
         prev = self.chunks
-        for i in [i for i in prev if chunks.get(i) != prev[i]]:  # gone or changed
-            w, t, f, _ = self._derived.pop(i)
-            self._df.subtract(w)
-            self._surface_counts.subtract(f)
-            doc = prev[i].doc_id
-            self._text_pairs.subtract({(x, doc) for x in t})
-        for i in [i for i in chunks if prev.get(i) != chunks[i]]:  # new or changed
+        for i in [i for i in prev if chunks.get(i) != prev[i]]:  # gone or changed: what it yielded, subtracted
+            c = prev[i]
+            self._df.subtract(self._derived.pop(i)[0])
+            self._surface_counts.subtract(set(_surface_words(c)))
+            self._count_text_words(c, -1)
+        for i in [i for i in chunks if prev.get(i) != chunks[i]]:  # new or changed: added
             c = chunks[i]
-            w, t, f = passage_words(c), set(content_words(c.text)), set(_surface_words(c))
-            self._derived[i] = (w, t, f, bm25_tokens(c))
-            self._df.update(w)
-            self._surface_counts.update(f)
-            self._text_pairs.update({(x, c.doc_id) for x in t})
-        for counter in (self._df, self._surface_counts, self._text_pairs):
+            self._derived[i] = (passage_words(c), bm25_tokens(c))
+            self._df.update(self._derived[i][0])
+            self._surface_counts.update(set(_surface_words(c)))
+            self._count_text_words(c, +1)
+        for counter in (self._df, self._surface_counts, self._text_docs):
             for key in [k for k, n in counter.items() if n <= 0]:
                 del counter[key]
         self.chunks = chunks
         ids = list(chunks)
-        self.bm25 = BM25Index(ids, [self._derived[i][3] for i in ids])
+        self.bm25 = BM25Index(ids, [self._derived[i][1] for i in ids])
         self._terms = []
         for i, c in chunks.items():
             if c.kind == "glossary" and c.term:
@@ -140,14 +139,25 @@ class HybridRetriever:
         self._words = {i: d[0] for i, d in self._derived.items()}
         self.vocabulary = frozenset(self._df)  # chunks that use each word
         self._record_words = {c.doc_id: self._words[i] for i, c in chunks.items() if c.kind == "document"}
-        text_docs = Counter(word for word, _ in self._text_pairs)  # documents whose text uses each word
-        self._doc_names = _distinctive_names(chunks.values(), self._record_words, text_docs)
+        self._doc_names = _distinctive_names(chunks.values(), self._record_words, self._text_docs)
         self._surface = frozenset(self._surface_counts)
         by_initial: dict[str, list[str]] = {}
         for w in self._surface:
             if w.isalpha() and len(w) >= 4:
                 by_initial.setdefault(w[0], []).append(w)
         self._surface_by_initial = by_initial
+
+    def _count_text_words(self, c: Chunk, sign: int) -> None:
+        counts = self._doc_text_words.setdefault(c.doc_id, Counter())
+        for w in set(content_words(c.text)):
+            before = counts[w]
+            counts[w] = before + sign
+            if (before > 0) != (counts[w] > 0):  # the document starts or stops using the word
+                self._text_docs[w] += sign
+            if counts[w] <= 0:
+                del counts[w]
+        if not counts:
+            del self._doc_text_words[c.doc_id]
 
     def refresh_if_changed(self) -> None:
         if self._current_token is None:
