@@ -33,6 +33,7 @@ class EvalRuns:
         self._lock = threading.Lock()
         self._running: str | None = None
         self._progress = (0, 0)
+        self._summaries: dict[tuple, dict] = {}  # command-line runs, by (folder, report.json mtime)
 
     # ---- what can be run ---------------------------------------------------------------------
     def datasets(self) -> dict[str, Path]:
@@ -114,13 +115,7 @@ class EvalRuns:
             if (folder / "run.json").exists():
                 run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
             elif (folder / "report.json").exists():
-                report = self.report(folder.name)
-                m = report["meta"]
-                run = {"id": folder.name, "status": "done", "started": m.get("started"), "finished": m.get("finished"),
-                       "by": "command line", "backend": m.get("backend"),
-                       "datasets": [dataset_name(Path(p)) for p in m.get("datasets") or [m.get("dataset", "")]],
-                       "sample": m.get("sample"), "headline": headline(report), "cases": m.get("cases"),
-                       "passed": report["summary"]["cases"]["passed"], "gates_missed": report["gates"]["missed"]}
+                run = self._command_line_run(folder)
             else:
                 return None
         except (OSError, json.JSONDecodeError, KeyError, TypeError):
@@ -129,6 +124,21 @@ class EvalRuns:
         if running and running["id"] == run.get("id"):
             run["progress"] = {"done": running["done"], "total": running["total"]}
         return run
+
+    def _command_line_run(self, folder: Path) -> dict:
+        """A run made by `cimic eval` (no run.json), summarised from its report once per version of the
+        file: the page asks for the list every few seconds, and a report can be tens of megabytes."""
+        stamp = (folder.name, (folder / "report.json").stat().st_mtime_ns)
+        if stamp not in self._summaries:
+            report = self.report(folder.name)
+            m = report["meta"]
+            self._summaries[stamp] = {
+                "id": folder.name, "status": "done", "started": m.get("started"), "finished": m.get("finished"),
+                "by": "command line", "backend": m.get("backend"),
+                "datasets": [dataset_name(Path(p)) for p in m.get("datasets") or [m.get("dataset", "")]],
+                "sample": m.get("sample"), "headline": headline(report), "cases": m.get("cases"),
+                "passed": report["summary"]["cases"]["passed"], "gates_missed": report["gates"]["missed"]}
+        return dict(self._summaries[stamp])
 
     def get(self, run_id: str) -> dict:
         folder = self._folder(run_id)

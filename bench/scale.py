@@ -136,23 +136,22 @@ def retrieval_times(settings, embedder) -> dict:
 def add_and_delete(settings, embedder, assistant) -> dict:
     from assistant.ingest.indexer import ingest
 
+    def ingest_and_refresh():
+        """(the ingest's report, its seconds, the seconds of the retriever's refresh that follows)"""
+        t = time.perf_counter()
+        report = ingest(settings, embedder)
+        took = time.perf_counter() - t
+        t = time.perf_counter()
+        assistant.retriever.refresh_if_changed()
+        return report, took, time.perf_counter() - t
+
     note = settings.knowledge_dir / "zz-harbour-drill.md"
     note.write_text(NOTE.format(n=7, v=340), encoding="utf-8")
-    t = time.perf_counter()
-    added = ingest(settings, embedder)
-    add_s = time.perf_counter() - t
-    t = time.perf_counter()
-    assistant.retriever.refresh_if_changed()
-    refresh_add = time.perf_counter() - t
+    added, add_s, refresh_add = ingest_and_refresh()
     found = any("340 volunteers" in p.chunk.text
                 for p in assistant.retriever.retrieve("How many volunteers did harbour drill 7 bring?", 4).passages)
     note.unlink()
-    t = time.perf_counter()
-    removed = ingest(settings, embedder)
-    delete_s = time.perf_counter() - t
-    t = time.perf_counter()
-    assistant.retriever.refresh_if_changed()
-    refresh_delete = time.perf_counter() - t
+    removed, delete_s, refresh_delete = ingest_and_refresh()
     return {"add_s": add_s, "added": added.added, "delete_s": delete_s, "removed": removed.removed, "found": found,
             "refresh_add_s": refresh_add, "refresh_delete_s": refresh_delete}
 

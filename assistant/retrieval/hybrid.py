@@ -86,7 +86,7 @@ class HybridRetriever:
         self.bm25 = None
         self._terms: list[tuple[str, str]] = []
         self.vocabulary: frozenset[str] = frozenset()
-        self._words: dict[str, set[str]] = {}  # passage_words of every chunk, computed once per refresh
+        self._words: dict[str, set[str]] = {}  # passage_words of every chunk, kept between refreshes
         self._record_words: dict[str, set[str]] = {}
         self._doc_names: dict[str, set[str]] = {}
         self._df: Counter = Counter()  # chunks that use each word
@@ -94,7 +94,7 @@ class HybridRetriever:
         self._surface_counts: Counter = Counter()
         self._doc_text_words: dict[str, Counter] = {}  # per document: its chunks whose text uses each word
         self._text_docs: Counter = Counter()  # per word: the documents whose text uses it
-        self._derived: dict[str, tuple] = {}  # per chunk: its passage words and BM25 tokens
+        self._tokens: dict[str, list[str]] = {}  # BM25 tokens of every chunk, kept between refreshes
         self._segments: dict = {}  # the embedded store's immutable segments, read once (store.SegmentedStore.chunks)
         self._surface_by_initial: dict[str, list[str]] = {}
 
@@ -115,13 +115,14 @@ class HybridRetriever:
         prev = self.chunks
         for i in [i for i in prev if chunks.get(i) != prev[i]]:  # gone or changed: what it yielded, subtracted
             c = prev[i]
-            self._df.subtract(self._derived.pop(i)[0])
+            self._df.subtract(self._words.pop(i))
+            del self._tokens[i]
             self._surface_counts.subtract(set(_surface_words(c)))
             self._count_text_words(c, -1)
         for i in [i for i in chunks if prev.get(i) != chunks[i]]:  # new or changed: added
             c = chunks[i]
-            self._derived[i] = (passage_words(c), bm25_tokens(c))
-            self._df.update(self._derived[i][0])
+            self._words[i], self._tokens[i] = passage_words(c), bm25_tokens(c)
+            self._df.update(self._words[i])
             self._surface_counts.update(set(_surface_words(c)))
             self._count_text_words(c, +1)
         for counter in (self._df, self._surface_counts, self._text_docs):
@@ -129,14 +130,13 @@ class HybridRetriever:
                 del counter[key]
         self.chunks = chunks
         ids = list(chunks)
-        self.bm25 = BM25Index(ids, [self._derived[i][1] for i in ids])
+        self.bm25 = BM25Index(ids, [self._tokens[i] for i in ids])
         self._terms = []
         for i, c in chunks.items():
             if c.kind == "glossary" and c.term:
                 base = re.sub(r"\s*\([^)]*\)\s*$", "", c.term)
                 for name in {c.term, base, c.acronym or ""} - {""}:
                     self._terms.append((_plain(name), i))
-        self._words = {i: d[0] for i, d in self._derived.items()}
         self.vocabulary = frozenset(self._df)  # chunks that use each word
         self._record_words = {c.doc_id: self._words[i] for i, c in chunks.items() if c.kind == "document"}
         self._doc_names = _distinctive_names(chunks.values(), self._record_words, self._text_docs)
