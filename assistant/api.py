@@ -2,7 +2,11 @@
 
 Endpoints: POST /api/ask, POST /api/ask/stream (NDJSON: token events, then the answer), GET /api/health,
 GET /api/glossary, POST /api/feedback, GET /api/feedback (instructors), POST/GET /api/evals and
-GET /api/evals/{id}[/report | /compare/{earlier}] (instructors: `eval_runs.py`). `AssistantError`s become JSON
+GET /api/evals/{id}[/report | /compare/{earlier}] (instructors: `eval_runs.py`), the documents
+(instructors: `library.py`): POST/GET /api/documents, GET/PATCH/DELETE /api/documents/{doc_id},
+GET /api/index/status; a user's own conversations (`conversations.py`): GET /api/conversations,
+GET/PATCH/DELETE /api/conversations/{id}, and `conversation_id` on /api/ask. Without a login, a caller
+names its conversations with an `X-CIMIC-Client` id (the page keeps one in the browser). `AssistantError`s become JSON
 `{"error": message}` with the error's status code, unknown /api/ paths and wrong methods included;
 request size (chunked bodies included) and question length are bounded; /docs is an offline page.
 Middleware, for page and API alike: the optional login (`auth.py`), CORS for CIMIC_ALLOWED_ORIGINS,
@@ -14,17 +18,33 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from fastapi import Request  # at module level: FastAPI resolves the string annotations of the handlers here
+from fastapi import Request, UploadFile  # at module level: FastAPI resolves the string annotations of the handlers here
 from pydantic import BaseModel, Field
 
 MAX_BODY_BYTES = 256 * 1024
 OPEN_PATHS = ("/api/health",)  # probes from a load balancer need no login
+UPLOAD_PATHS = ("/api/documents", "/gradio_api/upload")  # where an instructor's file may be larger than MAX_BODY_BYTES
+CLIENT_HEADER = "x-cimic-client"
 
 
 class AskRequest(BaseModel):
     question: str = Field(..., description="the question")
     history: list[tuple[str, str | None]] = Field(default_factory=list, description="earlier [user, assistant] turns")
     backend: Literal["local", "openai", "extractive"] | None = Field(None, description="override CIMIC_LLM_BACKEND")
+    conversation_id: str | None = Field(None, max_length=64, description="continue this saved conversation (its turns are the history)")
+
+
+class DocumentPatch(BaseModel):
+    model_config = {"extra": "forbid"}
+    title: str | None = Field(None, max_length=300)
+    author: str | None = Field(None, max_length=300)
+    publisher: str | None = Field(None, max_length=300)
+    date: str | None = Field(None, max_length=300)
+    kind: str | None = Field(None, max_length=300)
+
+
+class Rename(BaseModel):
+    title: str = Field(..., max_length=200)
 
 
 class EvalRequest(BaseModel):
@@ -44,20 +64,23 @@ class FeedbackRequest(BaseModel):
 
 
 class BodyLimit:
-    """ASGI middleware: a request body over `limit` bytes is refused with 413, whether it says its length
-    (Content-Length) or not (chunked): the body is read, up to the limit, before the app sees it."""
+    """ASGI middleware: a request body over its limit is refused with 413, whether it says its length
+    (Content-Length) or not (chunked): the body is read, up to the limit, before the app sees it. The
+    limit is `limit`, or what `limit_for(path, headers)` says (an instructor's upload may be larger)."""
 
-    def __init__(self, app, limit: int = MAX_BODY_BYTES):
+    def __init__(self, app, limit: int = MAX_BODY_BYTES, limit_for=None):
         self.app = app
         self.limit = limit
+        self.limit_for = limit_for
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
+        limit = (self.limit_for(scope["path"], headers) if self.limit_for else None) or self.limit
         size = headers.get(b"content-length", b"").decode("latin-1")
-        if size.isdigit() and int(size) > self.limit:
-            return await _too_large(send, int(size), self.limit)
+        if size.isdigit() and int(size) > limit:
+            return await _too_large(send, int(size), limit)
         chunks, total, more = [], 0, True
         while more:
             message = await receive()
@@ -66,8 +89,8 @@ class BodyLimit:
             chunks.append(message.get("body", b""))
             total += len(chunks[-1])
             more = message.get("more_body", False)
-            if total > self.limit:
-                return await _too_large(send, None, self.limit)
+            if total > limit:
+                return await _too_large(send, None, limit)
         body, sent = b"".join(chunks), False
 
         async def replay():
@@ -92,8 +115,9 @@ def origins(settings) -> list[str]:
     return [o.strip().rstrip("/") for o in (settings.allowed_origins or "").split(",") if o.strip()]
 
 
-def build_api(assistant, glossary_entries, settings, feedback, auth=None, evals=None) -> "FastAPI":  # noqa: F821
-    from fastapi import FastAPI
+def build_api(assistant, glossary_entries, settings, feedback, auth=None, evals=None, library=None,
+              conversations=None) -> "FastAPI":  # noqa: F821
+    from fastapi import FastAPI, File, Form
     from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
     from fastapi.exceptions import RequestValidationError
     from fastapi.middleware.cors import CORSMiddleware
@@ -101,6 +125,7 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None, evals=
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from assistant.auth import Auth
+    from assistant.conversations import owner_of
     from assistant.errors import AssistantError, InvalidQuestion, NotAuthenticated
     from assistant.feedback import Feedback
     from assistant.ingest.glossary import search_glossary
@@ -113,8 +138,10 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None, evals=
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
-        if request.url.path.endswith("/gradio_api/upload"):  # the page has no file input: nothing to upload
-            return JSONResponse({"error": "this server accepts no file uploads"}, 403)
+        if request.url.path.endswith("/gradio_api/upload"):  # the page's only file input is the instructors' Documents tab
+            user = auth.identify(request.headers)
+            if not (user and user.instructor):
+                return JSONResponse({"error": "only an instructor may upload files (the Documents tab)"}, 403)
         if request.method != "OPTIONS" and request.url.path not in OPEN_PATHS:
             try:
                 request.state.user = auth.require(request.headers)
@@ -165,31 +192,126 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None, evals=
     def instructor(request: Request, what: str = "an evaluation"):
         auth.allow(request.state.user, instructor=True, what=what)  # the guard identified the user already
 
+    def owner(request: Request, needed: bool = True) -> str | None:
+        found = owner_of(request.state.user.name, request.headers.get(CLIENT_HEADER))
+        if found is None and needed:
+            raise InvalidQuestion("conversations are kept per user: sign in, or send an X-CIMIC-Client header "
+                                  "(8 to 64 letters, digits, - or _) that names this browser or client")
+        return found
+
+    def conversation_of(req: AskRequest, request: Request) -> tuple[str | None, list]:
+        """Who the turn is saved for, and the history: the request's own, or the saved conversation's."""
+        who = owner(request, needed=bool(req.conversation_id))
+        history = [list(t) for t in req.history]
+        if req.conversation_id and not history:
+            history = conversations.history(who, req.conversation_id)
+        return who, history
+
+    def saved(who: str | None, req: AskRequest, answer: dict) -> dict:
+        if who is None or conversations is None:
+            return answer
+        return {**answer, "conversation_id": conversations.add_turn(who, req.conversation_id, req.question, answer)}
+
     @app.post("/api/ask")
-    async def ask(req: AskRequest):
-        """Answer a question; JSON out is the Answer contract (DESIGN.md)."""
+    async def ask(req: AskRequest, request: Request):
+        """Answer a question; JSON out is the Answer contract (DESIGN.md), with the `conversation_id` it was
+        saved under (for a signed-in user or an X-CIMIC-Client id)."""
         chosen = await run_in_threadpool(pick_backend, req.backend)
-        answer = await run_in_threadpool(chosen.ask, req.question, [list(t) for t in req.history])
-        return answer.to_dict()
+        who, history = await run_in_threadpool(conversation_of, req, request)
+        answer = await run_in_threadpool(chosen.ask, req.question, history)
+        return await run_in_threadpool(saved, who, req, answer.to_dict())
 
     @app.post("/api/ask/stream")
-    async def ask_stream(req: AskRequest):
+    async def ask_stream(req: AskRequest, request: Request):
         """The same, streamed as NDJSON lines: {"type": "token", "text"} while the draft is written, then
         {"type": "answer", "answer": {...}}, or {"type": "error", "error": message}."""
         chosen = await run_in_threadpool(pick_backend, req.backend)
-        events = chosen.ask_stream(req.question, [list(t) for t in req.history])
+        who, history = await run_in_threadpool(conversation_of, req, request)
+        events = chosen.ask_stream(req.question, history)
         first = await run_in_threadpool(next, events, None)  # bad input fails here, as a 4xx, before streaming
 
         def lines():
             try:
-                if first:
-                    yield _line(first)
-                for event in events:
-                    yield _line(event)
+                for event in _chain(first, events):
+                    if event["type"] == "answer":
+                        event = {"type": "answer", "answer": saved(who, req, event["answer"].to_dict())}
+                    yield json.dumps(event) + "\n"
             except AssistantError as exc:
                 yield json.dumps({"type": "error", "error": exc.message}) + "\n"
 
         return StreamingResponse(iterate_in_threadpool(lines()), media_type="application/x-ndjson")
+
+    @app.get("/api/conversations")
+    async def list_conversations(request: Request):
+        """Your saved conversations, most recent first (id, title, dates, number of turns)."""
+        who = owner(request, needed=False)
+        rows = await run_in_threadpool(conversations.list, who) if who else []
+        return {"count": len(rows), "conversations": rows}
+
+    @app.get("/api/conversations/{conversation_id}")
+    async def get_conversation(conversation_id: str, request: Request, format: Literal["json", "markdown"] = "json"):
+        """One of your conversations with every turn (question, answer, citations); `?format=markdown` exports it."""
+        from fastapi.responses import PlainTextResponse
+
+        from assistant.conversations import markdown
+
+        conv = await run_in_threadpool(conversations.get, owner(request), conversation_id)
+        return PlainTextResponse(markdown(conv), media_type="text/markdown; charset=utf-8") if format == "markdown" else conv
+
+    @app.patch("/api/conversations/{conversation_id}")
+    async def rename_conversation(conversation_id: str, req: Rename, request: Request):
+        """Rename one of your conversations."""
+        await run_in_threadpool(conversations.rename, owner(request), conversation_id, req.title)
+        return {"status": "renamed"}
+
+    @app.delete("/api/conversations/{conversation_id}")
+    async def delete_conversation(conversation_id: str, request: Request):
+        """Delete one of your conversations."""
+        await run_in_threadpool(conversations.delete, owner(request), conversation_id)
+        return {"status": "deleted"}
+
+    what_docs = "managing documents"
+
+    @app.post("/api/documents", status_code=202)
+    async def upload_document(request: Request, file: UploadFile = File(...), title: str = Form(""), author: str = Form(""),
+                              publisher: str = Form(""), date: str = Form(""), kind: str = Form(""),
+                              replace: bool = Form(False)):
+        """Upload a document (instructors): checked at once (4xx with the reason, nothing written), then
+        indexed in the background; `GET /api/index/status` follows the job."""
+        instructor(request, what_docs)
+        data = await file.read()
+        fields = {k: v for k, v in dict(title=title, author=author, publisher=publisher, date=date, kind=kind).items() if v}
+        return await run_in_threadpool(library.upload, file.filename or "", data, fields, replace, request.state.user.name)
+
+    @app.get("/api/documents")
+    async def list_documents(request: Request):
+        """What is indexed: each document's title, kind, pages, chunks and when it was indexed, and the files skipped."""
+        instructor(request, what_docs)
+        return await run_in_threadpool(library.documents)
+
+    @app.get("/api/documents/{doc_id}")
+    async def get_document(doc_id: str, request: Request):
+        """One document and its chunks as the assistant sees them (section, page, text)."""
+        instructor(request, what_docs)
+        return await run_in_threadpool(library.document, doc_id)
+
+    @app.patch("/api/documents/{doc_id}", status_code=202)
+    async def edit_document(doc_id: str, req: DocumentPatch, request: Request):
+        """Change a document's title, author, publisher, date or kind (re-indexed in the background)."""
+        instructor(request, what_docs)
+        return await run_in_threadpool(library.edit, doc_id, req.model_dump(exclude_unset=True), request.state.user.name)
+
+    @app.delete("/api/documents/{doc_id}", status_code=202)
+    async def delete_document(doc_id: str, request: Request):
+        """Remove a document from the index; its file is moved to knowledge/.trash/."""
+        instructor(request, what_docs)
+        return await run_in_threadpool(library.delete, doc_id, request.state.user.name)
+
+    @app.get("/api/index/status")
+    async def index_status(request: Request):
+        """idle, or indexing with the running job's progress; queued and recent document jobs."""
+        instructor(request, what_docs)
+        return library.status()
 
     @app.get("/api/health")
     async def health():
@@ -296,11 +418,20 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None, evals=
                                 headers={"Allow": ", ".join(allowed)})
         return JSONResponse({"error": f"no API endpoint {path}"}, 404)
 
-    app.add_middleware(BodyLimit)
+    file_limit = int(settings.max_file_mb * 2**20) + 64 * 1024
+
+    def limit_for(path: str, headers: dict) -> int | None:
+        """An instructor's upload may be as large as a knowledge file; everything else keeps the small limit."""
+        if not path.endswith(UPLOAD_PATHS):
+            return None
+        user = auth.identify({k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers.items()})
+        return file_limit if user and user.instructor else None
+
+    app.add_middleware(BodyLimit, limit_for=limit_for)
     return app
 
 
-def _line(event: dict) -> str:
-    if event["type"] == "answer":
-        return json.dumps({"type": "answer", "answer": event["answer"].to_dict()}) + "\n"
-    return json.dumps(event) + "\n"
+def _chain(first, rest):
+    if first:
+        yield first
+    yield from rest

@@ -95,3 +95,12 @@ class NotFound(AssistantError):
     """An evaluation run (or another named record) that does not exist."""
 
     status = 404
+
+
+class InvalidUpload(AssistantError):
+    """A document sent from the page or the API that cannot be taken: its name, type, size or content.
+    The status says which (400 name, 409 already present, 413 too large, 415 type, 422 content)."""
+
+    def __init__(self, message: str, status: int = 422):
+        super().__init__(message)
+        self.status = status

@@ -81,20 +81,12 @@ def _check_text(name: str, value: str) -> None:
 
 class FeedbackStore:
     def __init__(self, url: str, busy_timeout_s: float = 10.0, retries: int = 3):
-        from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, event
+        from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text
+
+        from assistant.database import open_engine
 
         self.retries = retries
-        sqlite = url.startswith("sqlite")
-        self.engine = create_engine(url, connect_args={"timeout": busy_timeout_s} if sqlite else {},
-                                    pool_pre_ping=not sqlite)
-        db_file = Path(self.engine.url.database) if sqlite and self.engine.url.database not in (None, "", ":memory:") else None
-        if db_file:
-            db_file.parent.mkdir(parents=True, exist_ok=True)
-        if sqlite:
-            @event.listens_for(self.engine, "connect")
-            def _wal(dbapi_conn, _):
-                dbapi_conn.execute("PRAGMA journal_mode=WAL")
-                dbapi_conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+        self.engine, db_file = open_engine(url, busy_timeout_s)
 
         meta = MetaData()
         self.table = Table(
@@ -120,7 +112,9 @@ class FeedbackStore:
 
     @property
     def safe_url(self) -> str:
-        return self.engine.url.render_as_string(hide_password=True)
+        from assistant.database import safe_url
+
+        return safe_url(self.engine)
 
     def add(self, fb: Feedback) -> str:
         """Store one entry. Returns "stored", or "spooled" when the database was unavailable and the entry

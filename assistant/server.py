@@ -19,9 +19,11 @@ def create_app(settings=None, assistant=None):
     from assistant.auth import Auth
     from assistant.chain import build_assistant
     from assistant.config import Settings
+    from assistant.conversations import ConversationStore
     from assistant.eval_runs import EvalRuns
     from assistant.feedback import FeedbackStore
     from assistant.ingest.glossary import GLOSSARY, load_glossary
+    from assistant.library import Library
     from assistant.ui import CSS, build_ui
 
     settings = settings or Settings()
@@ -35,9 +37,14 @@ def create_app(settings=None, assistant=None):
                 assistant.retriever.count(), settings.chroma_url or settings.store_dir, assistant.backend, len(entries),
                 feedback.safe_url, "required" if auth.enabled else "off")
     evals = EvalRuns(settings, assistant)
-    api = build_api(assistant, entries, settings, feedback, auth, evals)
-    api = gr.mount_gradio_app(api, build_ui(assistant, entries, feedback, auth, embed=True), path="/embed", css=CSS)
-    return gr.mount_gradio_app(api, build_ui(assistant, entries, feedback, auth, evals=evals), path="/", css=CSS)
+    library = Library(settings, assistant)
+    conversations = ConversationStore(settings.feedback_db)
+    api = build_api(assistant, entries, settings, feedback, auth, evals, library, conversations)
+    page = dict(css=CSS, max_file_size=int(settings.max_file_mb * 2**20), footer_links=["settings"])
+    api = gr.mount_gradio_app(api, build_ui(assistant, entries, feedback, auth, embed=True, conversations=conversations),
+                              path="/embed", **page)
+    return gr.mount_gradio_app(api, build_ui(assistant, entries, feedback, auth, evals=evals, library=library,
+                                             conversations=conversations), path="/", **page)
 
 
 def serve(settings, host: str | None = None, port: int | None = None) -> None:

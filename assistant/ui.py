@@ -1,18 +1,26 @@
 """The Gradio chat page: streaming answers, clickable [n] citations, a source panel, a grounding badge,
-example questions, thumbs up/down with a comment, a glossary tab and an instructors' review tab; the
-embed view is the chat and sources alone. Built by `build_ui(...)`; nothing at import.
+example questions, thumbs up/down with a comment, the user's saved conversations, a glossary tab, and for
+instructors only the review, evaluation and documents tabs; the embed view is the chat and sources
+alone. Built by `build_ui(...)`; nothing at import.
 
-Errors the chain raises for bad input are shown with their own message (`gr.Error`). Every text that
-comes from a document or a user is HTML-escaped before it is shown.
+Each answer keeps its own sources: its [n] marks link to its own passages in the source panel (every
+answer of the conversation is there, newest first), and under each answer a collapsed list of its
+sources serves narrow screens, where the panel is hidden. Errors the chain raises for bad input are
+shown with their own message (`gr.Error`). Every text that comes from a document or a user is escaped
+before it is shown; a passage's Markdown is rendered with raw HTML, links and images switched off.
 """
 
 import html
 import re
+import uuid
+from pathlib import Path
 
 from assistant.grounding import cited_sentences
+from assistant.text import STOPWORDS, content_words, stem
 
 EXAMPLES = ["What was Operation Rescript?", "What is CMI?", "What are the seven baseline requirements for civil preparedness?",
             "Which lessons does Ukraine's experience offer the EU?"]
+DOCUMENT_TYPES = [".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm"]
 
 
 def plain_text(content) -> str:
@@ -25,29 +33,140 @@ def plain_text(content) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", str(content or ""))).strip()
 
 
-def render_answer(answer) -> str:
-    text = html.escape(answer.answer)
-    text = re.sub(r"\[(\d+)\]", lambda m: f'<a href="#src-{m.group(1)}" class="cite">[{m.group(1)}]</a>', text)
-    if answer.notice:
-        text += f"\n\n<em>Notice: {html.escape(answer.notice)}</em>"
+def _markdown():
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False})
+    md.disable(["image", "link", "autolink", "html_inline", "html_block"])
+    return md
+
+
+_MD = None
+
+
+def passage_html(text: str, words: set[str]) -> str:
+    """A passage's Markdown as safe HTML (no raw HTML, links or images), its words whose stem is one of
+    `words` marked; stop words are never marked."""
+    global _MD
+    _MD = _MD or _markdown()
+    body = _MD.render(text)
+
+    def mark(segment: str) -> str:
+        return re.sub(r"\b(\w[\w'’-]*\w|\w)\b", lambda m: f"<mark>{m.group(1)}</mark>"
+                      if m.group(1).lower() not in STOPWORDS and len(m.group(1)) > 1 and stem(m.group(1).lower()) in words
+                      else m.group(1), segment)
+
+    return re.sub(r">([^<]+)<", lambda m: ">" + mark(m.group(1)) + "<", body)
+
+
+def _cited(answer: dict) -> list[tuple[str, list[int]]]:
+    return [(sentence, ns) for sentence, ns in cited_sentences(answer["answer"]) if ns]
+
+
+def _where(c: dict) -> str:
+    return html.escape(c["title"]) + (f" — {html.escape(c['section'])}" if c.get("section") else "") + \
+        (f", p. {c['page']}" if c.get("page") else "")
+
+
+def _passages(answer: dict, anchor: str | None) -> str:
+    """The answer's cited passages, each with its title, section and page, the words of the sentences
+    that cite it marked; `anchor` prefixes their ids (the panel's copy is the one links go to)."""
+    cited = _cited(answer)
+    parts = []
+    for c in answer["citations"]:
+        words = {w for sentence, ns in cited if c["n"] in ns for w in content_words(sentence)}
+        ident = f' id="{anchor}-src-{c["n"]}"' if anchor else ""
+        parts.append(f'<div{ident} class="source"><b>[{c["n"]}] {_where(c)}</b>{passage_html(c["text"], words)}</div>')
+    return "\n".join(parts)
+
+
+def _badge(answer: dict) -> str:
+    if answer["refused"]:
+        return "<p>No sources: the question is outside what the doctrine sources cover.</p>"
+    supported = len(_cited(answer))
+    total = supported + len(answer.get("unsupported") or [])
+    return f'<p class="badge">{supported} of {total} sentences supported (grounding {answer["grounding"]:.2f})</p>'
+
+
+def render_answer(answer: dict, turn: int) -> str:
+    """An answer in the chat: its [n] marks link to its own passages in the panel (ids a<turn>-src-<n>);
+    below it, its sources collapsed (shown on narrow screens, where the panel is hidden)."""
+    text = html.escape(answer["answer"])
+    text = re.sub(r"\[(\d+)\]", lambda m: f'<a href="#a{turn}-src-{m.group(1)}" class="cite">[{m.group(1)}]</a>', text)
+    if answer.get("notice"):
+        text += f"\n\n<em>Notice: {html.escape(answer['notice'])}</em>"
+    if answer["citations"]:
+        text += (f'\n\n<details class="answer-sources"><summary>Sources ({len(answer["citations"])})</summary>'
+                 f'{_passages(answer, None)}</details>')
     return text
 
 
-def render_sources(answer) -> str:
-    """Every cited passage with its title, section and page; in each, the words of the sentences that cite
-    it are highlighted."""
-    if answer.refused:
-        return "<p>No sources: the question is outside what the doctrine sources cover.</p>"
-    cited = [(sentence, ns) for sentence, ns in cited_sentences(answer.answer) if ns]
-    total = len(cited) + len(answer.unsupported)
-    parts = [f'<p class="badge">{len(cited)} of {total} sentences supported (grounding {answer.grounding:.2f})</p>']
-    for c in answer.citations:
-        words = {w.lower() for sentence, ns in cited if c.n in ns for w in re.findall(r"\w{3,}", sentence)}
-        where = html.escape(c.title) + (f" — {html.escape(c.section)}" if c.section else "") + (f", p. {c.page}" if c.page else "")
-        body = re.sub(r"\b(\w{3,})\b", lambda m: f"<mark>{m.group(1)}</mark>" if m.group(1).lower() in words else m.group(1),
-                      html.escape(c.text))
-        parts.append(f'<div id="src-{c.n}" class="source"><b>[{c.n}] {where}</b><p>{body}</p></div>')
+def render_sources(answers: dict) -> str:
+    """The source panel: every answer of the conversation with its own passages, newest first."""
+    if not answers:
+        return SOURCES_PLACEHOLDER
+    parts = []
+    for turn in sorted(answers, key=int, reverse=True):
+        a = answers[turn]
+        parts.append(f'<section class="answer-block" id="a{turn}"><h4>{html.escape(a.get("question") or "")}</h4>'
+                     f'{_badge(a)}{_passages(a, f"a{turn}") if not a["refused"] else ""}</section>')
     return "\n".join(parts)
+
+
+def chat_of(turns: list[dict]) -> tuple[list[dict], dict]:
+    """A saved conversation's turns as chat messages and the answers state (by message index)."""
+    chat, answers = [], {}
+    for t in turns:
+        chat.append({"role": "user", "content": html.escape(t["question"])})
+        answers[str(len(chat))] = t["answer"]
+        chat.append({"role": "assistant", "content": render_answer(t["answer"], len(chat))})
+    return chat, answers
+
+
+def history_of(answers: dict) -> list[list[str]]:
+    return [[answers[k].get("question", ""), answers[k].get("answer", "")] for k in sorted(answers, key=int)]
+
+
+def render_documents(listing: dict) -> str:
+    rows = listing["documents"]
+    out = ['<div style="overflow-x:auto"><table class="review" id="documents-table"><tr><th>Document</th><th>Title</th>'
+           '<th>Kind</th><th>Author or publisher</th><th>Date</th><th>Pages</th><th>Chunks</th><th>Indexed</th></tr>']
+    for r in rows:
+        cells = [r["file"], r["title"], r["kind"], r.get("author") or r.get("publisher") or "", r.get("date") or "",
+                 r.get("pages") or "", r["chunks"], r.get("indexed_at") or ""]
+        out.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in cells) + "</tr>")
+    out.append("</table></div>")
+    if listing["skipped"]:
+        out.append("<p><b>Skipped files</b></p><ul id=\"skipped-files\">" + "".join(
+            f"<li>{html.escape(s['file'])}: {html.escape(s['reason'])}</li>" for s in listing["skipped"]) + "</ul>")
+    return "\n".join(out)
+
+
+def render_jobs(status: dict) -> str:
+    out = []
+    job = status.get("job")
+    if job:
+        total = job["total"] or 0
+        out.append(f'<p id="index-progress">Indexing {html.escape(job["file"])} ({job["action"]}): {job["done"]} of '
+                   f'{total or "?"} chunks embedded <progress value="{job["done"]}" max="{max(total, 1)}"></progress></p>')
+    else:
+        out.append('<p id="index-progress">The index is idle: questions are answered from every document listed below.</p>')
+    if status.get("queued"):
+        out.append("<p>Waiting: " + ", ".join(html.escape(j["file"]) for j in status["queued"]) + "</p>")
+    if status.get("recent"):
+        out.append('<ul id="document-jobs">' + "".join(
+            f"<li>{html.escape(j['finished'] or '')} {html.escape(j['file'])}: {html.escape(j['outcome'])}</li>"
+            for j in status["recent"][:10]) + "</ul>")
+    return "\n".join(out)
+
+
+def render_chunks(doc: dict) -> str:
+    head = f"<h3>{html.escape(doc['title'])}</h3><p>{doc['chunks']} chunks" + (f", {doc['pages']} pages" if doc.get("pages") else "") + "</p>"
+    items = []
+    for c in doc["chunk_list"]:
+        where = html.escape(c["section"] or "") + (f", p. {c['page']}" if c.get("page") else "")
+        items.append(f'<div class="source"><b>{where or "(no section)"}</b>{passage_html(c["text"], set())}</div>')
+    return head + "\n".join(items)
 
 
 def render_feedback(rows: list[dict]) -> str:
@@ -95,35 +214,49 @@ def render_comparison(c: dict) -> str:
             f'<table class="review"><tr><th>Metric</th><th>Change</th></tr>{rows}</table><ul>{changed}</ul></div>')
 
 
-CSS = ".source mark { background: #fde68a; } .source:target { outline: 2px solid #f97316; } .badge { font-weight: 600; } table.review td { vertical-align: top; }"
-SOURCES_PLACEHOLDER = "<p>Sources of the latest answer appear here.</p>"
+CSS = """
+.source mark { background: #fde68a; } .source:target { outline: 2px solid #f97316; } .badge { font-weight: 600; }
+table.review td { vertical-align: top; } .answer-block h4 { margin: 0.8em 0 0.2em; }
+.answer-sources summary { cursor: pointer; font-size: 0.9em; }
+@media (min-width: 700px) { .answer-sources { display: none; } }
+@media (max-width: 699px) { #sources-column { display: none !important; } #conversations-column { order: 3; } }
+"""
+SOURCES_PLACEHOLDER = "<p>Sources of each answer appear here.</p>"
 
 
-def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = False, evals=None):
+def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = False, evals=None, library=None,
+             conversations=None):
     """The chat page; `embed=True` gives the view for intranet iframes: chat and sources, no tabs. With
-    `evals` (`eval_runs.EvalRuns`), an Evaluation tab for instructors."""
+    `evals` (`eval_runs.EvalRuns`) an Evaluation tab and with `library` (`library.Library`) a Documents
+    tab, both shown to instructors only; with `conversations` (`conversations.ConversationStore`) every
+    question and answer is saved for its user and the page lists the user's conversations."""
     import gradio as gr
 
     from assistant.auth import Auth
+    from assistant.conversations import markdown, owner_of
     from assistant.errors import AssistantError
     from assistant.feedback import Feedback
     from assistant.ingest.glossary import search_glossary
 
     auth = auth or Auth()
 
-    def respond(message, chat, answers):
+    def user_of(request):
+        return auth.identify(request.headers) if request is not None else None
+
+    def owner(request, client) -> str | None:
+        user = user_of(request)
+        return owner_of(user.name if user else "", client) if conversations is not None else None
+
+    def conversation_choices(who) -> list[tuple[str, str]]:
+        if not who:
+            return []
+        return [(f"{c['title']} ({c['updated_at'][:10]})", c["id"]) for c in conversations.list(who)]
+
+    def respond(message, chat, answers, conv, client, request: gr.Request):
         chat = list(chat or [])
         answers = dict(answers or {})
-        history = []
-        pending = None
-        for m in chat:
-            if m["role"] == "user":
-                pending = plain_text(m["content"])
-            elif pending is not None:
-                history.append([pending, plain_text(m["content"])])
-                pending = None
         try:
-            events = assistant.ask_stream(message, history)
+            events = assistant.ask_stream(message, history_of(answers))
             chat.append({"role": "user", "content": html.escape(message)})
             chat.append({"role": "assistant", "content": ""})
             draft = ""
@@ -131,12 +264,17 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
                 if event["type"] == "token":
                     draft += event["text"]
                     chat[-1]["content"] = html.escape(draft)
-                    yield chat, gr.update(), "", answers
+                    yield chat, gr.update(), "", answers, conv, gr.update()
                 else:
-                    answer = event["answer"]
-                    chat[-1]["content"] = render_answer(answer)
-                    answers[str(len(chat) - 1)] = answer.to_dict()
-                    yield chat, render_sources(answer), "", answers
+                    answer = event["answer"].to_dict()
+                    turn = len(chat) - 1
+                    chat[-1]["content"] = render_answer(answer, turn)
+                    answers[str(turn)] = answer
+                    who, listed = owner(request, client), gr.update()
+                    if who:
+                        conv = conversations.add_turn(who, conv, message, answer)
+                        listed = gr.update(choices=conversation_choices(who), value=conv) if has_list else None
+                    yield chat, render_sources(answers), "", answers, conv, listed
         except AssistantError as exc:
             raise gr.Error(exc.message)
 
@@ -145,7 +283,7 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
         answer = (answers or {}).get(str(index))
         if answer is None:
             return "Rate an answer of this conversation.", comment
-        user = auth.identify(request.headers) if request is not None else None
+        user = user_of(request)
         entry = Feedback.on_answer(answer, "up" if data.liked is True else "down", comment, user.name if user else "")
         try:
             outcome = feedback.add(entry)
@@ -155,29 +293,98 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
             "Thank you: the feedback database is busy, your feedback is queued and will be stored."
         return thanks, ""
 
+    def instructor(request) -> bool:
+        user = user_of(request)
+        return bool(user and user.instructor)
+
     def need_instructor(request, what: str):
         return auth.require(request.headers if request is not None else {}, instructor=True, what=what)
 
-    def review(request: gr.Request):
+    def guarded(what: str, fn):
+        """`fn(*inputs, user=...)` run for an instructor only; a refusal or bad input is shown with its reason.
+        Gradio reads the handler's signature to pass the request: it is fn's inputs and then `request`."""
+        import inspect
+
+        def run(*args):
+            *inputs, request = args
+            try:
+                user = need_instructor(request, what)
+                return fn(*inputs, user=user)
+            except AssistantError as exc:
+                raise gr.Error(exc.message)
+
+        params = [p for name, p in inspect.signature(fn).parameters.items() if name != "user"]
+        run.__signature__ = inspect.Signature(params + [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                                                          annotation=gr.Request)])
+        run.__annotations__ = {"request": gr.Request}  # Gradio reads the type hints, not only the signature
+        return run
+
+    # ---- conversations -------------------------------------------------------------------------
+    def on_load(client, request: gr.Request):
+        """The browser's id (made on the first visit), the user's conversations, and the tabs this user may see."""
+        client = client or uuid.uuid4().hex
+        who = owner(request, client)
+        tabs = gr.update(visible=instructor(request))
+        listed = gr.update(choices=conversation_choices(who), value=None) if has_list else None
+        return (client, listed) + (tabs,) * len(instructor_tabs)
+
+    def open_conversation(conv, client, request: gr.Request):
+        who = owner(request, client)
+        if not conv or not who:
+            return gr.update(), gr.update(), gr.update(), conv, ""
         try:
-            need_instructor(request, "the review")
+            chat, answers = chat_of(conversations.get(who, conv)["turns"])
         except AssistantError as exc:
             raise gr.Error(exc.message)
+        return chat, answers, render_sources(answers), conv, ""
+
+    def new_conversation():
+        return [], {}, SOURCES_PLACEHOLDER, None, gr.update(value=None) if has_list else None, ""
+
+    def rename_conversation(conv, title, client, request: gr.Request):
+        who = owner(request, client)
+        if not conv or not who:
+            raise gr.Error("Open a saved conversation first, then rename it.")
+        try:
+            conversations.rename(who, conv, title)
+        except AssistantError as exc:
+            raise gr.Error(exc.message)
+        return gr.update(choices=conversation_choices(who), value=conv), ""
+
+    def delete_conversation(conv, client, request: gr.Request):
+        who = owner(request, client)
+        if not conv or not who:
+            raise gr.Error("Open a saved conversation first, then delete it.")
+        try:
+            conversations.delete(who, conv)
+        except AssistantError as exc:
+            raise gr.Error(exc.message)
+        return ([], {}, SOURCES_PLACEHOLDER, None, gr.update(choices=conversation_choices(who), value=None))
+
+    def export_conversation(conv, client, request: gr.Request):
+        import tempfile
+
+        who = owner(request, client)
+        if not conv or not who:
+            raise gr.Error("Open a saved conversation first, then export it.")
+        try:
+            saved = conversations.get(who, conv)
+        except AssistantError as exc:
+            raise gr.Error(exc.message)
+        name = re.sub(r"[^\w-]+", "-", saved["title"]).strip("-")[:60] or "conversation"
+        path = Path(tempfile.mkdtemp(prefix="cimic-export-")) / f"{name}.md"
+        path.write_text(markdown(saved), encoding="utf-8")
+        return gr.update(value=str(path), visible=True)
+
+    # ---- instructors' tabs ---------------------------------------------------------------------
+    def review(user=None):
         return render_feedback(feedback.list("down"))
 
-    def instructor(request) -> bool:
-        user = auth.identify(request.headers) if request is not None else None
-        return bool(user and user.instructor)
-
-    def start_eval(datasets, backend, size, request: gr.Request):
-        try:
-            user = need_instructor(request, "an evaluation")
-            run_id = evals.start(list(datasets or []), backend, int(size) if size else None, user.name)
-        except AssistantError as exc:
-            raise gr.Error(exc.message)
+    def start_eval(datasets, backend, size, user=None):
+        run_id = evals.start(list(datasets or []), backend, int(size) if size else None, user.name)
         return f"Evaluation {run_id} started."
 
-    def open_evaluation_tab(request: gr.Request):
+    def open_tab(request: gr.Request):
         return gr.Timer(active=instructor(request))
 
     def follow_evals(known, request: gr.Request):
@@ -192,21 +399,59 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
         return table, gr.update(choices=ids, value=ids[0] if ids else None), \
             gr.update(choices=ids, value=ids[1] if len(ids) > 1 else None), ids
 
-    def open_report(run_id, request: gr.Request):
-        try:
-            need_instructor(request, "an evaluation")
-            evals.get(run_id or "")
-        except AssistantError as exc:
-            raise gr.Error(exc.message)
+    def open_report(run_id, user=None):
+        evals.get(run_id or "")
         src = f"api/evals/{html.escape(run_id)}/report"
         return f'<iframe id="eval-report-frame" src="{src}" title="evaluation report" style="width:100%;height:900px;border:0"></iframe>'
 
-    def compare_runs(run_id, earlier, request: gr.Request):
-        try:
-            need_instructor(request, "an evaluation")
-            return render_comparison(evals.compare(run_id or "", earlier or ""))
-        except AssistantError as exc:
-            raise gr.Error(exc.message)
+    def compare_runs(run_id, earlier, user=None):
+        return render_comparison(evals.compare(run_id or "", earlier or ""))
+
+    def upload_documents(files, title, author, publisher, date, kind, replace, user=None):
+        if not files:
+            raise gr.Error("Drop one or more files first (txt, md, pdf, docx, html).")
+        fields = {"author": author, "publisher": publisher, "date": date, "kind": kind}
+        if len(files) == 1:
+            fields["title"] = title  # one title cannot name several files: theirs come from their own metadata
+        lines = []
+        for f in files:
+            path = Path(f if isinstance(f, str) else f.name)
+            try:
+                job = library.upload(path.name, path.read_bytes(), {k: v for k, v in fields.items() if v}, bool(replace), user.name)
+                lines.append(f"- {path.name}: checked, queued for indexing")
+            except AssistantError as exc:
+                lines.append(f"- {path.name}: refused: {exc.message}")
+        return "\n".join(lines), None
+
+    def follow_documents(known, request: gr.Request):
+        """Every second while the tab is open: the progress, and the table and picker when a job ended."""
+        if not instructor(request):
+            return gr.update(), gr.update(), gr.update(), known
+        status = library.status()
+        ended = [j["id"] for j in status["recent"]]
+        if ended == known:
+            return render_jobs(status), gr.update(), gr.update(), known
+        listing = library.documents()
+        choices = [(f"{d['title']} ({d['file']})", d["doc_id"]) for d in listing["documents"] if d["editable"]]
+        return render_jobs(status), render_documents(listing), gr.update(choices=choices), ended
+
+    def preview_document(doc_id, user=None):
+        if not doc_id:
+            return "", "", "", "", "", ""
+        doc = library.document(doc_id)
+        return render_chunks(doc), doc["title"], doc.get("author") or "", doc.get("publisher") or "", doc.get("date") or "", doc["kind"]
+
+    def save_document(doc_id, title, author, publisher, date, kind, user=None):
+        if not doc_id:
+            raise gr.Error("Pick a document first.")
+        library.edit(doc_id, {"title": title, "author": author, "publisher": publisher, "date": date, "kind": kind}, user.name)
+        return "Saved; the document is being re-indexed."
+
+    def delete_document(doc_id, user=None):
+        if not doc_id:
+            raise gr.Error("Pick a document first.")
+        library.delete(doc_id, user.name)
+        return "Deleted; its chunks are leaving the index and its file goes to knowledge/.trash/."
 
     def lookup(q):
         rows = search_glossary(glossary_entries, q or "")
@@ -222,47 +467,76 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
             out.append(block)
         return "\n".join(out)
 
+    instructor_tabs: list = []
+    has_list = conversations is not None and not embed  # the side list of the user's conversations
+
     def chat_panel():
         answers = gr.State({})
+        conv = gr.State(None)
+        client = gr.BrowserState(None, storage_key="cimic-client")
+        listed = None
         with gr.Row():
+            if has_list:
+                with gr.Column(scale=1, min_width=200, elem_id="conversations-column"):
+                    new = gr.Button("New conversation", elem_id="new-conversation")
+                    listed = gr.Radio([], label="Your conversations", elem_id="conversations")
+                    title = gr.Textbox(label="Rename to", elem_id="conversation-title", max_lines=1)
+                    with gr.Row():
+                        rename = gr.Button("Rename", size="sm", elem_id="conversation-rename")
+                        remove = gr.Button("Delete", size="sm", variant="stop", elem_id="conversation-delete")
+                    export = gr.Button("Export as Markdown", size="sm", elem_id="conversation-export")
+                    exported = gr.File(label="Markdown export", visible=False, elem_id="conversation-file")
             with gr.Column(scale=3):
                 chat = gr.Chatbot(label="Conversation", height=420 if embed else 480, sanitize_html=True,
-                                  elem_id="chat", feedback_options=("Like", "Dislike"))
+                                  elem_id="chat", feedback_options=("Like", "Dislike"), buttons=["copy", "copy_all"])
                 box = gr.Textbox(label="Your question", placeholder="e.g. What was Operation Rescript?", elem_id="question")
                 with gr.Row():
                     send = gr.Button("Ask", variant="primary", elem_id="ask")
-                    clear = gr.Button("Clear")
+                    clear = gr.Button("Clear", elem_id="clear")
                 comment = gr.Textbox(label="Comment with your thumbs up or down (optional)", elem_id="comment", max_lines=3)
                 status = gr.Markdown(elem_id="feedback-status")
                 if not embed:
                     gr.Examples(EXAMPLES, inputs=box)
-            with gr.Column(scale=2):
+            with gr.Column(scale=2, elem_id="sources-column"):
                 sources = gr.HTML(SOURCES_PLACEHOLDER, elem_id="sources")
-        send.click(respond, [box, chat, answers], [chat, sources, box, answers])
-        box.submit(respond, [box, chat, answers], [chat, sources, box, answers])
-        clear.click(lambda: ([], SOURCES_PLACEHOLDER, "", {}), None, [chat, sources, box, answers])
+        shown = listed if listed is not None else gr.State(None)
+        for trigger in (send.click, box.submit):
+            trigger(respond, [box, chat, answers, conv, client], [chat, sources, box, answers, conv, shown])
+        reset = [chat, answers, sources, conv, shown, box]
+        clear.click(new_conversation, None, reset)
+        chat.clear(new_conversation, None, reset)
         chat.like(rate, [answers, comment], [status, comment])
+        if listed is not None:
+            new.click(new_conversation, None, reset)
+            listed.input(open_conversation, [listed, client], [chat, answers, sources, conv, box])
+            rename.click(rename_conversation, [conv, title, client], [listed, title])
+            remove.click(delete_conversation, [conv, client], [chat, answers, sources, conv, listed])
+            export.click(export_conversation, [conv, client], exported)
+        return client, shown
 
     with gr.Blocks(title="CIMIC doctrine assistant", fill_height=embed) as demo:
         if embed:
-            chat_panel()
+            client, shown = chat_panel()
+            demo.load(on_load, client, [client, shown])
             return demo
-        gr.Markdown("## CIMIC doctrine assistant\nEvery sentence of an answer cites the doctrine passage it comes from.")
+        gr.Markdown("## CIMIC doctrine assistant\nEvery sentence of an answer cites the doctrine passage it comes from. "
+                    "[REST API](/docs)")
         with gr.Tab("Ask"):
-            chat_panel()
+            client, shown = chat_panel()
         with gr.Tab("Glossary"):
-            q = gr.Textbox(label="Term, acronym or keyword", elem_id="glossary-query")
+            q = gr.Textbox(label="Term, acronym or word of a definition", elem_id="glossary-query")
             found = gr.HTML()
             q.submit(lookup, q, found)
             gr.Button("Find").click(lookup, q, found)
-        with gr.Tab("Review"):
-            gr.Markdown("Thumbs-down answers, newest first. Needs an instructor login.")
-            shown = gr.HTML(elem_id="review")
-            gr.Button("Show thumbs-down answers", elem_id="review-load").click(review, None, shown)
+        with gr.Tab("Review", visible=False) as review_tab:
+            gr.Markdown("Thumbs-down answers, newest first.")
+            shown_review = gr.HTML(elem_id="review")
+            gr.Button("Show thumbs-down answers", elem_id="review-load").click(guarded("the review", review), None, shown_review)
+        instructor_tabs.append(review_tab)
         if evals is not None:
-            with gr.Tab("Evaluation") as tab:
+            with gr.Tab("Evaluation", visible=False) as tab:
                 gr.Markdown("Run the evaluation suite on a dataset and read its report; compare two runs. "
-                            "Needs an instructor login. One evaluation runs at a time; the chat keeps answering.")
+                            "One evaluation runs at a time; the chat keeps answering.")
                 with gr.Row():
                     names = list(evals.datasets())
                     datasets = gr.CheckboxGroup(names, value=names[:1], label="Datasets", elem_id="eval-datasets")
@@ -280,11 +554,55 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
                     versus = gr.Button("Compare", elem_id="eval-compare")
                 compared = gr.HTML(elem_id="eval-comparison-panel")
                 report = gr.HTML(elem_id="eval-report")
-                start.click(start_eval, [datasets, backend, size], started)
+                start.click(guarded("an evaluation", start_eval), [datasets, backend, size], started)
                 # the runs table follows the runs every 2 s, for instructors who opened the tab only
                 timer = gr.Timer(2.0, active=False)
-                tab.select(open_evaluation_tab, None, timer)
+                tab.select(open_tab, None, timer)
                 timer.tick(follow_evals, known, [runs, pick, earlier, known], concurrency_limit=None)
-                show.click(open_report, pick, report)
-                versus.click(compare_runs, [pick, earlier], compared)
+                show.click(guarded("an evaluation", open_report), pick, report)
+                versus.click(guarded("an evaluation", compare_runs), [pick, earlier], compared)
+            instructor_tabs.append(tab)
+        if library is not None:
+            with gr.Tab("Documents", visible=False) as docs_tab:
+                gr.Markdown("Upload documents to the knowledge folder; they are indexed in the background and "
+                            "answered from as soon as their job ends. Deleted documents' files go to `knowledge/.trash/`.")
+                files = gr.File(file_count="multiple", file_types=DOCUMENT_TYPES, label="Drop files here (txt, md, pdf, docx, html)",
+                                elem_id="doc-files")
+                with gr.Row():
+                    d_title = gr.Textbox(label="Title (one file; empty: the file's own)", elem_id="doc-title", max_lines=1)
+                    d_author = gr.Textbox(label="Author", elem_id="doc-author", max_lines=1)
+                    d_publisher = gr.Textbox(label="Publisher", elem_id="doc-publisher", max_lines=1)
+                    d_date = gr.Textbox(label="Date", elem_id="doc-date", max_lines=1)
+                    d_kind = gr.Textbox(label="Kind", placeholder="e.g. doctrine, report", elem_id="doc-kind", max_lines=1)
+                d_replace = gr.Checkbox(label="Replace a document of the same name", elem_id="doc-replace")
+                upload = gr.Button("Upload and index", variant="primary", elem_id="doc-upload")
+                uploaded = gr.Markdown(elem_id="doc-upload-status")
+                progress = gr.HTML(elem_id="index-status")
+                table = gr.HTML(elem_id="documents")
+                gr.Markdown("### Edit, delete or preview a document")
+                pick_doc = gr.Dropdown([], label="Document", elem_id="doc-pick")
+                with gr.Row():
+                    e_title = gr.Textbox(label="Title", elem_id="edit-title", max_lines=1)
+                    e_author = gr.Textbox(label="Author", elem_id="edit-author", max_lines=1)
+                    e_publisher = gr.Textbox(label="Publisher", elem_id="edit-publisher", max_lines=1)
+                    e_date = gr.Textbox(label="Date", elem_id="edit-date", max_lines=1)
+                    e_kind = gr.Textbox(label="Kind", elem_id="edit-kind", max_lines=1)
+                with gr.Row():
+                    save = gr.Button("Save changes", elem_id="doc-save")
+                    drop = gr.Button("Delete document", variant="stop", elem_id="doc-delete")
+                edited = gr.Markdown(elem_id="doc-edit-status")
+                chunks = gr.HTML(elem_id="doc-preview")
+                seen = gr.State(None)
+                upload.click(guarded("managing documents", upload_documents),
+                             [files, d_title, d_author, d_publisher, d_date, d_kind, d_replace], [uploaded, files])
+                doc_timer = gr.Timer(1.0, active=False)
+                docs_tab.select(open_tab, None, doc_timer)
+                doc_timer.tick(follow_documents, seen, [progress, table, pick_doc, seen], concurrency_limit=None)
+                pick_doc.input(guarded("managing documents", preview_document), pick_doc,
+                               [chunks, e_title, e_author, e_publisher, e_date, e_kind])
+                save.click(guarded("managing documents", save_document),
+                           [pick_doc, e_title, e_author, e_publisher, e_date, e_kind], edited)
+                drop.click(guarded("managing documents", delete_document), pick_doc, edited)
+            instructor_tabs.append(docs_tab)
+        demo.load(on_load, client, [client, shown, *instructor_tabs])
     return demo

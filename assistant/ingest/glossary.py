@@ -71,7 +71,26 @@ def glossary_chunks(entries: list[GlossaryEntry], source: SourceInfo, raw_text: 
 
 
 def search_glossary(entries: list[GlossaryEntry], query: str) -> list[GlossaryEntry]:
-    """Entries whose term contains the query, whose acronym equals it, or one of whose keywords contains it."""
-    needle = query.strip().lower()[:200]
-    return [e for e in entries if not needle or needle in e.term.lower() or needle == (e.acronym or "").lower()
-            or any(needle in k.lower() for k in e.keywords)]
+    """Entries that match the query, best first: its term contains the query or its acronym equals it;
+    then a keyword contains it, or every word of the query, stemmed ("liaison" finds "liaisons"), is in
+    the term, acronym or keywords; then every stemmed word is in the definition. No query: every entry."""
+    from assistant.text import content_words
+
+    needle = " ".join(query.split()).lower()[:200]
+    if not needle:
+        return list(entries)
+    wanted = set(content_words(needle))
+
+    def rank(e: GlossaryEntry) -> int | None:
+        if needle in e.term.lower() or needle == (e.acronym or "").lower():
+            return 0
+        if any(needle in k.lower() for k in e.keywords):
+            return 1
+        if wanted and wanted <= set(content_words(" ".join([e.term, e.acronym or "", *e.keywords]))):
+            return 1
+        if wanted and wanted <= set(content_words(e.text())):
+            return 2
+        return None
+
+    ranked = [(r, i, e) for i, e in enumerate(entries) if (r := rank(e)) is not None]
+    return [e for _, _, e in sorted(ranked, key=lambda x: x[:2])]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from assistant.errors import DocumentError
@@ -46,6 +46,7 @@ class IngestReport:
     seconds: float = 0.0
     unchanged: bool = False
     generation: str | None = None
+    pages: dict[str, int] = field(default_factory=dict)  # each indexed file's page count (0: no pages)
 
     def summary(self) -> str:
         lines = [
@@ -90,22 +91,33 @@ def _sha(data: bytes) -> str:
 
 
 def fingerprint(settings, embedder_name: str, files: list[tuple[str, Path]], skipped) -> dict:
+    """What the index is built from. A file's entry hashes its bytes and its own sources.yaml record, so
+    editing one document's title re-reads that document only; the glossary's record and file, the
+    chunker and the embedder concern every file."""
     kdir = settings.knowledge_dir
+    manifest = load_manifest(kdir)
     config = {
         "chunker": CHUNKER_VERSION, "chunk_tokens": settings.chunk_tokens, "embedder": embedder_name,
-        "manifest": _sha((kdir / MANIFEST).read_bytes()) if (kdir / MANIFEST).exists() else None,
+        "manifest": _sha(json.dumps([asdict(manifest.glossary) if manifest.glossary else None, manifest.glossary_from],
+                                    sort_keys=True).encode()),
         "glossary": _sha((kdir / GLOSSARY).read_bytes()) if (kdir / GLOSSARY).exists() else None,
     }
-    return {"config": config, "files": {rel: _sha(p.read_bytes()) for rel, p in files},
+
+    def record(rel: str) -> bytes:
+        entry = manifest.documents.get(rel)
+        return json.dumps(asdict(entry) if entry else None, sort_keys=True).encode()
+
+    return {"config": config, "files": {rel: _sha(p.read_bytes() + b"\x00" + record(rel)) for rel, p in files},
             "skipped": sorted(map(list, skipped))}
 
 
-def build_chunks(settings, count_tokens, files) -> tuple[dict[str, Chunk], list[tuple[str, str]], list[str], int]:
-    """All chunks the knowledge files yield now, the files that failed, warnings, and the document count."""
+def build_chunks(settings, count_tokens, files) -> tuple[dict[str, Chunk], list[tuple[str, str]], list[str], dict[str, int]]:
+    """All chunks the knowledge files yield now, the files that failed, warnings, and each file read's
+    page count (0 for a format without pages)."""
     kdir = settings.knowledge_dir
     manifest = load_manifest(kdir)
     chunks: dict[str, Chunk] = {}
-    failed, warnings, documents = [], [], 0
+    failed, warnings, pages = [], [], {}
     for rel, path in files:
         try:
             loaded = load(path)
@@ -123,21 +135,25 @@ def build_chunks(settings, count_tokens, files) -> tuple[dict[str, Chunk], list[
         if manifest.glossary and manifest.glossary_from == rel and (kdir / GLOSSARY).exists():
             entries = load_glossary(kdir / GLOSSARY)
             found += glossary_chunks(entries, manifest.glossary, loaded.text, rel)
-        documents += 1
+        pages[rel] = len(loaded.pages)
         for c in found:
             chunks.setdefault(c.id, c)
-    return chunks, failed, warnings, documents
+    return chunks, failed, warnings, pages
 
 
-def _embed_and_add(store: ChromaStore, embedder, chunks: list[Chunk], batch: int, progress: bool) -> None:
+def _embed_and_add(store: ChromaStore, embedder, chunks: list[Chunk], batch: int, progress) -> None:
+    """`progress`: True for a terminal bar, or a callable told (chunks embedded, chunks to embed)."""
     from tqdm import tqdm
 
     step = batch * 8  # the embedder sorts each slice by length and batches it: less padding than batch by batch
-    with tqdm(total=len(chunks), unit="chunk", desc="embedding", disable=not progress, leave=False) as bar:
+    told = progress if callable(progress) else None
+    with tqdm(total=len(chunks), unit="chunk", desc="embedding", disable=progress is not True, leave=False) as bar:
         for i in range(0, len(chunks), step):
             part = chunks[i:i + step]
             store.add(part, embedder.embed([c.embed_text or c.text for c in part]))
             bar.update(len(part))
+            if told:
+                told(i + len(part), len(chunks))
 
 
 @dataclass
@@ -160,7 +176,7 @@ def plan(settings, embedder, live: dict[str, dict], state: dict, fp: dict, files
         old_failed = [tuple(f) for f in state.get("failed", []) if f[0] not in changed and f[0] in fp["files"]]
     else:
         changed, old_failed = set(fp["files"]), []
-    wanted, failed, warnings, _ = build_chunks(settings, embedder.count_tokens, [(r, p) for r, p in files if r in changed])
+    wanted, failed, warnings, pages = build_chunks(settings, embedder.count_tokens, [(r, p) for r, p in files if r in changed])
     failed_paths = {p for p, _ in failed} | {p for p, _ in old_failed}
     kept = {i for i, m in live.items() if m.get("path") in failed_paths
             or (m.get("path") not in changed and m.get("path") in fp["files"])}
@@ -173,6 +189,8 @@ def plan(settings, embedder, live: dict[str, dict], state: dict, fp: dict, files
     report.skipped = old_failed + failed
     report.warnings = warnings if changed == set(fp["files"]) else sorted(set(warnings) | set(state.get("warnings", [])))
     report.documents = len(fp["files"]) - len(failed_paths)
+    report.pages = {rel: n for rel, n in state.get("pages", {}).items() if rel in fp["files"] and rel not in changed}
+    report.pages.update(pages)
     return out
 
 
@@ -183,7 +201,9 @@ def _apply_in_place(store: ChromaStore, embedder, todo: Plan, settings, progress
     store.delete(todo.to_remove)
 
 
-def ingest(settings, embedder, progress: bool = False, rebuild: bool = False) -> IngestReport:
+def ingest(settings, embedder, progress=False, rebuild: bool = False) -> IngestReport:
+    """Bring the index up to date with knowledge/. `progress`: True for a terminal bar, or a callable
+    told (chunks embedded, chunks to embed) as the embedding goes."""
     t0 = time.perf_counter()
     report = IngestReport()
     files, skipped = discover(settings.knowledge_dir, int(settings.max_file_mb * 2**20))
@@ -202,7 +222,7 @@ def ingest(settings, embedder, progress: bool = False, rebuild: bool = False) ->
             todo = plan(settings, embedder, store.entries(), old, fp, files, report)
             _apply_in_place(store, embedder, todo, settings, progress)
             report.skipped = skipped + report.skipped
-            store.collection.modify(metadata={"embedder": embedder.name, "cimic_state": json.dumps(_state(fp, report))})
+            store.collection.modify(metadata={"embedder": embedder.name, "cimic_state": json.dumps(_state(fp, report, old))})
         finally:
             store.close()
         report.seconds = time.perf_counter() - t0
@@ -232,7 +252,7 @@ def ingest(settings, embedder, progress: bool = False, rebuild: bool = False) ->
             if reader:
                 reader.close()
         report.skipped = skipped + report.skipped
-        manifest["state"] = _state(fp, report)
+        manifest["state"] = _state(fp, report, old)
         report.generation = segments.commit(manifest, written)
         if _needs_merge(manifest):
             report.generation = _merge(settings, embedder.name, segments, manifest)
@@ -295,10 +315,15 @@ def _merge(settings, embedder_name: str, segments: Segments, manifest: dict) -> 
     return segments.commit({"segments": [{"name": path.name, "dead": []}], "state": manifest["state"]}, [path])
 
 
-def _state(fp: dict, report: IngestReport) -> dict:
+def _state(fp: dict, report: IngestReport, old: dict) -> dict:
+    """What the index was built from, with when each file's present version was first indexed."""
     failed = [list(s) for s in report.skipped if s[0] in fp["files"]]  # files found but not loadable
+    now = time.time()
+    before, since = (old.get("fingerprint") or {}).get("files", {}), old.get("indexed_at", {})
+    indexed_at = {rel: since.get(rel, now) if before.get(rel) == sha else now for rel, sha in fp["files"].items()}
     return {"fingerprint": fp, "documents": report.documents, "chunks": report.chunks,
-            "skipped": [list(s) for s in report.skipped], "failed": failed, "warnings": report.warnings, "at": time.time()}
+            "skipped": [list(s) for s in report.skipped], "failed": failed, "warnings": report.warnings, "at": now,
+            "indexed_at": indexed_at, "pages": report.pages}
 
 
 def _unchanged(report: IngestReport, old: dict, t0: float) -> None:

@@ -1,7 +1,9 @@
 """The sources manifest (knowledge/sources.yaml): titles, authors and indexing hints per document.
 
 Files without an entry are still indexed; their id comes from the file name and their title from
-the file's own metadata. Leaves out: any validation of URLs or DOIs.
+the file's own metadata. `write_entry` adds, changes or removes one document's entry for the Documents
+tab, keeping the file's comments and order (ruamel.yaml's round trip). Leaves out: any validation of
+URLs or DOIs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from assistant.errors import ConfigError
 from assistant.ingest.documents import SourceInfo
 
 MANIFEST = "sources.yaml"
+EDITABLE = ("title", "author", "publisher", "date", "kind")  # what the Documents tab may set on an entry
 
 
 @dataclass
@@ -73,3 +76,44 @@ def load_manifest(knowledge_dir: Path) -> Manifest:
         manifest.glossary = _info(data["glossary"], str(path))
         manifest.glossary_from = data["glossary"].get("from_file")
     return manifest
+
+
+def write_entry(knowledge_dir: Path, file: str, fields: dict | None, doc_id: str | None = None) -> None:
+    """Set the entry of `file` to `fields` (the EDITABLE ones; an empty value removes that field), creating
+    it with `doc_id` when there is none; `fields=None` removes the entry. Written atomically."""
+    import io
+    import os
+
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)  # the layout sources.yaml is written in
+    path = knowledge_dir / MANIFEST
+    data = yaml.load(path.read_text(encoding="utf-8")) if path.exists() else None
+    if data is None:
+        data = CommentedMap()
+    if data.get("documents") is None:
+        data["documents"] = CommentedSeq()
+    docs = data["documents"]
+    at = next((i for i, e in enumerate(docs) if isinstance(e, dict) and e.get("file") == file), None)
+    if fields is None:
+        if at is not None:
+            del docs[at]
+    else:
+        if at is None:
+            docs.append(CommentedMap([("file", file), ("id", doc_id or slug(file))]))
+            at = len(docs) - 1
+        for key in EDITABLE:
+            if key in fields:
+                value = str(fields[key] or "").strip()
+                if value:
+                    docs[at][key] = value
+                elif key in docs[at] and key != "title":
+                    del docs[at][key]
+    out = io.StringIO()
+    yaml.dump(data, out)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(out.getvalue(), encoding="utf-8")
+    tmp.replace(path)
