@@ -32,7 +32,7 @@ def owner_of(user_name: str, client_id: str | None) -> str | None:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")  # orders turns asked within a second
 
 
 def _title(question: str) -> str:

@@ -156,3 +156,42 @@ def postgres_cluster():
     finally:
         subprocess.run(as_user + [str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def docx_bytes(heading: str, paragraphs: list[str]) -> bytes:
+    """A real .docx (python-docx) with one heading and its paragraphs."""
+    import io
+
+    import docx
+
+    d = docx.Document()
+    d.add_heading(heading, 1)
+    for p in paragraphs:
+        d.add_paragraph(p)
+    out = io.BytesIO()
+    d.save(out)
+    return out.getvalue()
+
+
+def pdf_bytes(pages: list[str], title: str | None = None) -> bytes:
+    """A real PDF (reportlab) with one text page per item; an empty string gives a page without text."""
+    import io
+    import textwrap
+
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    c = canvas.Canvas(out)
+    if title:
+        c.setTitle(title)
+    for text in pages:
+        if text:
+            y = 760
+            for line in textwrap.wrap(text, 90):
+                c.drawString(60, y, line)
+                y -= 14
+        else:
+            c.rect(100, 100, 200, 200, fill=1)  # a drawing, no text: what a scanned page looks like to a text extractor
+        c.showPage()
+    c.save()
+    return out.getvalue()

@@ -205,3 +205,23 @@ def test_ingest_into_a_chroma_server(knowledge, make_settings, embedder, chroma_
     third = ingest(settings, embedder)
     assert third.removed > 0 and third.added == 0
     assert not (settings.store_dir).exists()  # nothing was written to the embedded store
+
+
+def test_editing_one_documents_entry_rereads_that_document_only(knowledge, make_settings, embedder, counting, monkeypatch):
+    from assistant.ingest import indexer
+    from assistant.ingest.manifest import write_entry
+
+    settings = make_settings()
+    ingest(settings, embedder)
+    read = []
+    real = indexer.load
+    monkeypatch.setattr(indexer, "load", lambda path: read.append(path.name) or real(path))
+    counting["texts"] = 0
+    write_entry(knowledge, "001_1c06f413a0d62906.txt", {"title": "Lessons from Ukraine"})
+    report = ingest(settings, embedder)
+    assert read == ["001_1c06f413a0d62906.txt"] and counting["texts"] == 0  # re-read, nothing embedded again
+    assert report.updated > 0 and report.added == 0 and report.removed == 0
+    titles = {h.chunk.title for h in top_hit(settings, embedder, "Which lessons does Ukraine's experience offer the EU?")}
+    assert "Lessons from Ukraine" in titles
+    manifest = Segments(settings.store_dir).current()
+    assert manifest["state"]["pages"] == {p.name: 0 for p in knowledge.glob("0*.txt")}
