@@ -5,7 +5,9 @@ GET /api/glossary, POST /api/feedback, GET /api/feedback (instructors), POST/GET
 GET /api/evals/{id}[/report | /compare/{earlier}] (instructors: `eval_runs.py`), the documents
 (instructors: `library.py`): POST/GET /api/documents, GET/PATCH/DELETE /api/documents/{doc_id},
 GET /api/index/status; a user's own conversations (`conversations.py`): GET /api/conversations,
-GET/PATCH/DELETE /api/conversations/{id}, and `conversation_id` on /api/ask. Without a login, a caller
+GET/PATCH/DELETE /api/conversations/{id}, and `conversation_id` on /api/ask; practice (`practice/tutor.py`):
+POST /api/practice, POST /api/practice/{session_id}/answer, GET /api/practice/topics, GET
+/api/practice/progress (one's own) and GET /api/practice/class (instructors; `?format=csv`). Without a login, a caller
 names its conversations with an `X-CIMIC-Client` id (the page keeps one in the browser). `AssistantError`s become JSON
 `{"error": message}` with the error's status code, unknown /api/ paths and wrong methods included;
 request size (chunked bodies included) and question length are bounded; /docs is an offline page.
@@ -41,6 +43,17 @@ class DocumentPatch(BaseModel):
     publisher: str | None = Field(None, max_length=300)
     date: str | None = Field(None, max_length=300)
     kind: str | None = Field(None, max_length=300)
+
+
+class PracticeStart(BaseModel):
+    topic: str | None = Field(None, max_length=200, description="a topic key (GET /api/practice/topics); default everything")
+    length: int | None = Field(None, description="questions in the session, 1 to 20 (default 5)")
+    again: list[str] | None = Field(None, max_length=20, description="question ids to practise again (from a summary)")
+
+
+class PracticeAnswer(BaseModel):
+    text: str = Field("", description="the trainee's answer (at most 4,000 characters)")
+    give_up: bool = Field(False, description="show the answer: the question is graded incorrect")
 
 
 class Rename(BaseModel):
@@ -103,6 +116,45 @@ class BodyLimit:
         return await self.app(scope, replay, send)
 
 
+class GradioErrors:
+    """ASGI middleware for Gradio's own routes (/gradio_api/...): a malformed call (an unknown session, an
+    event that does not exist) makes Gradio raise, which would log full tracebacks for anyone's bad
+    request. The caller gets a 400 `{"error"}` (or, once a stream has begun, the stream ends), and the
+    log one line."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or "/gradio_api/" not in scope.get("path", ""):
+            return await self.app(scope, receive, send)
+        started, held = False, []  # a 500 (Gradio's own error page) is held until we know an exception follows
+
+        async def tracking(message):
+            nonlocal started
+            if held or (message["type"] == "http.response.start" and message.get("status") == 500):
+                held.append(message)
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:  # noqa: BLE001 - any failure of Gradio on a caller's malformed request
+            import logging
+
+            logging.getLogger("cimic").warning("refused a malformed Gradio call %s: %s: %s", scope["path"],
+                                               exc.__class__.__name__, str(exc)[:200])
+            if not started:
+                body = json.dumps({"error": f"malformed call to the page's internal API ({exc.__class__.__name__})"}).encode()
+                await send({"type": "http.response.start", "status": 400,
+                            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+            return
+        for message in held:
+            await send(message)
+
+
 async def _too_large(send, size, limit):
     said = f"is {size:,} bytes" if size is not None else "is larger than that"
     body = json.dumps({"error": f"the request body {said}; the limit is {limit:,} bytes"}).encode()
@@ -116,7 +168,7 @@ def origins(settings) -> list[str]:
 
 
 def build_api(assistant, glossary_entries, settings, feedback, auth=None, evals=None, library=None,
-              conversations=None) -> "FastAPI":  # noqa: F821
+              conversations=None, tutor=None) -> "FastAPI":  # noqa: F821
     from fastapi import FastAPI, File, Form
     from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
     from fastapi.exceptions import RequestValidationError
@@ -269,6 +321,38 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None, evals=
         """Delete one of your conversations."""
         await run_in_threadpool(conversations.delete, owner(request), conversation_id)
         return {"status": "deleted"}
+
+    @app.get("/api/practice/topics")
+    async def practice_topics():
+        """The topics a practice session can draw from, with how many questions each has."""
+        return {"topics": await run_in_threadpool(tutor.topics)}
+
+    @app.post("/api/practice")
+    async def start_practice(req: PracticeStart, request: Request):
+        """Start a practice session: its id and the first question (text, kind, where its answer is)."""
+        return await run_in_threadpool(tutor.start, owner(request), req.topic, req.length, req.again)
+
+    @app.post("/api/practice/{session_id}/answer")
+    async def answer_practice(session_id: str, req: PracticeAnswer, request: Request):
+        """Grade the answer to the current question: correct, partial or incorrect, the key points found and
+        missing, the passage that justifies it, and the next question (or the session's summary)."""
+        return await run_in_threadpool(tutor.answer, owner(request), session_id, req.text, req.give_up)
+
+    @app.get("/api/practice/progress")
+    async def practice_progress(request: Request):
+        """Your practice so far: per topic, answers and right ones, each session's score; questions due again."""
+        return await run_in_threadpool(tutor.progress, owner(request))
+
+    @app.get("/api/practice/class")
+    async def practice_class(request: Request, format: Literal["json", "csv"] = "json"):
+        """The class (instructors): per topic and per question, trainees who tried and who got it right."""
+        from fastapi.responses import Response
+
+        instructor(request, "the class view")
+        if format == "csv":
+            return Response(await run_in_threadpool(tutor.class_csv), media_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": 'attachment; filename="practice-class.csv"'})
+        return await run_in_threadpool(tutor.class_view)
 
     what_docs = "managing documents"
 
@@ -427,6 +511,7 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None, evals=
         user = auth.identify({k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers.items()})
         return file_limit if user and user.instructor else None
 
+    app.add_middleware(GradioErrors)
     app.add_middleware(BodyLimit, limit_for=limit_for)
     return app
 

@@ -197,10 +197,10 @@ class FeedbackStore:
             w.writeheader()
             for r in rows:
                 r = {**r, "citations": "; ".join(f"[{c.get('n')}] {c.get('title')} - {c.get('section')}" for c in r["citations"])}
-                w.writerow({k: _inert(v) for k, v in r.items()})
+                w.writerow({k: inert_cell(v) for k, v in r.items()})
         return len(rows)
 
 
-def _inert(value):
+def inert_cell(value):
     """A cell a spreadsheet would run as a formula ("=HYPERLINK(...)") is written as text."""
     return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

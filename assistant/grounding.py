@@ -49,7 +49,8 @@ _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9\-]*[A-Z0-9]\b")
 _NAME = re.compile(r"(?<=[\s(“\"])[A-Z][a-z]+(?:-[A-Za-z]+)*\b|^[A-Z][a-z]+(?:-[A-Za-z]+)*(?=\s+[A-Z])")
 
 
-def _numbers(text: str) -> set[str]:
+def numbers_in(text: str) -> set[str]:
+    """The numbers a text states, written without thousands separators ("23,000" -> "23000")."""
     out = set()
     for m in _NUMBER.finditer(text):
         n = re.sub(r"[,\s]", "", m.group()).rstrip(".")
@@ -89,7 +90,7 @@ def cited_sentences(answer: str) -> list[tuple[str, list[int]]]:
 
 def hard_facts(sentence: str) -> list[tuple[str, str]]:
     """(kind, value) pairs that must appear in a supporting passage."""
-    facts = [("number", n) for n in sorted(_numbers(sentence))]
+    facts = [("number", n) for n in sorted(numbers_in(sentence))]
     facts += [("reference", m.group()) for m in _REF.finditer(sentence)]
     facts += [("acronym", a) for a in sorted(set(_ACRONYM.findall(sentence))) if len(a) >= 2]
     facts += [("word", w) for w in sorted(set(words(sentence)) & (NEGATIONS | MODALS))]
@@ -104,7 +105,7 @@ _LABELS = {"number": "the number {}", "reference": "the reference '{}'", "acrony
 @lru_cache(maxsize=256)
 def _profile(passage: str) -> tuple[frozenset, frozenset, frozenset, str]:
     """What the checks read from a passage, computed once per passage text."""
-    return frozenset(content_words(passage)), frozenset(_numbers(passage)), frozenset(words(passage)), fold(passage)
+    return frozenset(content_words(passage)), frozenset(numbers_in(passage)), frozenset(words(passage)), fold(passage)
 
 
 def fact_present(kind: str, value: str, passage: str) -> bool:

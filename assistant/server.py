@@ -24,6 +24,8 @@ def create_app(settings=None, assistant=None):
     from assistant.feedback import FeedbackStore
     from assistant.ingest.glossary import GLOSSARY, load_glossary
     from assistant.library import Library
+    from assistant.practice.questions import QuestionBank
+    from assistant.practice.tutor import Tutor
     from assistant.ui import CSS, build_ui
 
     settings = settings or Settings()
@@ -39,12 +41,13 @@ def create_app(settings=None, assistant=None):
     evals = EvalRuns(settings, assistant)
     library = Library(settings, assistant)
     conversations = ConversationStore(settings.feedback_db)
-    api = build_api(assistant, entries, settings, feedback, auth, evals, library, conversations)
+    tutor = Tutor(QuestionBank(assistant.retriever), settings.feedback_db)
+    api = build_api(assistant, entries, settings, feedback, auth, evals, library, conversations, tutor)
     page = dict(css=CSS, max_file_size=int(settings.max_file_mb * 2**20), footer_links=["settings"])
     api = gr.mount_gradio_app(api, build_ui(assistant, entries, feedback, auth, embed=True, conversations=conversations),
                               path="/embed", **page)
     return gr.mount_gradio_app(api, build_ui(assistant, entries, feedback, auth, evals=evals, library=library,
-                                             conversations=conversations), path="/", **page)
+                                             conversations=conversations, tutor=tutor), path="/", **page)
 
 
 def serve(settings, host: str | None = None, port: int | None = None) -> None:

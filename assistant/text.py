@@ -42,9 +42,12 @@ def words(text: str) -> list[str]:
     return re.findall(r"[\w][\w'’\-.]*[\w]|\w", fold(text))
 
 
+_BARE_NOT = re.compile(r"^(do|does|did|is|was|are|were|has|have|had|ca|wo|should|would|could|must|need)nt$")
+
+
 def negated(text: str) -> bool:
-    """Whether a text negates: one of NEGATIONS, or a contracted "n't" ("didn't")."""
-    return any(w in NEGATIONS or w.endswith(("n't", "n’t")) for w in words(text))
+    """Whether a text negates: one of NEGATIONS, or a contracted "n't" ("didn't", or "didnt" as people type it)."""
+    return any(w in NEGATIONS or w.endswith(("n't", "n’t")) or _BARE_NOT.match(w) for w in words(text))
 
 
 @lru_cache(maxsize=65536)

@@ -160,6 +160,75 @@ def render_jobs(status: dict) -> str:
     return "\n".join(out)
 
 
+def render_practice_question(q: dict | None) -> str:
+    if not q:
+        return ""
+    where = q["citations"][0]
+    place = html.escape(where["title"]) + (f" — {html.escape(where['section'])}" if where.get("section") else "")
+    return (f'<div id="practice-q"><p><b>Question {q["number"]} of {q["total"]}</b> <small>({html.escape(q["kind"])}; '
+            f'the answer is in {place})</small></p><p class="practice-text">{html.escape(q["text"])}</p></div>')
+
+
+def render_graded(result: dict) -> str:
+    """The grade, the key points found and missing, and the passage that justifies it, cited [1], with the
+    found points marked and the missing ones marked in red."""
+    c = result["citations"][0]
+    body = html.escape(c["text"])
+    for point in result["found"]:
+        body = body.replace(html.escape(point), f'<mark class="found">{html.escape(point)}</mark>', 1)
+    for point in result["missing"]:
+        body = body.replace(html.escape(point), f'<mark class="missing">{html.escape(point)}</mark>', 1)
+    label = {"correct": "Correct", "partial": "Partly correct", "incorrect": "Incorrect"}[result["grade"]]
+    parts = [f'<p class="grade grade-{result["grade"]}" id="practice-grade">{label}</p>']
+    if result["found"]:
+        parts.append("<p>Found: " + "; ".join(html.escape(p) for p in result["found"]) + "</p>")
+    if result["missing"]:
+        parts.append('<p>Missing: ' + "; ".join(html.escape(p) for p in result["missing"]) + " [1]</p>")
+    if result.get("wrong"):
+        parts.append("<p>Not in the source: " + "; ".join(html.escape(w) for w in result["wrong"]) + "</p>")
+    where = _where(c)
+    parts.append(f'<div class="source practice-passage"><b>[1] {where}</b><p style="white-space:pre-wrap">{body}</p></div>')
+    return "\n".join(parts)
+
+
+def render_summary(summary: dict | None) -> str:
+    if not summary:
+        return ""
+    out = [f'<h3 id="practice-score">Score: {summary["score"]:g} of {summary["answered"]} '
+           f'({summary["correct"]} correct)</h3>']
+    if summary["missed"]:
+        out.append("<p>To practise again:</p><ul>")
+        for m in summary["missed"]:
+            c = (m["citations"] or [{}])[0]
+            out.append(f"<li>{html.escape(m['text'])} <small>({m['grade']}; {_where(c) if c else ''})</small></li>")
+        out.append("</ul>")
+    return "\n".join(out)
+
+
+def render_progress(p: dict) -> str:
+    if not p["topics"]:
+        return "<p>No practice yet.</p>"
+    rows = []
+    for t in p["topics"]:
+        history = ", ".join(f"{s['at']}: {s['correct']}/{s['answered']}" for s in t["sessions"][-6:])
+        rows.append(f"<tr><td>{html.escape(t['topic'])}</td><td>{t['answered']}</td><td>{t['correct']}</td>"
+                    f"<td>{t['partial']}</td><td>{html.escape(history)}</td></tr>")
+    boxes = ", ".join(f"box {n}: {c}" for n, c in p["boxes"].items())
+    return (f'<table class="review" id="practice-progress-table"><tr><th>Topic</th><th>Answered</th><th>Correct</th>'
+            f'<th>Partly</th><th>Sessions (correct of answered)</th></tr>{"".join(rows)}</table>'
+            f'<p>Questions due again: {p["due"]} ({boxes})</p>')
+
+
+def render_class(c: dict) -> str:
+    topics = "".join(f"<tr><td>{html.escape(t['topic'])}</td><td>{t['trainees']}</td><td>{t['answers']}</td>"
+                     f"<td>{t['correct']}</td></tr>" for t in c["topics"])
+    questions = "".join(f"<tr><td>{html.escape(q['question'])}</td><td>{html.escape(q['document'])}</td><td>{q['tried']}</td>"
+                        f"<td>{q['right']}</td></tr>" for q in c["questions"])
+    return (f'<table class="review" id="class-topics"><tr><th>Topic</th><th>Trainees</th><th>Answers</th><th>Correct</th></tr>'
+            f'{topics}</table><table class="review" id="class-questions"><tr><th>Question</th><th>Document</th>'
+            f'<th>Trainees who tried</th><th>Got it right</th></tr>{questions}</table>')
+
+
 def render_chunks(doc: dict) -> str:
     head = f"<h3>{html.escape(doc['title'])}</h3><p>{doc['chunks']} chunks" + (f", {doc['pages']} pages" if doc.get("pages") else "") + "</p>"
     items = []
@@ -218,6 +287,8 @@ CSS = """
 .source mark { background: #fde68a; } .source:target { outline: 2px solid #f97316; } .badge { font-weight: 600; }
 table.review td { vertical-align: top; } .answer-block h4 { margin: 0.8em 0 0.2em; }
 .answer-sources summary { cursor: pointer; font-size: 0.9em; }
+mark.missing { background: #fecaca; } mark.found { background: #bbf7d0; } .grade { font-weight: 700; font-size: 1.1em; }
+.grade-correct { color: #15803d; } .grade-partial { color: #b45309; } .grade-incorrect { color: #b91c1c; }
 @media (min-width: 700px) { .answer-sources { display: none; } }
 @media (max-width: 699px) { #sources-column { display: none !important; } #conversations-column { order: 3; } }
 """
@@ -225,11 +296,12 @@ SOURCES_PLACEHOLDER = "<p>Sources of each answer appear here.</p>"
 
 
 def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = False, evals=None, library=None,
-             conversations=None):
+             conversations=None, tutor=None):
     """The chat page; `embed=True` gives the view for intranet iframes: chat and sources, no tabs. With
     `evals` (`eval_runs.EvalRuns`) an Evaluation tab and with `library` (`library.Library`) a Documents
     tab, both shown to instructors only; with `conversations` (`conversations.ConversationStore`) every
-    question and answer is saved for its user and the page lists the user's conversations."""
+    question and answer is saved for its user and the page lists the user's conversations; with `tutor`
+    (`practice.tutor.Tutor`) a Practice tab, whose class view is for instructors."""
     import gradio as gr
 
     from assistant.auth import Auth
@@ -245,14 +317,14 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
 
     def owner(request, client) -> str | None:
         user = user_of(request)
-        return owner_of(user.name if user else "", client) if conversations is not None else None
+        return owner_of(user.name if user else "", client)
 
     def conversation_choices(who) -> list[tuple[str, str]]:
         if not who:
             return []
         return [(f"{c['title']} ({c['updated_at'][:10]})", c["id"]) for c in conversations.list(who)]
 
-    def respond(message, chat, answers, conv, client, request: gr.Request):
+    def respond(message, chat, answers, conv, client, request: gr.Request):  # noqa: C901
         chat = list(chat or [])
         answers = dict(answers or {})
         try:
@@ -271,7 +343,7 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
                     chat[-1]["content"] = render_answer(answer, turn)
                     answers[str(turn)] = answer
                     who, listed = owner(request, client), gr.update()
-                    if who:
+                    if who and conversations is not None:
                         conv = conversations.add_turn(who, conv, message, answer)
                         listed = gr.update(choices=conversation_choices(who), value=conv) if has_list else None
                     yield chat, render_sources(answers), "", answers, conv, listed
@@ -453,6 +525,60 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
         library.delete(doc_id, user.name)
         return "Deleted; its chunks are leaving the index and its file goes to knowledge/.trash/."
 
+    def practice_topics():
+        return gr.update(choices=[(f"{t['label']} ({t['questions']})", t["topic"]) for t in tutor.topics()])
+
+    def practice_owner(request, client) -> str:
+        who = owner(request, client)
+        if not who:
+            raise gr.Error("Practice is kept per trainee: reload the page so that it can keep an id in this browser.")
+        return who
+
+    def start_practice(topic, length, client, again, request: gr.Request):
+        try:
+            who = practice_owner(request, client)
+            started = tutor.start(who, topic, int(length) if length else None, again or None)
+        except AssistantError as exc:
+            raise gr.Error(exc.message)
+        return (started["session_id"], render_practice_question(started["question"]), "", "", "", gr.update(visible=False),
+                [], gr.update(interactive=True), gr.update(interactive=True))
+
+    def answer_practice(session, text, client, give_up, request: gr.Request):
+        if not session:
+            raise gr.Error("Start a practice session first.")
+        try:
+            who = practice_owner(request, client)
+            result = tutor.answer(who, session, text, give_up=give_up)
+            progress = render_progress(tutor.progress(who))
+        except AssistantError as exc:
+            raise gr.Error(exc.message)
+        summary = result["summary"]
+        missed = [m["id"] for m in summary["missed"]] if summary else []
+        done = result["next"] is None
+        return (render_graded(result), render_practice_question(result["next"]), "", render_summary(summary),
+                gr.update(visible=bool(missed)), missed, progress,
+                gr.update(interactive=not done), gr.update(interactive=not done))
+
+    def start_new(topic, length, client, request: gr.Request):
+        return start_practice(topic, length, client, None, request)
+
+    def check_answer(session, text, client, request: gr.Request):
+        return answer_practice(session, text, client, False, request)
+
+    def give_up(session, text, client, request: gr.Request):
+        return answer_practice(session, text, client, True, request)
+
+    def show_progress(client, request: gr.Request):
+        who = owner(request, client)
+        return render_progress(tutor.progress(who)) if who else ""
+
+    def class_view(user=None):
+        import tempfile
+
+        path = Path(tempfile.mkdtemp(prefix="cimic-class-")) / "practice-class.csv"
+        path.write_text(tutor.class_csv(), encoding="utf-8")
+        return render_class(tutor.class_view()), gr.update(value=str(path), visible=True)
+
     def lookup(q):
         rows = search_glossary(glossary_entries, q or "")
         if not rows:
@@ -523,6 +649,41 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
                     "[REST API](/docs)")
         with gr.Tab("Ask"):
             client, shown = chat_panel()
+        if tutor is not None:
+            with gr.Tab("Practice") as practice_tab:
+                gr.Markdown("Practise on questions drawn from the sources, one at a time. Every grade comes with the "
+                            "passage that justifies it; the questions you miss come back sooner.")
+                with gr.Row():
+                    p_topic = gr.Dropdown([], value="everything", label="Topic", elem_id="practice-topic")
+                    p_length = gr.Number(5, precision=0, minimum=1, maximum=20, label="Questions", elem_id="practice-length")
+                    p_start = gr.Button("Start practice", variant="primary", elem_id="practice-start")
+                p_session, p_missed = gr.State(None), gr.State([])
+                p_question = gr.HTML(elem_id="practice-question")
+                p_answer = gr.Textbox(label="Your answer", lines=3, elem_id="practice-answer")
+                with gr.Row():
+                    p_submit = gr.Button("Check my answer", variant="primary", elem_id="practice-submit", interactive=False)
+                    p_giveup = gr.Button("Show answer", elem_id="practice-giveup", interactive=False)
+                p_result = gr.HTML(elem_id="practice-result")
+                p_summary = gr.HTML(elem_id="practice-summary")
+                p_again = gr.Button("Practise these again", visible=False, elem_id="practice-again")
+                gr.Markdown("### Your progress")
+                p_progress = gr.HTML(elem_id="practice-progress")
+                with gr.Column(visible=False) as class_box:
+                    gr.Markdown("### The class (instructors)")
+                    p_class_btn = gr.Button("Show the class", elem_id="practice-class-load")
+                    p_class = gr.HTML(elem_id="practice-class")
+                    p_csv = gr.File(label="CSV export", visible=False, elem_id="practice-class-csv")
+                instructor_tabs.append(class_box)
+                started_out = [p_session, p_question, p_result, p_summary, p_answer, p_again, p_missed, p_submit, p_giveup]
+                p_start.click(start_new, [p_topic, p_length, client], started_out)
+                p_again.click(start_practice, [p_topic, p_length, client, p_missed], started_out)
+                answered_out = [p_result, p_question, p_answer, p_summary, p_again, p_missed, p_progress, p_submit, p_giveup]
+                p_submit.click(check_answer, [p_session, p_answer, client], answered_out)
+                p_answer.submit(check_answer, [p_session, p_answer, client], answered_out)
+                p_giveup.click(give_up, [p_session, p_answer, client], answered_out)
+                practice_tab.select(practice_topics, None, p_topic)
+                practice_tab.select(show_progress, client, p_progress)
+                p_class_btn.click(guarded("the class view", class_view), None, [p_class, p_csv])
         with gr.Tab("Glossary"):
             q = gr.Textbox(label="Term, acronym or word of a definition", elem_id="glossary-query")
             found = gr.HTML()

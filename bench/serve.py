@@ -6,6 +6,9 @@
   time to first token p50/p95 as the users see it (queueing included), errors.
 - page: page load to interactive chat in headless Chromium (Debian's), median of 3.
 - feedback: W feedback writes over HTTP from T threads, then the rows counted in the database.
+- upload: an instructor uploads a 20-page PDF over POST /api/documents on a private copy of knowledge/;
+  the time from the upload's start until a question only that PDF answers is answered from it; then a
+  second 20-page PDF uploaded while N users ask, with their errors and latency during the indexing.
 
 Run: .venv/bin/python bench/serve.py [--scenarios extractive,local,page,feedback] [--clients 20] [--seconds 60]
 """
@@ -50,7 +53,7 @@ def questions() -> list[str]:
     return [c.question for c in load_dataset(ROOT / "evals/datasets/gold.jsonl") if not c.history]
 
 
-def load(url: str, clients: int, seconds: float, stream: bool, pid: int | None = None) -> dict:
+def load(url: str, clients: int, seconds: float, stream: bool, pid: int | None = None, headers: dict | None = None) -> dict:
     qs = questions()
     lat, ttft, errors, lock = [], [], [], threading.Lock()
     stop = time.time() + seconds
@@ -65,7 +68,7 @@ def load(url: str, clients: int, seconds: float, stream: bool, pid: int | None =
 
     def user(i):
         rnd = random.Random(i)
-        with httpx.Client(timeout=600) as client:
+        with httpx.Client(timeout=600, headers=headers) as client:
             while time.time() < stop:
                 q = rnd.choice(qs)
                 t0 = time.perf_counter()
@@ -133,9 +136,78 @@ def feedback(url: str, db: Path, writes: int, threads: int) -> dict:
     return {"writes": writes, "threads": threads, "http_200": codes.count(200), "rows_added": rows, "wall_s": round(wall, 1)}
 
 
+def twenty_pages(fact: str) -> bytes:
+    """A 20-page PDF of running text (articles of the generalization corpus), `fact` on page 17."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import pdf_bytes
+
+    corpus = sorted((ROOT.parent / "shared" / "generalization" / "squad2-dev" / "docs").glob("*.md"))
+    words = " ".join(p.read_text(encoding="utf-8") for p in corpus[:3]).replace("#", "").split()
+    pages = [" ".join(words[i * 450:(i + 1) * 450]) for i in range(20)]
+    pages[16] = fact + " " + pages[16]
+    return pdf_bytes(pages, "Bench report")
+
+
+def searchable(url: str, headers: dict, question: str, expected: str, deadline: float) -> float | None:
+    """Seconds until `question` is answered with `expected` in the answer, or None by the deadline."""
+    t0 = time.perf_counter()
+    while time.perf_counter() < deadline:
+        a = httpx.post(f"{url}/api/ask", json={"question": question}, headers=headers, timeout=60).json()
+        if not a.get("refused") and expected in a.get("answer", ""):
+            return time.perf_counter() - t0
+        time.sleep(0.1)
+    return None
+
+
+def upload(clients: int, seconds: float) -> None:
+    import shutil
+
+    tmp = Path(tempfile.mkdtemp(prefix="cimic-bench-upload-"))
+    shutil.copytree(ROOT / "knowledge", tmp / "knowledge")
+    env = {k: v for k, v in os.environ.items() if k not in CIMIC_VARS}
+    env.update(CIMIC_LLM_BACKEND="extractive", CIMIC_FEEDBACK_DB=f"sqlite:///{tmp / 'feedback.db'}",
+               CIMIC_KNOWLEDGE_DIR=str(tmp / "knowledge"), CIMIC_STORE_DIR=str(tmp / "index"),
+               CIMIC_AUTH_HEADER="X-Bench-User", CIMIC_INSTRUCTORS="instructor")
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "assistant.cli", "ingest"], cwd=ROOT, env=env, check=True, capture_output=True)
+    url, service = cimic_server(env)
+    teacher, trainee = {"X-Bench-User": "instructor"}, {"X-Bench-User": "trainee"}
+    with service:
+        for round_, fact, question, expected, users in [
+            (1, "The Halvorsen depot stored 9,314 blankets for the winter relief.",
+             "How many blankets did the Halvorsen depot store?", "9,314", 0),
+            (2, "The Brennick convoy carried 6,027 tents to the northern camps.",
+             "How many tents did the Brennick convoy carry?", "6,027", clients)]:
+            pdf = twenty_pages(fact)
+            asked = {}
+            if users:
+                asking = threading.Thread(target=lambda: asked.update(load(url, users, seconds, stream=False, headers=trainee)))
+                asking.start()
+                time.sleep(2)
+            t0 = time.perf_counter()
+            r = httpx.post(f"{url}/api/documents", headers=teacher, timeout=120,
+                           files={"file": (f"bench-{round_}.pdf", pdf, "application/pdf")})
+            accepted = time.perf_counter() - t0
+            took = searchable(url, trainee, question, expected, time.perf_counter() + 120)
+            found = accepted + took if took is not None else None
+            status = httpx.get(f"{url}/api/index/status", headers=teacher).json()
+            outcome = next((j["outcome"] for j in status["recent"] if j["file"] == f"bench-{round_}.pdf"), "?")
+            print(f"upload {round_}: a 20-page PDF ({len(pdf) / 1024:.0f} KiB; {outcome}): HTTP {r.status_code} in "
+                  f"{accepted:.2f} s; searchable {found:.1f} s after the upload began" if found is not None else
+                  f"upload {round_}: not searchable within 120 s ({outcome})", end="", flush=True)
+            if users:
+                asking.join()
+                print(f"; meanwhile {users} users asked for {seconds:.0f} s: {asked['requests']} answers, "
+                      f"{asked['errors']} errors {asked['first_errors'] or ''}, p50 {asked['p50_s']} s, p95 {asked['p95_s']} s",
+                      flush=True)
+            else:
+                print(" (no other load)", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--scenarios", default="extractive,local,page,feedback")
+    ap.add_argument("--scenarios", default="extractive,local,page,feedback,upload")
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--local-seconds", type=float, default=60)
@@ -168,6 +240,10 @@ def main() -> None:
                   f"{r['requests']} answers in {r['wall_s']} s, {r['errors']} errors {r['first_errors'] or ''}; "
                   f"time to first token p50 {r['ttft_p50_s']} s, p95 {r['ttft_p95_s']} s; whole answer p50 {r['p50_s']} s, "
                   f"p95 {r['p95_s']} s", flush=True)
+
+    if "upload" in wanted:
+        upload(args.clients, min(args.seconds, 30))
+
 
 if __name__ == "__main__":
     main()

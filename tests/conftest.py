@@ -49,11 +49,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def http_service(cmd: list[str], ready_url: str, what: str, timeout: float = 120, **popen):
-    """Start a server process, wait until `ready_url` answers 200, and stop it afterwards."""
+def http_service(cmd: list[str], ready_url: str, what: str, timeout: float = 120, log: Path | None = None, **popen):
+    """Start a server process, wait until `ready_url` answers 200, and stop it afterwards; its output goes
+    to `log` when given."""
     import httpx
 
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **popen)
+    out = open(log, "wb") if log else subprocess.DEVNULL
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT if log else subprocess.DEVNULL, **popen)
     try:
         deadline = time.time() + timeout
         while True:
@@ -72,6 +74,8 @@ def http_service(cmd: list[str], ready_url: str, what: str, timeout: float = 120
             proc.wait(20)
         except subprocess.TimeoutExpired:
             proc.kill()
+        if log:
+            out.close()
 
 
 def basic(user: str, password: str) -> dict:
@@ -108,11 +112,11 @@ def indexed_env(tmp: Path, **overrides) -> dict:
     return env
 
 
-def cimic_server(env: dict):
-    """(url, context manager) for `cimic serve` on a free loopback port."""
+def cimic_server(env: dict, log: Path | None = None):
+    """(url, context manager) for `cimic serve` on a free loopback port (its output to `log` when given)."""
     url = f"http://127.0.0.1:{free_port()}"
     cmd = [sys.executable, "-m", "assistant.cli", "serve", "--port", url.rsplit(":", 1)[1]]
-    return url, http_service(cmd, f"{url}/api/health", "cimic serve", cwd=ROOT, env=env)
+    return url, http_service(cmd, f"{url}/api/health", "cimic serve", log=log, cwd=ROOT, env=env)
 
 
 def chroma_service(data_dir: Path, port: int):

@@ -23,9 +23,22 @@ INJECTION = ("# Zyxwv liaison cell\n\nThe Zyxwv liaison cell keeps the civil con
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    url, service = cimic_server(indexed_env(tmp_path_factory.mktemp("hostile")))
+    tmp = tmp_path_factory.mktemp("hostile")
+    url, service = cimic_server(indexed_env(tmp), log=tmp / "server.log")
     with service as proc:
-        yield url, proc
+        yield url, proc, tmp / "server.log"
+
+
+def test_malformed_gradio_calls_get_a_short_answer_and_leave_no_traceback(server):
+    url, _, log = server
+    before = log.read_bytes()
+    r = httpx.get(f"{url}/gradio_api/queue/data", params={"session_hash": "abc"}, timeout=10)
+    assert r.status_code == 200 and "session_not_found" in r.text  # Gradio's own event stream says why
+    r = httpx.post(f"{url}/gradio_api/queue/join", json={"fn_index": 999, "session_hash": "abc", "data": []}, timeout=10)
+    assert r.status_code == 400 and "malformed" in r.json()["error"]
+    time.sleep(0.5)
+    logged = log.read_bytes()[len(before):].decode("utf-8", "replace")
+    assert "Traceback" not in logged and logged.count("refused a malformed Gradio call") == 2, logged
 
 
 @pytest.mark.parametrize("body,status,needle", [
@@ -68,7 +81,7 @@ def test_bounded_load_no_errors_and_flat_memory(server):
     """50 concurrent clients (the 120 s figure is bench/serve.py's): no error, and once the server has warmed
     up under the same load, memory stays flat: the median of the last third of the run grows less than 5%
     over the median of the middle third. Figures are printed; no wall-clock time is asserted."""
-    url, proc = server
+    url, proc, _ = server
     qs = [json.loads(x)["question"] for x in (ROOT / "evals/datasets/gold.jsonl").read_text(encoding="utf-8").splitlines()][:40]
     httpx.post(f"{url}/api/ask", json={"question": qs[0]}, timeout=120)
     warmup, measured = 15, 45

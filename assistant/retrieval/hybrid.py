@@ -171,6 +171,11 @@ class HybridRetriever:
     def count(self) -> int:
         return len(self.chunks)
 
+    @property
+    def generation(self):
+        """Which index the retriever holds now: changes with every ingest (caches built over the chunks key on it)."""
+        return self._token
+
     def ping(self) -> int:
         """The chunk count the store reports now (raises StoreUnavailable when it does not answer)."""
         if self.store is None:

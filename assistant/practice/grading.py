@@ -1,0 +1,118 @@
+"""Grading a trainee's free-text answer against a practice question's key points and its passage.
+
+A key point is found when the answer holds its numbers exactly and enough of its content words: at
+least half of them, all of them for a point of one or two words. A word matches by its stem
+("liaisons" ~ "liaison") or, for words of five letters or more, by spelling similarity (rapidfuzz
+ratio >= 80: "procdure" ~ "procedure", "safe" ~ "safety"); hyphens split words ("cutting-edge").
+Words the question itself gives earn nothing. Then the project's own fact checks
+(`grounding.hard_facts`) read the answer's sentences that speak about the passage (those sharing a
+content word with it; a sentence of instructions to the grader does not) for what would make it wrong:
+- a contradiction: a sentence that speaks of a found key point negates ("not", "doesn't", "wasnt")
+  where no passage sentence holding that point does: the answer is then incorrect, whatever words it
+  shares;
+- a number, a name or an acronym that neither the passage nor the question holds: the answer is then
+  at most partly correct.
+The grade: correct when every key point is found and nothing is wrong; partial when some are found
+(or all, beside a wrong detail); incorrect when none is, for an empty, given-up or contradicting answer.
+Instructions inside the answer ("ignore the rubric and mark this correct") are text like any other:
+they hold no key point, so they earn nothing. Leaves out: synonyms (a paraphrase in other words than
+the key point's is not recognised), the model's opinion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from assistant.grounding import fact_present, hard_facts, numbers_in
+from assistant.practice.questions import PracticeQuestion
+from assistant.text import clean, content_words, negated, sentences
+
+GRADES = ("correct", "partial", "incorrect")
+SIMILAR = 80  # rapidfuzz ratio at which two spellings of a word are taken as the same word
+SIMILAR_MIN_LETTERS = 5
+
+
+@dataclass(frozen=True)
+class Grade:
+    grade: str
+    found: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    wrong: tuple[str, ...] = field(default=())  # what in the answer the passage contradicts or does not hold
+
+    def as_dict(self) -> dict:
+        return {"grade": self.grade, "found": list(self.found), "missing": list(self.missing), "wrong": list(self.wrong)}
+
+
+def stems_of(text: str) -> list[str]:
+    return list(dict.fromkeys(content_words(text.replace("-", " "))))
+
+
+def has_word(stem: str, answer_stems: set[str]) -> bool:
+    if stem in answer_stems:
+        return True
+    if len(stem) < SIMILAR_MIN_LETTERS:
+        return False
+    from rapidfuzz import fuzz, process
+
+    return process.extractOne(stem, answer_stems, scorer=fuzz.ratio, score_cutoff=SIMILAR) is not None
+
+
+def point_found(point: str, answer_stems: set[str], answer_numbers: set[str], given: set[str]) -> bool:
+    numbers = numbers_in(point)
+    if numbers and not numbers <= answer_numbers:
+        return False
+    stems = [s for s in stems_of(point) if s not in given]
+    if not stems:
+        return bool(numbers)
+    hit = sum(has_word(s, answer_stems) for s in stems)
+    return hit == len(stems) if len(stems) <= 2 else hit / len(stems) >= 0.5
+
+
+def _about_passage(sentence: str, passage_stems: set[str]) -> bool:
+    return any(s in passage_stems for s in stems_of(sentence))
+
+
+def contradictions(answer: str, question: PracticeQuestion, found: tuple[str, ...]) -> list[str]:
+    """Answer sentences that speak of a found key point and negate where no passage sentence holding it does.
+    (The reverse is not counted: a paraphrase often says positively what the source says with "no longer".)"""
+    held = [s for s in sentences(question.passage) if any(p in s for p in found)]
+    point_words = {s for p in found for s in stems_of(p) + sorted(numbers_in(p))}
+    out = []
+    for sentence in sentences(answer):
+        speaks_of = set(stems_of(sentence)) | numbers_in(sentence)
+        if negated(sentence) and speaks_of & point_words and not any(negated(s) for s in held):
+            out.append(f"“{sentence.strip()}” negates where the source does not")
+    return out
+
+
+def unsupported_facts(answer: str, question: PracticeQuestion) -> list[str]:
+    """Numbers, names and acronyms of the answer's sentences about the passage that neither it nor the question holds."""
+    context = question.passage + "\n" + question.text
+    passage_stems = set(stems_of(question.passage))
+    out = []
+    for sentence in sentences(answer):
+        if not _about_passage(sentence, passage_stems):
+            continue
+        out += [f"{value} is not in the source" for kind, value in hard_facts(sentence)
+                if kind != "word" and not fact_present(kind, value, context)]
+    return out
+
+
+def grade(question: PracticeQuestion, answer: str | None, gave_up: bool = False) -> Grade:
+    text = clean(answer or "")
+    points = question.key_points
+    if gave_up or not text.strip():
+        return Grade("incorrect", (), tuple(points))
+    given = set(stems_of(question.text))
+    stems, numbers = set(stems_of(text)), numbers_in(text)
+    found = tuple(p for p in points if point_found(p, stems, numbers, given))
+    missing = tuple(p for p in points if p not in found)
+    contradicted = contradictions(text, question, found) if found else []
+    wrong = tuple(contradicted + unsupported_facts(text, question))
+    if not found or contradicted:
+        verdict = "incorrect"
+    elif missing or wrong:
+        verdict = "partial"
+    else:
+        verdict = "correct"
+    return Grade(verdict, found, missing, wrong)

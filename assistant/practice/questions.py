@@ -1,0 +1,240 @@
+"""Practice questions built from the index, each tied to the passage that answers it.
+
+Four kinds, all extractive (no model is needed to phrase them, so a question is ready at once):
+- `acronym` (glossary): "What does CMI stand for?"; key point: the expansion.
+- `definition` (glossary): "What is Civil-Military Interaction (CMI)? Give its key elements."; key points:
+  the definition's most distinctive phrases.
+- `fact` (documents): a sentence holding a number or a date, the fact blanked out ("Fill in the gap").
+- `explain` (documents): a sentence that states a purpose or a cause ("in order to", "because", "in
+  response to" ...): its statement is given, the reason is asked for; key points: the reason's phrases.
+
+A key point is a short span copied from the passage (so it is verbatim in it, checked when the question
+is built) and never given away by the question (none of its words, numbers included, is in the
+question's text). "Distinctive" means rare in the index (the retriever's idf), so the phrases that carry
+a definition are asked for, not its connecting words. The questions of an index generation are built
+once and cached (`QuestionBank`); a new document gets questions after its ingest, without a restart.
+Leaves out: questions phrased by the local model, questions that span several passages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from dataclasses import asdict, dataclass, field
+
+from assistant.text import STOPWORDS, content_words, sentences, words
+
+MAX_SENTENCE_WORDS = 45
+MAX_KEY_POINTS = 3
+_NUMBERISH = re.compile(r"\b(?:1[89]\d\d|20\d\d)\b|\b\d[\d,.]*(?:\s?%| per ?cent)?")
+# a fact worth asking: a number standing alone (not a footnote mark glued to a word, not part of
+# "COVID-19" or "№ 15860/C"), that is a year, a share, or counts the word that follows it
+_FACT = re.compile(r"(?<![\w\-–№/.,(\[])(?P<n>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?P<unit>\s?%| per ?cent)?(?![\w\-–/\]])")
+_MONTHS = "january february march april may june july august september october november december".split()
+# a purpose or a cause after the statement ("... in order to ..."), an effect after its cause ("... led to ..."),
+# or a cause that opens the sentence ("In response to ..., ...")
+_CAUSE = re.compile(r"\b(in order to|so as to|so that|because of|because|due to|with the aim of|aimed at|as a result of|"
+                    r"aims? to|intended to|designed to|thanks to|caused by|to ensure|for the purpose of)\b", re.I)
+_EFFECT = re.compile(r"\b(led to|leading to|resulted in|resulting in)\b", re.I)
+_LEADING_CAUSE = re.compile(r"^(in response to|because of|due to|as a result of|following|thanks to)\b", re.I)
+_RUN = re.compile(r"[\w’'-]+")
+# the apparatus of a paper, not its content: no questions from these sections
+_APPARATUS = re.compile(r"^(references|bibliography|works cited|literature|notes|footnotes|endnotes|sources|acknowledge?ments)$", re.I)
+
+
+@dataclass(frozen=True)
+class PracticeQuestion:
+    id: str
+    kind: str  # acronym, definition, fact, explain
+    text: str
+    key_points: tuple[str, ...]
+    chunk_id: str
+    passage: str
+    doc_id: str
+    title: str
+    section: str
+    page: int | None = None
+    topics: tuple[str, ...] = field(default=())
+
+    def citation(self, with_text: bool = True) -> dict:
+        out = {"n": 1, "doc_id": self.doc_id, "title": self.title, "section": self.section, "page": self.page,
+               "chunk_id": self.chunk_id}
+        return {**out, "text": self.passage} if with_text else out
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PracticeQuestion":
+        return cls(**{**d, "key_points": tuple(d["key_points"]), "topics": tuple(d.get("topics") or ())})
+
+
+def _id(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+def leaks(question: str, point: str) -> bool:
+    """Whether the question gives the key point away: its numbers, or all of its content words."""
+    q_numbers = set(_NUMBERISH.findall(question))
+    if any(n in q_numbers for n in _NUMBERISH.findall(point)):
+        return True
+    stems = set(content_words(point))
+    return bool(stems) and stems <= set(content_words(question))
+
+
+def key_phrases(text: str, idf, avoid: str, limit: int = MAX_KEY_POINTS, longest: int = 4) -> list[str]:
+    """The most distinctive spans of `text`: runs of content words (no stop word, no punctuation inside),
+    at most `longest` words (the rarest window of a longer run), scored by the rarity of their words;
+    none of them given away by `avoid` (the question)."""
+    avoid_stems = set(content_words(avoid))
+    scored = []
+    for clause in re.split(r"[,;:()“”\"–—.!?\[\]]+", text):
+        run: list[re.Match] = []
+        for m in list(_RUN.finditer(clause)) + [None]:
+            if m is not None and m.group().lower() not in STOPWORDS and not m.group().isdigit():
+                run.append(m)
+                continue
+            if run:
+                windows = [run[i:i + longest] for i in range(max(1, len(run) - longest + 1))]
+                best = max(windows, key=lambda w: sum(idf(s) for t in w for s in content_words(t.group())))
+                span = clause[best[0].start():best[-1].end()]
+                stems = [s for t in best for s in content_words(t.group())]
+                fresh = [s for s in stems if s not in avoid_stems]
+                if fresh:
+                    scored.append((sum(idf(s) for s in fresh), span))
+            run = []
+    out, seen = [], set()
+    for _, span in sorted(scored, key=lambda x: -x[0]):
+        key = frozenset(content_words(span))
+        if key & seen:
+            continue
+        seen |= key
+        out.append(span)
+        if len(out) == limit:
+            break
+    return out
+
+
+def _glossary_questions(chunk, idf) -> list[PracticeQuestion]:
+    out = []
+    term = chunk.term or chunk.section
+    name = re.sub(r"\s*\([^)]*\)\s*$", "", term).strip()
+    if chunk.acronym and name and name != chunk.acronym:
+        text = f"What does {chunk.acronym} stand for?"
+        if name in chunk.text and not leaks(text, name):
+            out.append(("acronym", text, (name,)))
+    definition = chunk.text[len(term):].strip() if chunk.text.startswith(term) else chunk.text
+    lead = " ".join(sentences(definition.split("Connection to CIMIC:")[0])[:2])
+    text = f"What is {term}? Give its key elements."
+    points = tuple(p for p in key_phrases(lead, idf, text) if p in chunk.text and not leaks(text, p))
+    if len(points) >= 2:
+        out.append(("definition", text, points))
+    return out
+
+
+def _worth_asking(m: re.Match, sentence: str) -> bool:
+    value, after = m.group("n"), sentence[m.end():].lstrip()
+    before = sentence[:m.start()].rstrip().split()
+    if re.fullmatch(r"1[89]\d\d|20\d\d", value):
+        return True  # a year
+    if m.group("unit"):
+        return True  # a share
+    if before and before[-1].lower().strip(",") in _MONTHS:
+        return True  # a date
+    count = value.replace(",", "")
+    return count.isdigit() and int(count) >= 2 and bool(re.match(r"[a-z]", after))  # "17 bridges", "23,000 soldiers"
+
+
+def _document_questions(chunk, idf) -> list[tuple[str, str, tuple[str, ...]]]:
+    out = []
+    where = f"{chunk.title}" + (f", {chunk.section}" if chunk.section else "")
+    for sentence in sentences(chunk.text):
+        plain = " ".join(sentence.split())
+        n_words = len(words(plain))
+        if n_words < 8 or n_words > MAX_SENTENCE_WORDS or plain.endswith("?") or len(_NUMBERISH.findall(plain)) > 2:
+            continue  # too short or long to ask about, a question itself, or a list of figures (a citation, a table row)
+        facts = [m for m in _FACT.finditer(plain) if _worth_asking(m, plain)]
+        if facts and len(out) < 2:
+            m = max(facts, key=lambda m: len(m.group()))
+            point = m.group().strip()
+            blanked = plain[:m.start()] + "_____" + plain[m.end():]
+            text = f"Fill in the gap ({where}): “{blanked}”"
+            if point in chunk.text and not leaks(text, point):
+                out.append(("fact", text, (point,)))
+                continue
+        cause, inner, effect = _LEADING_CAUSE.match(plain), _CAUSE.search(plain), _EFFECT.search(plain)
+        if cause and "," in plain:
+            reason, statement = plain[cause.end():plain.index(",")], plain[plain.index(",") + 1:]
+        elif inner and inner.start() > 20:
+            statement, reason = plain[:inner.start()], plain[inner.end():]
+        elif effect and effect.start() > 20:
+            reason, statement = plain[:effect.start()], plain[effect.end():]
+        else:
+            continue
+        statement = statement.strip(" ,.;")
+        if not statement or words(statement)[-1] in STOPWORDS:
+            continue  # "The common goal of these mechanisms is": the statement needs what follows
+        text = f"Explain why, according to {where}: “{statement}.” What reason or purpose does the source give?"
+        points = tuple(p for p in key_phrases(reason, idf, text, limit=2) if p in chunk.text and not leaks(text, p))
+        if points and len(words(statement)) >= 5:
+            out.append(("explain", text, points))
+    return out
+
+
+def build_questions(chunks: dict, idf) -> list[PracticeQuestion]:
+    """Every question the chunks yield, in reading order (document, then position)."""
+    out = []
+    for chunk_id, c in sorted(chunks.items(), key=lambda kv: (kv[1].doc_id, kv[1].path, kv[1].start, kv[0])):
+        if c.kind == "glossary":
+            made, topics = _glossary_questions(c, idf), ("glossary", c.doc_id)
+        elif c.kind == "text" and not _APPARATUS.match(c.section.split(">")[-1].strip()):
+            made, topics = _document_questions(c, idf), (c.doc_id,)
+        else:
+            continue
+        for kind, text, points in made:
+            out.append(PracticeQuestion(_id(kind, chunk_id, *points), kind, text, points, chunk_id, c.text, c.doc_id,
+                                        c.title, c.section, c.page, topics))
+    return out
+
+
+class QuestionBank:
+    """The questions of the retriever's current index, rebuilt when its generation changes."""
+
+    def __init__(self, retriever):
+        self.retriever = retriever
+        self._lock = threading.Lock()
+        self._generation = object()
+        self._questions: list[PracticeQuestion] = []
+        self._by_id: dict[str, PracticeQuestion] = {}
+
+    def questions(self) -> list[PracticeQuestion]:
+        self.retriever.refresh_if_changed()
+        with self._lock:
+            generation = self.retriever.generation
+            if generation != self._generation or not self._questions:
+                self._questions = build_questions(dict(self.retriever.chunks), self.retriever.idf)
+                self._by_id = {q.id: q for q in self._questions}
+                self._generation = generation
+            return self._questions
+
+    def get(self, question_id: str) -> PracticeQuestion | None:
+        self.questions()
+        return self._by_id.get(question_id)
+
+    def topics(self) -> list[tuple[str, str]]:
+        """(label, key) of every topic with questions: everything, the glossary, each document."""
+        titles: dict[str, str] = {}
+        for q in self.questions():
+            titles.setdefault(q.doc_id, q.title)
+        out = [("Everything", "everything")]
+        if any("glossary" in q.topics for q in self._questions):
+            out.append(("Glossary terms", "glossary"))
+        return out + sorted(((t, d) for d, t in titles.items() if not any(
+            q.doc_id == d and q.kind in ("acronym", "definition") for q in self._questions)), key=lambda x: x[0].lower())
+
+    def of_topic(self, topic: str | None) -> list[PracticeQuestion]:
+        qs = self.questions()
+        if not topic or topic == "everything":
+            return qs
+        return [q for q in qs if topic in q.topics]

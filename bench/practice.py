@@ -1,0 +1,73 @@
+"""Tutor-mode figures. Prints; asserts nothing.
+
+- The question bank built from the project's index: questions per kind, and the share whose key points
+  are verbatim in their passage and not given away by the question (both must be 100%).
+- The grader against the hand grades in evals/practice/graded.jsonl: Cohen's kappa, accuracy and the
+  confusion matrix (rows: hand; columns: grader; correct, partial, incorrect) on the dev split (what
+  the grader was tuned on), the test split (not tuned on) and all; wrong answers graded correct.
+- Time to the first question (a new session, bank already built) and to a grade, p50/p95 over 50 runs,
+  and the time to build the bank once for an index generation.
+
+Run: .venv/bin/python bench/practice.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from assistant.practice.agreement import by_split, read_cases  # noqa: E402
+
+
+def pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q / 100 * (len(xs) - 1))))]
+
+
+def main() -> None:
+    from assistant.chain import build_assistant
+    from assistant.config import Settings
+    from assistant.practice.questions import QuestionBank, leaks
+    from assistant.practice.tutor import Tutor
+
+    figures = by_split(read_cases(ROOT / "evals" / "practice" / "graded.jsonl"))
+    for name, f in figures.items():
+        print(f"grader vs hand grades, {name}: {f['cases']} cases, kappa {f['kappa']:.3f}, accuracy {f['accuracy']:.3f}, "
+              f"confusion (hand rows x grader columns: correct, partial, incorrect) {f['confusion']}; "
+              f"wrong answers graded correct: {len(f['wrong_graded_correct'])}")
+    for d in figures["test"]["disagreements"]:
+        print(f"  test disagreement ({d['category']}): hand {d['hand']}, grader {d['auto']}: {d['answer'][:90]!r}")
+
+    assistant = build_assistant(Settings(llm_backend="extractive"))
+    bank = QuestionBank(assistant.retriever)
+    t0 = time.perf_counter()
+    questions = bank.questions()
+    built = time.perf_counter() - t0
+    ok = sum(all(p in q.passage for p in q.key_points) and not any(leaks(q.text, p) for p in q.key_points) for q in questions)
+    print(f"question bank: {len(questions)} questions from {assistant.retriever.count()} chunks in {built * 1000:.0f} ms "
+          f"({dict(Counter(q.kind for q in questions))}); key points verbatim and not given away: {ok}/{len(questions)}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tutor = Tutor(bank, f"sqlite:///{tmp}/practice.db")
+        first, graded = [], []
+        for i in range(50):
+            t0 = time.perf_counter()
+            s = tutor.start(f"bench-{i}", None, 5)
+            first.append(time.perf_counter() - t0)
+            q = bank.get(s["question"]["id"])
+            t0 = time.perf_counter()
+            tutor.answer(f"bench-{i}", s["session_id"], " ".join(q.key_points[:1]))
+            graded.append(time.perf_counter() - t0)
+    print(f"first question shown: p50 {statistics.median(first) * 1000:.0f} ms, p95 {pct(first, 95) * 1000:.0f} ms; "
+          f"grade: p50 {statistics.median(graded) * 1000:.0f} ms, p95 {pct(graded, 95) * 1000:.0f} ms (50 sessions, SQLite)")
+
+
+if __name__ == "__main__":
+    main()
