@@ -231,7 +231,7 @@ def locked_site(tmp_path_factory):
                       CIMIC_EVAL_REPORTS_DIR=str(tmp / "reports"))
     url, service = cimic_server(env)
     with service:
-        yield {"url": url, "db": tmp / "feedback.db"}
+        yield {"url": url, "db": tmp / "feedback.db", "tmp": tmp}
 
 
 def test_login_is_required_and_the_review_tab_needs_an_instructor(locked_site, browser):
@@ -384,3 +384,70 @@ def test_conversations_survive_a_reload_and_stay_private(locked_site, browser):
     page.wait_for_timeout(1000)
     assert "Operation Rescript" not in page.locator("#conversations").inner_text()
     other.close()
+
+
+def test_practice_session_graded_with_passages_progress_and_class_view(locked_site, browser, embedder):
+    from assistant.chain import build_assistant
+    from assistant.config import Settings
+    from assistant.practice.questions import QuestionBank
+
+    tmp = locked_site["tmp"]
+    settings = Settings(_env_file=None, knowledge_dir=tmp / "knowledge", store_dir=tmp / "index", llm_backend="extractive")
+    bank = QuestionBank(build_assistant(settings, embedder=embedder).retriever)
+
+    def current():
+        text = page.locator("#practice-q .practice-text").inner_text()
+        return next(q for q in bank.questions() if q.text == text)
+
+    def answer(text):
+        page.locator("#practice-answer textarea").fill(text)
+        page.locator("#practice-submit").click()
+        page.wait_for_function("(n) => document.querySelectorAll('#practice-grade').length && "
+                               "!document.querySelector('#practice-q .practice-text') || "
+                               "document.querySelector('#practice-q b').textContent !== n",
+                               arg=page.locator("#practice-q b").inner_text(), timeout=30_000)
+        return page.locator("#practice-grade").inner_text()
+
+    trainee = browser.new_context(http_credentials={"username": "trainee", "password": "t-pass"},
+                                  viewport={"width": 1280, "height": 1000})
+    page = trainee.new_page()
+    page.goto(locked_site["url"])
+    page.get_by_role("tab", name="Practice").click()
+    assert not page.locator("#practice-class-load").is_visible()  # the class view is the instructors'
+    grades = []
+    for _ in range(6):  # a session whose questions allow a partly right answer (one with several key points)
+        page.locator("#practice-topic input").click()
+        page.get_by_role("option", name=re.compile(r"^Glossary terms")).click()
+        page.locator("#practice-length input").fill("3")
+        page.locator("#practice-start").click()
+        page.locator("#practice-q").get_by_text("Question 1 of 3").wait_for(timeout=30_000)
+        grades = [answer("; ".join(current().key_points))]
+        for _ in range(2):
+            q = current()
+            if "Partly correct" not in grades and len(q.key_points) > 1:
+                grades.append(answer(q.key_points[0]))
+                assert page.locator("#practice-result mark.missing").count() >= 1  # the missing points, marked
+            else:
+                grades.append(answer("the weather was fine that day"))
+        if grades == ["Correct", "Partly correct", "Incorrect"] or sorted(grades) == ["Correct", "Incorrect", "Partly correct"]:
+            break
+    assert sorted(grades) == ["Correct", "Incorrect", "Partly correct"], grades
+    assert "[1]" in page.locator("#practice-result").inner_text()  # the passage that justifies the grade, cited
+    page.locator("#practice-score").wait_for(timeout=30_000)
+    assert "Score: 1.5 of 3" in page.locator("#practice-score").inner_text()
+    assert page.locator("#practice-again").is_visible()
+    assert "Glossary" in page.locator("#practice-progress-table").inner_text() or \
+        "glossary" in page.locator("#practice-progress-table").inner_text()
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "practice-tab.png"), full_page=True)
+    trainee.close()
+
+    instructor = browser.new_context(http_credentials={"username": "instructor", "password": "i-pass"})
+    page = instructor.new_page()
+    page.goto(locked_site["url"])
+    page.get_by_role("tab", name="Practice").click()
+    page.locator("#practice-class-load").click()
+    page.locator("#class-questions").wait_for(timeout=30_000)
+    assert "glossary" in page.locator("#class-topics").inner_text()
+    assert page.locator("#practice-class-csv a").count() >= 1  # the CSV export
+    instructor.close()

@@ -1,6 +1,7 @@
 """Grading a trainee's free-text answer against a practice question's key points and its passage.
 
-A key point is found when the answer holds its numbers exactly and enough of its content words: at
+A key point is found when the answer holds its numbers exactly (numbers written in words count:
+"fifteen thousand" is 15000, read by the text2num library) and enough of its content words: at
 least half of them, all of them for a point of one or two words. A word matches by its stem
 ("liaisons" ~ "liaison") or, for words of five letters or more, by spelling similarity (rapidfuzz
 ratio >= 80: "procdure" ~ "procedure", "safe" ~ "safety"); hyphens split words ("cutting-edge").
@@ -21,6 +22,7 @@ the key point's is not recognised), the model's opinion.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from assistant.grounding import fact_present, hard_facts, numbers_in
@@ -57,15 +59,32 @@ def has_word(stem: str, answer_stems: set[str]) -> bool:
     return process.extractOne(stem, answer_stems, scorer=fuzz.ratio, score_cutoff=SIMILAR) is not None
 
 
-def point_found(point: str, answer_stems: set[str], answer_numbers: set[str], given: set[str]) -> bool:
+def spelled_out(text: str) -> str:
+    """The text with numbers written in words as digits ("about a thousand" -> "about a 1000")."""
+    from text_to_num import alpha2digit
+
+    return alpha2digit(text, "en")
+
+
+_CAPITALISED = re.compile(r"\b[A-Z][\w’'-]*")
+
+
+def point_match(point: str, answer_stems: set[str], answer_numbers: set[str], given: set[str]) -> str:
+    """"found", "partly" (most of its words, but a name or half of a two-word point missing) or "missing".
+    The point's numbers must all be there; so must its names (capitalised words: "Russian", "Operations"),
+    since a wrong actor with the right other words is not the right answer."""
     numbers = numbers_in(point)
     if numbers and not numbers <= answer_numbers:
-        return False
+        return "missing"
     stems = [s for s in stems_of(point) if s not in given]
     if not stems:
-        return bool(numbers)
-    hit = sum(has_word(s, answer_stems) for s in stems)
-    return hit == len(stems) if len(stems) <= 2 else hit / len(stems) >= 0.5
+        return "found" if numbers else "missing"
+    hits = [s for s in stems if has_word(s, answer_stems)]
+    names = {s for w in _CAPITALISED.findall(point) for s in stems_of(w)} - given
+    enough = len(hits) == len(stems) if len(stems) <= 2 else len(hits) / len(stems) >= 0.5
+    if enough and all(has_word(n, answer_stems) for n in names):
+        return "found"
+    return "partly" if hits and (enough or len(stems) <= 2) else "missing"
 
 
 def _about_passage(sentence: str, passage_stems: set[str]) -> bool:
@@ -104,12 +123,13 @@ def grade(question: PracticeQuestion, answer: str | None, gave_up: bool = False)
     if gave_up or not text.strip():
         return Grade("incorrect", (), tuple(points))
     given = set(stems_of(question.text))
-    stems, numbers = set(stems_of(text)), numbers_in(text)
-    found = tuple(p for p in points if point_found(p, stems, numbers, given))
+    stems, numbers = set(stems_of(text)), numbers_in(text) | numbers_in(spelled_out(text))
+    matched = {p: point_match(p, stems, numbers, given) for p in points}
+    found = tuple(p for p in points if matched[p] == "found")
     missing = tuple(p for p in points if p not in found)
     contradicted = contradictions(text, question, found) if found else []
     wrong = tuple(contradicted + unsupported_facts(text, question))
-    if not found or contradicted:
+    if contradicted or not any(m != "missing" for m in matched.values()):
         verdict = "incorrect"
     elif missing or wrong:
         verdict = "partial"

@@ -2,7 +2,7 @@
 
 Four kinds, all extractive (no model is needed to phrase them, so a question is ready at once):
 - `acronym` (glossary): "What does CMI stand for?"; key point: the expansion.
-- `definition` (glossary): "What is Civil-Military Interaction (CMI)? Give its key elements."; key points:
+- `definition` (glossary): "What does “Civil-Military Interaction (CMI)” mean? Give its key elements."; key points:
   the definition's most distinctive phrases.
 - `fact` (documents): a sentence holding a number or a date, the fact blanked out ("Fill in the gap").
 - `explain` (documents): a sentence that states a purpose or a cause ("in order to", "because", "in
@@ -126,7 +126,7 @@ def _glossary_questions(chunk, idf) -> list[PracticeQuestion]:
             out.append(("acronym", text, (name,)))
     definition = chunk.text[len(term):].strip() if chunk.text.startswith(term) else chunk.text
     lead = " ".join(sentences(definition.split("Connection to CIMIC:")[0])[:2])
-    text = f"What is {term}? Give its key elements."
+    text = f"What does “{term}” mean? Give its key elements."
     points = tuple(p for p in key_phrases(lead, idf, text) if p in chunk.text and not leaks(text, p))
     if len(points) >= 2:
         out.append(("definition", text, points))
