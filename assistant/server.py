@@ -26,7 +26,8 @@ def create_app(settings=None, assistant=None):
     from assistant.library import Library
     from assistant.practice.questions import QuestionBank
     from assistant.practice.tutor import Tutor
-    from assistant.ui import CSS, build_ui
+    from assistant.ui import build_ui
+    from assistant.views import CSS
 
     settings = settings or Settings()
     auth = Auth.from_settings(settings)

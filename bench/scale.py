@@ -25,7 +25,6 @@ import json
 import random
 import re
 import shutil
-import statistics
 import sys
 import tempfile
 import time

@@ -75,7 +75,7 @@ def test_owner_is_the_login_else_a_well_formed_browser_id():
 
 def test_passages_are_rendered_as_safe_markdown_with_content_words_marked():
     from assistant.text import content_words
-    from assistant.ui import passage_html
+    from assistant.views import passage_html
 
     out = passage_html("**Liaison** and the <script>x()</script> ![i](x.png) [l](javascript:y) cells.", set(content_words("liaisons cells")))
     assert "<strong><mark>Liaison</mark></strong>" in out and "<mark>cells</mark>" in out

@@ -117,6 +117,9 @@ def test_upload_search_edit_delete(site):
     assert any("17 bridges" in c["text"] and c["section"] == "Operation Kestrel" for c in preview["chunk_list"])
     assert "kestrel.docx" in (knowledge / "sources.yaml").read_text()
 
+    topics = {t["topic"] for t in httpx.get(f"{url}/api/practice/topics", auth=TRAINEE).json()["topics"]}
+    assert kestrel["doc_id"] in topics  # the new document has practice questions, without a restart
+
     answer = ask(url, question)
     assert not answer["refused"] and "17" in answer["answer"]
     assert answer["citations"][0]["doc_id"] == kestrel["doc_id"]
