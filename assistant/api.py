@@ -12,13 +12,16 @@ names its conversations with an `X-CIMIC-Client` id (the page keeps one in the b
 `{"error": message}` with the error's status code, unknown /api/ paths and wrong methods included;
 request size (chunked bodies included) and question length are bounded; /docs is an offline page.
 Middleware, for page and API alike: the optional login (`auth.py`), CORS for CIMIC_ALLOWED_ORIGINS,
-and a Content-Security-Policy whose frame-ancestors allow only those origins to embed the page.
+a Content-Security-Policy whose frame-ancestors allow only those origins to embed the page, and a
+refusal of state-changing requests sent by pages of other origins (a form posted cross-site carries
+the browser's saved login; JSON requests are stopped by CORS preflights, forms are not).
 """
 
 from __future__ import annotations
 
 import json
 from typing import Literal
+from urllib.parse import urlsplit
 
 from fastapi import Request, UploadFile  # at module level: FastAPI resolves the string annotations of the handlers here
 from pydantic import BaseModel, Field
@@ -190,6 +193,13 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None, evals=
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
+        origin = (request.headers.get("origin") or "").rstrip("/")
+        own = {request.headers.get("host"), request.headers.get("x-forwarded-host")}  # behind a proxy: the public host
+        if request.method not in ("GET", "HEAD", "OPTIONS") and origin and origin not in allowed \
+                and origin != "null" and urlsplit(origin).netloc not in own:
+            # a page of another site may send a form (an upload, say) with the browser's saved login: refused
+            return JSONResponse({"error": f"a request from a page of {origin} is refused: it is not one of the allowed "
+                                          "origins (CIMIC_ALLOWED_ORIGINS)"}, 403)
         if request.url.path.endswith("/gradio_api/upload"):  # the page's only file input is the instructors' Documents tab
             user = auth.identify(request.headers)
             if not (user and user.instructor):
@@ -201,7 +211,6 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None, evals=
                 return JSONResponse({"error": exc.message}, exc.status,
                                     headers={"WWW-Authenticate": 'Basic realm="CIMIC doctrine assistant", charset="UTF-8"'})
         response = await call_next(request)
-        origin = (request.headers.get("origin") or "").rstrip("/")
         if origin and origin not in allowed:
             # Gradio's own CORS answers any localhost origin with credentials; only the allowed ones may read
             for header in ("access-control-allow-origin", "access-control-allow-credentials"):

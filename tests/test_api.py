@@ -199,6 +199,22 @@ def test_review_needs_an_instructor(locked_server):
     assert rows[0]["question"] == "What is CMI?" and rows[0]["user"] == "trainee"
 
 
+def test_a_form_posted_by_another_site_is_refused(locked_server):
+    """A page of another origin may make the browser send a form (no preflight) with the saved login."""
+    instructor = basic("instructor", "i-pass")
+    r = httpx.post(f"{locked_server}/api/documents", headers={"Origin": "http://evil.example", **instructor},
+                   files={"file": ("x.txt", b"planted text")})
+    assert r.status_code == 403 and "evil.example" in r.json()["error"]
+    r = httpx.post(f"{locked_server}/api/feedback", headers={"Origin": "http://evil.example", **instructor},
+                   json={"rating": "down", "question": "q", "answer": "a"})
+    assert r.status_code == 403
+    same = locked_server  # the page itself, and the allowed intranet, may post
+    for origin in (same, INTRANET):
+        r = httpx.post(f"{locked_server}/api/feedback", headers={"Origin": origin, **instructor},
+                       json={"rating": "up", "question": "q", "answer": "a"})
+        assert r.status_code == 200, (origin, r.text)
+
+
 def test_cors_and_frame_ancestors_follow_allowed_origins(locked_server):
     pre = httpx.options(f"{locked_server}/api/ask", headers={"Origin": INTRANET, "Access-Control-Request-Method": "POST",
                                                              "Access-Control-Request-Headers": "authorization,content-type"})
