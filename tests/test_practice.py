@@ -36,6 +36,11 @@ def test_every_question_has_its_key_points_verbatim_and_does_not_give_them_away(
         assert not any(leaks(q.text, p) for p in q.key_points), q
         assert q.chunk_id in bank.retriever.chunks and q.passage == bank.retriever.chunks[q.chunk_id].text
     assert len({q.id for q in questions}) == len(questions)
+    keys = [key for _, key in bank.topics()]
+    assert keys[:2] == ["everything", "glossary"]
+    section = next(k for k in keys if "#" in k)  # a document's section is a topic of its own
+    doc_id, name = section.split("#", 1)
+    assert bank.of_topic(section) and all(q.doc_id == doc_id and q.section.startswith(name) for q in bank.of_topic(section))
 
 
 def test_the_grader_agrees_with_hand_grades():

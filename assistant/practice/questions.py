@@ -10,7 +10,8 @@ Four kinds, all extractive (no model is needed to phrase them, so a question is 
 
 A key point is a short span copied from the passage (so it is verbatim in it, checked when the question
 is built) and never given away by the question (none of its words, numbers included, is in the
-question's text). "Distinctive" means rare in the index (the retriever's idf), so the phrases that carry
+question's text). Topics: everything, the glossary, each document, and each document's top-level
+section with enough questions. "Distinctive" means rare in the index (the retriever's idf), so the phrases that carry
 a definition are asked for, not its connecting words. The questions of an index generation are built
 once and cached (`QuestionBank`); a new document gets questions after its ingest, without a restart.
 Leaves out: questions phrased by the local model, questions that span several passages.
@@ -27,6 +28,7 @@ from assistant.text import STOPWORDS, content_words, sentences, words
 
 MAX_SENTENCE_WORDS = 45
 MAX_KEY_POINTS = 3
+MIN_SECTION_QUESTIONS = 2  # a document's section is offered as a topic from this many questions
 _NUMBERISH = re.compile(r"\b(?:1[89]\d\d|20\d\d)\b|\b\d[\d,.]*(?:\s?%| per ?cent)?")
 # a fact worth asking: a number standing alone (not a footnote mark glued to a word, not part of
 # "COVID-19" or "№ 15860/C"), that is a year, a share, or counts the word that follows it
@@ -189,7 +191,8 @@ def build_questions(chunks: dict, idf) -> list[PracticeQuestion]:
         if c.kind == "glossary":
             made, topics = _glossary_questions(c, idf), ("glossary", c.doc_id)
         elif c.kind == "text" and not _APPARATUS.match(c.section.split(">")[-1].strip()):
-            made, topics = _document_questions(c, idf), (c.doc_id,)
+            top = c.section.split(">")[0].strip()
+            made, topics = _document_questions(c, idf), (c.doc_id, f"{c.doc_id}#{top}") if top else (c.doc_id,)
         else:
             continue
         for kind, text, points in made:
@@ -223,15 +226,25 @@ class QuestionBank:
         return self._by_id.get(question_id)
 
     def topics(self) -> list[tuple[str, str]]:
-        """(label, key) of every topic with questions: everything, the glossary, each document."""
+        """(label, key) of every topic with questions: everything, the glossary, each document, and each
+        document's top-level section that has at least MIN_SECTION_QUESTIONS questions."""
         titles: dict[str, str] = {}
+        sections: dict[str, int] = {}
         for q in self.questions():
             titles.setdefault(q.doc_id, q.title)
+            for t in q.topics:
+                if "#" in t:
+                    sections[t] = sections.get(t, 0) + 1
         out = [("Everything", "everything")]
         if any("glossary" in q.topics for q in self._questions):
             out.append(("Glossary terms", "glossary"))
-        return out + sorted(((t, d) for d, t in titles.items() if not any(
+        documents = sorted(((t, d) for d, t in titles.items() if not any(
             q.doc_id == d and q.kind in ("acronym", "definition") for q in self._questions)), key=lambda x: x[0].lower())
+        for title, doc_id in documents:
+            out.append((title, doc_id))
+            out += [(f"{title} › {key.split('#', 1)[1]}", key) for key, n in sections.items()
+                    if key.startswith(doc_id + "#") and n >= MIN_SECTION_QUESTIONS and key.split("#", 1)[1] != title]
+        return out
 
     def of_topic(self, topic: str | None) -> list[PracticeQuestion]:
         qs = self.questions()
