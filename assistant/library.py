@@ -118,7 +118,7 @@ class Library:
         if checked.name in present and not replace:
             raise InvalidUpload(f"a document named {checked.name} exists already; send it with replace=true to "
                                 "replace it, or rename the file", 409)
-        return self._submit("upload", checked.name, by, lambda job: self._apply_upload(job, checked, fields))
+        return self._submit("upload", checked.name, by, lambda job: self._apply_upload(job, checked, fields, replace))
 
     def edit(self, doc_id: str, fields: dict, by: str = "") -> dict:
         fields = clean_fields(fields)
@@ -196,9 +196,12 @@ class Library:
         raise NotFound(f"no document job {job_id!r}")
 
     # ---- the worker's steps ----------------------------------------------------------------------
-    def _apply_upload(self, job: dict, checked: CheckedUpload, fields: dict) -> str:
+    def _apply_upload(self, job: dict, checked: CheckedUpload, fields: dict, replace: bool) -> str:
         target = self.kdir / checked.name
         replaced = target.exists()
+        if replaced and not replace:  # another upload of the same name was queued first and has landed
+            raise InvalidUpload(f"a document named {checked.name} was added while this one waited; send it again "
+                                "with replace=true to replace it", 409)
         if replaced:
             self._to_trash(target)
         manifest = load_manifest(self.kdir)
