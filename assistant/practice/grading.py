@@ -4,7 +4,10 @@ A key point is found when the answer holds its numbers exactly (numbers written 
 "fifteen thousand" is 15000, read by the text2num library) and enough of its content words: at
 least half of them, all of them for a point of one or two words. A word matches by its stem
 ("liaisons" ~ "liaison") or, for words of five letters or more, by spelling similarity (rapidfuzz
-ratio >= 80: "procdure" ~ "procedure", "safe" ~ "safety"); hyphens split words ("cutting-edge").
+ratio >= 80: "procdure" ~ "procedure", "safe" ~ "safety"); hyphens split words ("cutting-edge"). The
+point's names (capitalised words) must be there in any case. (Tried and dropped: counting a point as
+found when the answer covers half of the passage clause around it. It recognised more paraphrases,
+but graded antonym swaps correct: "high latitude and inland" for "low latitude and coastal".)
 Words the question itself gives earn nothing. Then the project's own fact checks
 (`grounding.hard_facts`) read the answer's sentences that speak about the passage (those sharing a
 content word with it; a sentence of instructions to the grader does not) for what would make it wrong:
@@ -82,9 +85,16 @@ def point_match(point: str, answer_stems: set[str], answer_numbers: set[str], gi
     hits = [s for s in stems if has_word(s, answer_stems)]
     names = {s for w in _CAPITALISED.findall(point) for s in stems_of(w)} - given
     enough = len(hits) == len(stems) if len(stems) <= 2 else len(hits) / len(stems) >= 0.5
-    if enough and all(has_word(n, answer_stems) for n in names):
+    if not all(has_word(n, answer_stems) for n in names):
+        return "partly" if hits and (enough or len(stems) <= 2) else "missing"
+    if enough:
         return "found"
-    return "partly" if hits and (enough or len(stems) <= 2) else "missing"
+    return "partly" if hits and len(stems) <= 2 else "missing"
+
+
+def answer_sentences(text: str) -> list[str]:
+    """An answer's sentences as trainees type them: split at . ! ? ; and line breaks, lower case or not."""
+    return [p.strip() for p in re.split(r"(?<=[.!?;])\s+|\n+", text) if p.strip()]
 
 
 def _about_passage(sentence: str, passage_stems: set[str]) -> bool:
@@ -97,7 +107,7 @@ def contradictions(answer: str, question: PracticeQuestion, found: tuple[str, ..
     held = [s for s in sentences(question.passage) if any(p in s for p in found)]
     point_words = {s for p in found for s in stems_of(p) + sorted(numbers_in(p))}
     out = []
-    for sentence in sentences(answer):
+    for sentence in answer_sentences(answer):
         speaks_of = set(stems_of(sentence)) | numbers_in(sentence)
         if negated(sentence) and speaks_of & point_words and not any(negated(s) for s in held):
             out.append(f"“{sentence.strip()}” negates where the source does not")
@@ -107,9 +117,10 @@ def contradictions(answer: str, question: PracticeQuestion, found: tuple[str, ..
 def unsupported_facts(answer: str, question: PracticeQuestion) -> list[str]:
     """Numbers, names and acronyms of the answer's sentences about the passage that neither it nor the question holds."""
     context = question.passage + "\n" + question.text
+    context += "\n" + spelled_out(context)  # "one of the two" holds the 1 and the 2 an answer may write
     passage_stems = set(stems_of(question.passage))
     out = []
-    for sentence in sentences(answer):
+    for sentence in answer_sentences(answer):
         if not _about_passage(sentence, passage_stems):
             continue
         out += [f"{value} is not in the source" for kind, value in hard_facts(sentence)
