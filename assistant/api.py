@@ -200,16 +200,15 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None, evals=
             # a page of another site may send a form (an upload, say) with the browser's saved login: refused
             return JSONResponse({"error": f"a request from a page of {origin} is refused: it is not one of the allowed "
                                           "origins (CIMIC_ALLOWED_ORIGINS)"}, 403)
-        if request.url.path.endswith("/gradio_api/upload"):  # the page's only file input is the instructors' Documents tab
-            user = auth.identify(request.headers)
-            if not (user and user.instructor):
-                return JSONResponse({"error": "only an instructor may upload files (the Documents tab)"}, 403)
         if request.method != "OPTIONS" and request.url.path not in OPEN_PATHS:
             try:
                 request.state.user = auth.require(request.headers)
             except NotAuthenticated as exc:
                 return JSONResponse({"error": exc.message}, exc.status,
                                     headers={"WWW-Authenticate": 'Basic realm="CIMIC doctrine assistant", charset="UTF-8"'})
+            if request.url.path.endswith("/gradio_api/upload") and not request.state.user.instructor:
+                # the page's only file input is the instructors' Documents tab
+                return JSONResponse({"error": "only an instructor may upload files (the Documents tab)"}, 403)
         response = await call_next(request)
         if origin and origin not in allowed:
             # Gradio's own CORS answers any localhost origin with credentials; only the allowed ones may read

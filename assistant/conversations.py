@@ -15,7 +15,7 @@ import re
 import uuid
 from datetime import datetime, timezone
 
-from assistant.errors import InvalidQuestion, NotFound
+from assistant.errors import InvalidQuestion
 
 MAX_TITLE_CHARS = 120
 _CLIENT = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -67,13 +67,10 @@ class ConversationStore:
         meta.create_all(self.engine)
 
     def _owned(self, conn, owner: str, conversation_id: str):
-        from sqlalchemy import select
+        from assistant.database import owned_row
 
-        row = conn.execute(select(self.conversations).where(self.conversations.c.id == str(conversation_id)[:32],
-                                                            self.conversations.c.owner == owner)).first()
-        if row is None:
-            raise NotFound(f"no conversation {conversation_id!r} of yours; GET /api/conversations lists them")
-        return row
+        return owned_row(conn, self.conversations, owner, conversation_id,
+                         f"no conversation {conversation_id!r} of yours; GET /api/conversations lists them")
 
     def add_turn(self, owner: str, conversation_id: str | None, question: str, answer: dict) -> str:
         """Save one question and its answer; a new conversation when `conversation_id` is None. Returns its id."""

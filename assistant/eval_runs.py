@@ -33,7 +33,7 @@ class EvalRuns:
         self._lock = threading.Lock()
         self._running: str | None = None
         self._progress = (0, 0)
-        self._summaries: dict[tuple, dict] = {}  # command-line runs, by (folder, report.json mtime)
+        self._summaries: dict[str, tuple[int, dict]] = {}  # command-line runs: folder -> (report.json mtime, summary)
 
     # ---- what can be run ---------------------------------------------------------------------
     def datasets(self) -> dict[str, Path]:
@@ -128,17 +128,18 @@ class EvalRuns:
     def _command_line_run(self, folder: Path) -> dict:
         """A run made by `cimic eval` (no run.json), summarised from its report once per version of the
         file: the page asks for the list every few seconds, and a report can be tens of megabytes."""
-        stamp = (folder.name, (folder / "report.json").stat().st_mtime_ns)
-        if stamp not in self._summaries:
+        mtime = (folder / "report.json").stat().st_mtime_ns
+        known = self._summaries.get(folder.name)
+        if known is None or known[0] != mtime:
             report = self.report(folder.name)
             m = report["meta"]
-            self._summaries[stamp] = {
+            known = self._summaries[folder.name] = (mtime, {
                 "id": folder.name, "status": "done", "started": m.get("started"), "finished": m.get("finished"),
                 "by": "command line", "backend": m.get("backend"),
                 "datasets": [dataset_name(Path(p)) for p in m.get("datasets") or [m.get("dataset", "")]],
                 "sample": m.get("sample"), "headline": headline(report), "cases": m.get("cases"),
-                "passed": report["summary"]["cases"]["passed"], "gates_missed": report["gates"]["missed"]}
-        return dict(self._summaries[stamp])
+                "passed": report["summary"]["cases"]["passed"], "gates_missed": report["gates"]["missed"]})
+        return dict(known[1])
 
     def get(self, run_id: str) -> dict:
         folder = self._folder(run_id)

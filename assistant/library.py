@@ -69,6 +69,10 @@ class Library:
     def documents(self) -> dict:
         """{"documents": [...], "skipped": [{"file", "reason"}]}: one row per indexed document."""
         state, chunks = self._index()
+        skipped = [{"file": f, "reason": why} for f, why in state.get("skipped", [])]
+        return {"documents": self._rows(state, chunks), "skipped": skipped}
+
+    def _rows(self, state: dict, chunks: dict) -> list[dict]:
         manifest = load_manifest(self.kdir)
         by_doc: dict[str, list] = {}
         for c in chunks.values():
@@ -89,20 +93,21 @@ class Library:
                 "indexed_at": _when(indexed_at.get(read_from) or state.get("at")), "editable": not glossary,
             })
         rows.sort(key=lambda r: (r["title"] or "").lower())
-        skipped = [{"file": f, "reason": why} for f, why in state.get("skipped", [])]
-        return {"documents": rows, "skipped": skipped}
+        return rows
 
     def document(self, doc_id: str) -> dict:
         """A document's row and its chunks as the assistant sees them (section, page, text), in reading order."""
-        row = self._row(doc_id)
-        _, chunks = self._index()
+        state, chunks = self._index()
+        row = self._row(doc_id, state, chunks)
         found = sorted((c for c in chunks.values() if c.doc_id == doc_id and c.kind != "document"),
                        key=lambda c: (c.path, c.start))
         return {**row, "chunk_list": [{"id": c.id, "section": c.section, "page": c.page, "kind": c.kind, "text": c.text}
                                       for c in found]}
 
-    def _row(self, doc_id: str) -> dict:
-        for row in self.documents()["documents"]:
+    def _row(self, doc_id: str, state: dict | None = None, chunks: dict | None = None) -> dict:
+        if state is None:
+            state, chunks = self._index()
+        for row in self._rows(state, chunks):
             if row["doc_id"] == doc_id:
                 return row
         raise NotFound(f"no indexed document has the id {doc_id!r}; GET /api/documents lists them")

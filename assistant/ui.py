@@ -53,7 +53,7 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
             return []
         return [(f"{c['title']} ({c['updated_at'][:10]})", c["id"]) for c in conversations.list(who)]
 
-    def respond(message, chat, answers, conv, client, request: gr.Request):  # noqa: C901
+    def respond(message, chat, answers, conv, client, request: gr.Request):
         chat = list(chat or [])
         answers = dict(answers or {})
         try:

@@ -138,7 +138,6 @@ def feedback(url: str, db: Path, writes: int, threads: int) -> dict:
 
 def twenty_pages(fact: str) -> bytes:
     """A 20-page PDF of running text (articles of the generalization corpus), `fact` on page 17."""
-    sys.path.insert(0, str(ROOT / "tests"))
     from conftest import pdf_bytes
 
     corpus = sorted((ROOT.parent / "shared" / "generalization" / "squad2-dev" / "docs").glob("*.md"))

@@ -234,6 +234,17 @@ def locked_site(tmp_path_factory):
         yield {"url": url, "db": tmp / "feedback.db", "tmp": tmp}
 
 
+LOGINS = {"trainee": "t-pass", "instructor": "i-pass"}
+
+
+def signed_in(browser, site, user: str, **context):
+    """A browser context signed in as `user` on the locked site, and a page opened on it."""
+    ctx = browser.new_context(http_credentials={"username": user, "password": LOGINS[user]}, **context)
+    page = ctx.new_page()
+    page.goto(site["url"])
+    return ctx, page
+
+
 def test_login_is_required_and_the_review_tab_needs_an_instructor(locked_site, browser):
     from playwright.sync_api import Error as BrowserError
 
@@ -246,9 +257,7 @@ def test_login_is_required_and_the_review_tab_needs_an_instructor(locked_site, b
     assert page.locator("#question textarea").count() == 0
     anonymous.close()
 
-    trainee = browser.new_context(http_credentials={"username": "trainee", "password": "t-pass"})
-    page = trainee.new_page()
-    page.goto(locked_site["url"])
+    trainee, page = signed_in(browser, locked_site, "trainee")
     ask(page, "What was Operation Rescript?")
     page.locator("#chat a.cite").first.wait_for(timeout=60_000)
     page.locator("#chat button[aria-label='Dislike']").last.click()
@@ -256,9 +265,7 @@ def test_login_is_required_and_the_review_tab_needs_an_instructor(locked_site, b
     assert "Review" not in page.get_by_role("tab").all_inner_texts()
     trainee.close()
 
-    instructor = browser.new_context(http_credentials={"username": "instructor", "password": "i-pass"})
-    page = instructor.new_page()
-    page.goto(locked_site["url"])
+    instructor, page = signed_in(browser, locked_site, "instructor")
     page.get_by_role("tab", name="Review").click()
     page.locator("#review-load").click()
     page.locator("#review table").wait_for(timeout=30_000)
@@ -274,18 +281,13 @@ def start_run(page, sample: str):
 
 
 def test_evaluation_tab_runs_reports_and_compares(locked_site, browser):
-    trainee = browser.new_context(http_credentials={"username": "trainee", "password": "t-pass"})
-    page = trainee.new_page()
-    page.goto(locked_site["url"])
+    trainee, page = signed_in(browser, locked_site, "trainee")
     page.get_by_role("tab", name="Glossary").wait_for()
     page.wait_for_timeout(1000)
     assert not {"Evaluation", "Documents"} & set(page.get_by_role("tab").all_inner_texts())
     trainee.close()
 
-    instructor = browser.new_context(http_credentials={"username": "instructor", "password": "i-pass"},
-                                     viewport={"width": 1280, "height": 1000})
-    page = instructor.new_page()
-    page.goto(locked_site["url"])
+    instructor, page = signed_in(browser, locked_site, "instructor", viewport={"width": 1280, "height": 1000})
     page.get_by_role("tab", name="Evaluation").click()
     page.get_by_text("No evaluation has been run yet").wait_for(timeout=30_000)
     page.locator("#eval-backend").get_by_text("extractive").click()
@@ -322,10 +324,7 @@ def test_documents_tab_upload_ask_delete(locked_site, browser, tmp_path):
     (tmp_path / "zephyr.pdf").write_bytes(pdf_bytes(["Operation Zephyr delivered water filters to Lake Ostrava.", "Annex."]))
     question = "How many bridges did the Varnish brigade rebuild?"
 
-    instructor = browser.new_context(http_credentials={"username": "instructor", "password": "i-pass"},
-                                     viewport={"width": 1280, "height": 1000})
-    page = instructor.new_page()
-    page.goto(locked_site["url"])
+    instructor, page = signed_in(browser, locked_site, "instructor", viewport={"width": 1280, "height": 1000})
     page.get_by_role("tab", name="Documents").click()
     page.locator("#index-progress").wait_for(timeout=30_000)  # the progress line follows the index
     page.locator("#doc-files input[type=file]").set_input_files([str(tmp_path / "kestrel.docx"), str(tmp_path / "zephyr.pdf")])
@@ -362,9 +361,7 @@ def test_documents_tab_upload_ask_delete(locked_site, browser, tmp_path):
 
 
 def test_conversations_survive_a_reload_and_stay_private(locked_site, browser):
-    trainee = browser.new_context(http_credentials={"username": "trainee", "password": "t-pass"})
-    page = trainee.new_page()
-    page.goto(locked_site["url"])
+    trainee, page = signed_in(browser, locked_site, "trainee")
     ask(page, "What was Operation Rescript?")
     page.locator("#chat a.cite").first.wait_for(timeout=60_000)
     page.reload()
@@ -377,9 +374,7 @@ def test_conversations_survive_a_reload_and_stay_private(locked_site, browser):
     page.locator("#chat [aria-label^=\"bot's message\"]").nth(1).get_by_text("Military Aid to the Civil Authorities").first.wait_for(timeout=60_000)
     trainee.close()
 
-    other = browser.new_context(http_credentials={"username": "instructor", "password": "i-pass"})
-    page = other.new_page()
-    page.goto(locked_site["url"])
+    other, page = signed_in(browser, locked_site, "instructor")
     page.locator("#conversations").wait_for()
     page.wait_for_timeout(1000)
     assert "Operation Rescript" not in page.locator("#conversations").inner_text()
@@ -408,10 +403,7 @@ def test_practice_session_graded_with_passages_progress_and_class_view(locked_si
                                arg=page.locator("#practice-q b").inner_text(), timeout=30_000)
         return page.locator("#practice-grade").inner_text()
 
-    trainee = browser.new_context(http_credentials={"username": "trainee", "password": "t-pass"},
-                                  viewport={"width": 1280, "height": 1000})
-    page = trainee.new_page()
-    page.goto(locked_site["url"])
+    trainee, page = signed_in(browser, locked_site, "trainee", viewport={"width": 1280, "height": 1000})
     page.get_by_role("tab", name="Practice").click()
     assert not page.locator("#practice-class-load").is_visible()  # the class view is the instructors'
     grades = []
@@ -442,9 +434,7 @@ def test_practice_session_graded_with_passages_progress_and_class_view(locked_si
     page.screenshot(path=str(OUTPUT / "practice-tab.png"), full_page=True)
     trainee.close()
 
-    instructor = browser.new_context(http_credentials={"username": "instructor", "password": "i-pass"})
-    page = instructor.new_page()
-    page.goto(locked_site["url"])
+    instructor, page = signed_in(browser, locked_site, "instructor")
     page.get_by_role("tab", name="Practice").click()
     page.locator("#practice-class-load").click()
     page.locator("#class-questions").wait_for(timeout=30_000)

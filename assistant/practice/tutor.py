@@ -126,13 +126,10 @@ class Tutor:
         return (due + new + rest)[:length]
 
     def _session(self, conn, owner: str, session_id: str):
-        from sqlalchemy import select
+        from assistant.database import owned_row
 
-        row = conn.execute(select(self.sessions).where(self.sessions.c.id == str(session_id)[:32],
-                                                       self.sessions.c.owner == owner)).first()
-        if row is None:
-            raise NotFound(f"no practice session {session_id!r} of yours; POST /api/practice starts one")
-        return row
+        return owned_row(conn, self.sessions, owner, session_id,
+                         f"no practice session {session_id!r} of yours; POST /api/practice starts one")
 
     def answer(self, owner: str, session_id: str, text: str | None, give_up: bool = False) -> dict:
         """Grade the answer to the session's current question; the next question, or the summary at the end."""
