@@ -2,7 +2,8 @@
 
 - `OnnxMiniLMEmbedder` (default, CIMIC_EMBEDDER=onnx-int8): the same model exported once to ONNX with
   torch's exporter and quantized to int8 per channel with onnxruntime's dynamic quantization, written
-  to `var/models/` on first use (`cimic model` does it at set-up). About 1.8x faster on 2 CPU cores; its
+  to `var/models/` on first use (`cimic model` does it at set-up), its attention exported as plain matrix
+  products. About 2.3x faster than sentence-transformers on torch on 2 CPU cores; its
   vectors agree with the original's at cosine 0.994 on average, and retrieval on the gold set and the
   generalization corpus is unchanged (README, Benchmarks). Its vectors carry their own name, so an index
   built with the other embedder is rebuilt, not mixed.
@@ -110,9 +111,9 @@ class OnnxMiniLMEmbedder(_Tokens):
     """all-MiniLM-L6-v2 as int8 ONNX on onnxruntime: mean pooling over the attention mask, normalised,
     256 word pieces at most, texts batched by length (as sentence-transformers does)."""
 
-    name = "all-MiniLM-L6-v2-int8"
+    name = "all-MiniLM-L6-v2-int8-eager"
     max_tokens = 256
-    FILENAME = "all-MiniLM-L6-v2-int8.onnx"
+    FILENAME = "all-MiniLM-L6-v2-int8-eager.onnx"
 
     def __init__(self, model_dir, batch_size: int = 32):
         self.model_dir = Path(model_dir)
@@ -202,7 +203,9 @@ def export_onnx(model_dir: Path) -> Path:
         full = model_dir / f".{target.stem}.{os.getpid()}.fp32.onnx"
         tmp = model_dir / f".{target.name}.{os.getpid()}.tmp"
         try:
-            encoder = Encoder(AutoModel.from_pretrained(model_path()).eval())
+            # the attention written out as matrix products ("eager"), not traced from torch's fused SDPA
+            # kernel: onnxruntime runs that graph about 1.3x faster on CPU, with the same vectors
+            encoder = Encoder(AutoModel.from_pretrained(model_path(), attn_implementation="eager").eval())
             sample = torch.ones(2, 8, dtype=torch.long)
             axes = {0: "batch", 1: "tokens"}
             names = ["input_ids", "attention_mask", "token_type_ids"]
