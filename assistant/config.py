@@ -7,6 +7,7 @@ checkout the package runs from, or, for an installed package, the directory it i
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -44,7 +45,7 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout_s: float = 60.0
     top_k: int = Field(4, ge=1, le=20)
-    gate_file: Path = Field(Path(__file__).resolve().parent / "answering" / "fitted" / "gate.json",
+    gate_file: Path = Field(Path(str(resources.files("assistant") / "answering" / "fitted" / "gate.json")),
                             description="the answer gate's fitted parameters (signals.jsonl, their data, beside them)")
     gate_off: str = Field("", description="comma-separated gate signals to switch off (the gate is refitted without them)")
     refusal_budget: float = Field(0.03, ge=0, le=0.5, description="most answerable dev questions the gate may refuse when refitted")

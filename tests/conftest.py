@@ -162,6 +162,36 @@ def postgres_cluster():
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One throwaway PostgreSQL cluster for the whole session (`postgres_cluster`); its URL."""
+    with postgres_cluster() as url:
+        yield url
+
+
+def fresh_database(server_url: str) -> str:
+    """A new, empty database on the cluster at `server_url`; its URL."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return f"{server_url.rsplit('/', 1)[0]}/{name}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
+def database_url(request, tmp_path):
+    """Each database the stores promise: SQLite (a file) and PostgreSQL (an empty database of its own on
+    the session's cluster, through psycopg)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'app.db'}"
+    return fresh_database(request.getfixturevalue("postgres_server"))
+
+
 def docx_bytes(heading: str, paragraphs: list[str]) -> bytes:
     """A real .docx (python-docx) with one heading and its paragraphs."""
     import io

@@ -27,7 +27,8 @@ def index_env(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(index_env):
-    url, service = cimic_server(index_env[1])
+    tmp, env = index_env
+    url, service = cimic_server(dict(env, GRADIO_TEMP_DIR=str(tmp / "gradio-uploads")))
     with service:
         yield url
 
@@ -82,9 +83,24 @@ def test_chunked_oversized_body_is_refused_without_being_answered(server):
     assert r.status_code == 413 and "limit" in r.json()["error"]
 
 
-def test_uploads_are_refused_whatever_their_size(server):
+def test_uploads_are_refused_whatever_their_size(server, index_env):
     r = httpx.post(f"{server}/gradio_api/upload", files={"files": ("a.txt", b"hello")}, timeout=30)
     assert r.status_code == 403 and "upload" in r.json()["error"]
+    big = httpx.post(f"{server}/gradio_api/upload", files={"files": ("big.bin", b"x" * (8 << 20))}, timeout=60)
+    assert big.status_code in (403, 413) and big.json()["error"]
+
+    def chunks():
+        boundary = b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"c.bin\"\r\n\r\n"
+        yield boundary
+        for _ in range(64):
+            yield b"y" * (128 << 10)
+        yield b"\r\n--b--\r\n"
+
+    chunked = httpx.post(f"{server}/gradio_api/upload", content=chunks(), timeout=60,
+                         headers={"Content-Type": "multipart/form-data; boundary=b"})
+    assert chunked.status_code in (403, 413) and chunked.json()["error"]
+    uploads = index_env[0] / "gradio-uploads"
+    assert not [p for p in uploads.rglob("*") if p.is_file()], "an anonymous upload reached Gradio's folder"
 
 
 def test_docs_embed_and_unknown_api_paths(server):

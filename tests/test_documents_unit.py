@@ -50,8 +50,8 @@ def answer(text, n=1):
                            "score": 1.0, "chunk_id": "c"}]}
 
 
-def test_conversations_belong_to_their_owner(tmp_path):
-    store = ConversationStore(f"sqlite:///{tmp_path / 'c.db'}")
+def test_conversations_belong_to_their_owner(database_url):
+    store = ConversationStore(database_url)
     conv = store.add_turn("alice", None, "What is CMI?", answer("CMI is interaction [1]."))
     store.add_turn("alice", conv, "And CIMIC?", answer("CIMIC is cooperation [1]."))
     assert [c["turns"] for c in store.list("alice")] == [2] and store.list("bob") == []

@@ -1,4 +1,5 @@
-"""Feedback against a real PostgreSQL server (a throwaway cluster on loopback, psycopg): many writers,
+"""Feedback against a real PostgreSQL server (the conversation and practice stores run their tests on it too, through
+the `database_url` fixture) (a throwaway cluster on loopback, psycopg): many writers,
 bad input refused by name, nothing spooled, the CSV export; what `CIMIC_FEEDBACK_DB=postgresql+psycopg://...`
 promises for several replicas."""
 
@@ -6,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import postgres_cluster
+from conftest import fresh_database
 
 from assistant.errors import InvalidFeedback
 from assistant.feedback import Feedback, FeedbackStore
@@ -15,9 +16,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def pg_url():
-    with postgres_cluster() as url:
-        yield url
+def pg_url(postgres_server):
+    return fresh_database(postgres_server)
 
 
 def entry(i=0, rating="down", comment=""):

@@ -59,8 +59,8 @@ def test_the_grader_agrees_with_hand_grades():
     assert [c["answer"] for c in plain_wrong if grade(case_question(c), c["answer"]).grade == "correct"] == []
 
 
-def test_a_session_graded_summarised_and_kept(bank, tmp_path):
-    tutor = Tutor(bank, f"sqlite:///{tmp_path / 'practice.db'}")
+def test_a_session_graded_summarised_and_kept(bank, database_url):
+    tutor = Tutor(bank, database_url)
     started = tutor.start("ana", "glossary", 3)
     shown = started["question"]
     assert shown["number"] == 1 and shown["total"] == 3 and "text" not in shown["citations"][0]

@@ -1,6 +1,6 @@
-"""Two app replicas on loopback sharing one `chroma run` server and one PostgreSQL database: feedback
-written through both is all stored once, and a document ingested into the shared index is answered by
-a replica that was running before, without a restart."""
+"""Two app replicas on loopback sharing one `chroma run` server, one PostgreSQL database and one
+knowledge folder: feedback written through both is all stored once, and a document an instructor
+uploads through one replica is answered by the other, which was running before, without a restart."""
 
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,22 +21,22 @@ It meets the harbour master every Tuesday and keeps a register of civilian vesse
 """
 
 
+INSTRUCTOR, TRAINEE = ("instructor", "i-pass"), ("trainee", "t-pass")
+
+
 def test_two_replicas_share_feedback_and_index(tmp_path):
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-
     port = free_port()
     with chroma_service(tmp_path / "chroma-data", port), postgres_cluster() as pg:
-        env = indexed_env(tmp_path, CIMIC_CHROMA_URL=f"http://127.0.0.1:{port}", CIMIC_FEEDBACK_DB=pg)
+        env = indexed_env(tmp_path, CIMIC_CHROMA_URL=f"http://127.0.0.1:{port}", CIMIC_FEEDBACK_DB=pg,
+                          CIMIC_AUTH="trainee:t-pass,instructor:i-pass", CIMIC_INSTRUCTORS="instructor")
         (url_a, replica_a), (url_b, replica_b) = cimic_server(env), cimic_server(env)
         with replica_a as proc_a, replica_b as proc_b:
             body = {"rating": "down", "question": "What is CMI?", "answer": "Civil-military interaction. [1]"}
 
             def send(i):
                 url = url_a if i % 2 else url_b
-                return httpx.post(f"{url}/api/feedback", json={**body, "comment": f"c{i}"}, timeout=60).json()["status"]
+                return httpx.post(f"{url}/api/feedback", json={**body, "comment": f"c{i}"}, auth=TRAINEE,
+                                  timeout=60).json()["status"]
 
             with ThreadPoolExecutor(20) as pool:
                 outcomes = list(pool.map(send, range(1000)))
@@ -44,13 +44,13 @@ def test_two_replicas_share_feedback_and_index(tmp_path):
             assert FeedbackStore(pg).count() == 1000
 
             question = {"question": "When was the Zyxwv harbour liaison cell set up?"}
-            assert "2019" not in httpx.post(f"{url_b}/api/ask", json=question, timeout=60).json()["answer"]
-            (tmp_path / "knowledge" / "zyxwv-harbour.md").write_text(NEW_DOC, encoding="utf-8")
-            subprocess.run([sys.executable, "-m", "assistant.cli", "ingest"], cwd=ROOT, env=env, check=True,
-                           capture_output=True)
-            deadline, answer = time.time() + 60, {}
-            while time.time() < deadline:  # the replica notices the new index within seconds, no restart
-                answer = httpx.post(f"{url_b}/api/ask", json=question, timeout=60).json()
+            assert "2019" not in httpx.post(f"{url_b}/api/ask", json=question, auth=TRAINEE, timeout=60).json()["answer"]
+            sent = httpx.post(f"{url_a}/api/documents", auth=INSTRUCTOR, timeout=60,
+                              files={"file": ("zyxwv-harbour.md", NEW_DOC.encode())}, data={"title": "Zyxwv harbour liaison"})
+            assert sent.status_code == 202, sent.text
+            deadline, answer = time.time() + 120, {}
+            while time.time() < deadline:  # replica B notices the index replica A changed, without a restart
+                answer = httpx.post(f"{url_b}/api/ask", json=question, auth=TRAINEE, timeout=60).json()
                 if not answer["refused"] and "2019" in answer["answer"]:
                     break
                 time.sleep(1)
