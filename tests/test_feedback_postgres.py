@@ -1,7 +1,7 @@
-"""Feedback against a real PostgreSQL server (the conversation and practice stores run their tests on it too, through
-the `database_url` fixture) (a throwaway cluster on loopback, psycopg): many writers,
+"""Feedback against a real PostgreSQL server (a throwaway cluster on loopback, psycopg): many writers,
 bad input refused by name, nothing spooled, the CSV export; what `CIMIC_FEEDBACK_DB=postgresql+psycopg://...`
-promises for several replicas."""
+promises for several replicas. (The conversation and practice stores run their tests on it too, through
+the `database_url` fixture.)"""
 
 from concurrent.futures import ThreadPoolExecutor
 
