@@ -223,12 +223,16 @@ def _stamp() -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**9}"
 
 
+_SEGMENT_ENTRIES: dict[tuple[str, str], dict[str, dict]] = {}  # (store root, segment) -> its ids' metadata
+
+
 class SegmentedStore:
     """Reads the segments a manifest names as one store: ids removed from a segment are left out, and a
     query asks every segment and keeps the best (each segment is asked for as many more as it has
     removed ids, so nothing live is crowded out). Same reading interface as ChromaStore."""
 
     def __init__(self, root: Path, manifest: dict, collection: str, embedder_name: str):
+        self.root = Path(root).resolve()
         self.manifest = manifest
         self.parts: list[tuple[str, ChromaStore, frozenset]] = []
         try:
@@ -247,10 +251,19 @@ class SegmentedStore:
         return {name: store.count() for name, store, _ in self.parts}
 
     def located(self) -> dict[str, tuple[str, dict]]:
-        """Every live id with the segment that holds it and its metadata."""
+        """Every live id with the segment that holds it and its metadata. A segment's metadata is read
+        once per process (segments never change once written), so an ingest that follows another in the
+        same process (the server's document jobs) reads only the segments written since."""
         out = {}
         for name, store, dead in self.parts:
-            out.update({i: (name, m) for i, m in store.entries().items() if i not in dead})
+            key = (str(self.root), name)
+            entries = _SEGMENT_ENTRIES.get(key)
+            if entries is None:
+                entries = _SEGMENT_ENTRIES[key] = store.entries()
+            out.update({i: (name, m) for i, m in entries.items() if i not in dead})
+        named = {(str(self.root), name) for name, _, _ in self.parts}
+        for key in [k for k in list(_SEGMENT_ENTRIES) if k[0] == str(self.root) and k not in named]:
+            _SEGMENT_ENTRIES.pop(key, None)  # segments no longer in force: forgotten
         return out
 
     def entries(self) -> dict[str, dict]:

@@ -73,6 +73,28 @@ def test_changing_one_file_changes_only_its_chunks(knowledge, make_settings, emb
     assert report.kept >= first.chunks - 3
 
 
+def test_later_ingests_in_one_process_read_only_the_new_segments(knowledge, make_settings, embedder, monkeypatch):
+    """The server's document jobs: each ingest after the first reads the metadata of the segments written
+    since, not the whole index again, and still sees every change."""
+    from assistant.store import ChromaStore
+
+    settings = make_settings()
+    ingest(settings, embedder)
+    (knowledge / "a.md").write_text("# Harbour\n\nThe harbour cell meets the port authority on Tuesdays.\n", encoding="utf-8")
+    ingest(settings, embedder)  # reads the first segment
+    reads = []
+    real = ChromaStore.entries
+    monkeypatch.setattr(ChromaStore, "entries", lambda self: reads.append(1) or real(self))
+    (knowledge / "a.md").unlink()
+    report = ingest(settings, embedder)
+    assert len(reads) == 1, "only the segment the previous ingest wrote is read"
+    assert report.removed >= 1
+    store, _ = open_reader(settings, embedder.name)
+    docs = {m["path"] for m in store.entries().values()}
+    store.close()
+    assert "a.md" not in docs and len(docs) == 4
+
+
 def test_removed_document_leaves_the_index_and_broken_files_are_skipped(knowledge, make_settings, embedder):
     settings = make_settings()
     first = ingest(settings, embedder)
