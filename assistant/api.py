@@ -493,6 +493,13 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None, evals=
                             "<h1>CIMIC doctrine assistant: REST API</h1><p>Machine-readable schema: "
                             "<a href=/openapi.json>/openapi.json</a></p><table>" + "".join(rows) + "</table>")
 
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc():
+        """FastAPI's other documentation address: the same offline page."""
+        from fastapi.responses import RedirectResponse
+
+        return RedirectResponse("/docs", 307)
+
     @app.get("/embed", include_in_schema=False)
     async def embed_without_slash(request: Request):
         from fastapi.responses import RedirectResponse

@@ -107,6 +107,8 @@ def test_docs_embed_and_unknown_api_paths(server):
     docs = httpx.get(f"{server}/docs", timeout=30)
     assert docs.status_code == 200 and "/api/ask" in docs.text and "cdn" not in docs.text.lower()
     assert "http" not in docs.text.replace("http-equiv", "")  # nothing fetched from elsewhere
+    redoc = httpx.get(f"{server}/redoc", timeout=30)
+    assert redoc.status_code == 307 and redoc.headers["location"] == "/docs"
     embed = httpx.get(f"{server}/embed", timeout=30)
     assert embed.status_code == 307 and embed.headers["location"] == "/embed/"
     wrong = httpx.get(f"{server}/api/ask", timeout=30)
