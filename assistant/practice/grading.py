@@ -1,7 +1,7 @@
 """Grading a trainee's free-text answer against a practice question's key points and its passage.
 
-A key point is found when the answer holds its numbers exactly (numbers written in words count:
-"fifteen thousand" is 15000, read by the text2num library) and enough of its content words: at
+A key point is found when the answer holds its numbers exactly (numbers written in words count, in
+the answer and in the key point: "fifteen thousand" is 15000, read by the text2num library) and enough of its content words: at
 least half of them, all of them for a point of one or two words. A word matches by its stem
 ("liaisons" ~ "liaison") or, for words of five letters or more, by spelling similarity (rapidfuzz
 ratio >= 80: "procdure" ~ "procedure", "safe" ~ "safety"); hyphens split words ("cutting-edge"). The
@@ -12,10 +12,11 @@ Words the question itself gives earn nothing. Then the project's own fact checks
 (`grounding.hard_facts`) read the answer's sentences that speak about the passage (those sharing a
 content word with it; a sentence of instructions to the grader does not) for what would make it wrong:
 - a contradiction: a sentence that speaks of a found key point negates ("not", "doesn't", "wasnt")
-  where no passage sentence holding that point does: the answer is then incorrect, whatever words it
-  shares;
-- a number, a name or an acronym that neither the passage nor the question holds: the answer is then
-  at most partly correct.
+  where no passage sentence holding that point does, or a number bounded the other way than the
+  passage bounds it ("fewer than 30" for "more than 30"): the answer is then incorrect, whatever words
+  it shares;
+- a number (in digits or in words: "four domains" where the passage has none), a name or an acronym
+  that neither the passage nor the question holds: the answer is then at most partly correct.
 The grade: correct when every key point is found and nothing is wrong; partial when some are found
 (or all, beside a wrong detail); incorrect when none is, for an empty, given-up or contradicting answer.
 Instructions inside the answer ("ignore the rubric and mark this correct") are text like any other:
@@ -76,7 +77,7 @@ def point_match(point: str, answer_stems: set[str], answer_numbers: set[str], gi
     """"found", "partly" (most of its words, but a name or half of a two-word point missing) or "missing".
     The point's numbers must all be there; so must its names (capitalised words: "Russian", "Operations"),
     since a wrong actor with the right other words is not the right answer."""
-    numbers = numbers_in(point)
+    numbers = numbers_in(point) | numbers_in(spelled_out(point))
     if numbers and not numbers <= answer_numbers:
         return "missing"
     stems = [s for s in stems_of(point) if s not in given]
@@ -114,6 +115,30 @@ def contradictions(answer: str, question: PracticeQuestion, found: tuple[str, ..
     return out
 
 
+_BOUND = re.compile(r"\b(?P<bound>less than|fewer than|under|below|at most|up to|no more than|more than|over|above|"
+                    r"at least|upwards of|no fewer than|no less than)\s+(?:about |around |some |nearly |almost )?"
+                    r"(?P<number>\d[\d,.]*\d|\d)", re.I)
+_BELOW = {"less than", "fewer than", "under", "below", "at most", "up to", "no more than"}
+
+
+def bounds(text: str) -> dict[str, str]:
+    """Each number a text bounds, with the bound's direction: "more than 30" -> {"30": "above"}."""
+    out = {}
+    for m in _BOUND.finditer(spelled_out(text)):
+        number = numbers_in(m.group("number"))
+        if number:
+            out[number.pop()] = "below" if m.group("bound").lower() in _BELOW else "above"
+    return out
+
+
+def reversed_bounds(answer: str, question: PracticeQuestion) -> list[str]:
+    """A number the answer bounds the other way than the passage does ("fewer than 30" where the source
+    says "more than 30"): the number is right, the fact is reversed."""
+    source = bounds(question.passage)
+    return [f"“{direction} {n}” reverses the source, which says {source[n]} {n}"
+            for n, direction in bounds(answer).items() if source.get(n, direction) != direction]
+
+
 def unsupported_facts(answer: str, question: PracticeQuestion) -> list[str]:
     """Numbers, names and acronyms of the answer's sentences about the passage that neither it nor the question holds."""
     context = question.passage + "\n" + question.text
@@ -123,7 +148,8 @@ def unsupported_facts(answer: str, question: PracticeQuestion) -> list[str]:
     for sentence in answer_sentences(answer):
         if not _about_passage(sentence, passage_stems):
             continue
-        out += [f"{value} is not in the source" for kind, value in hard_facts(sentence)
+        facts = hard_facts(sentence) + [("number", n) for n in sorted(numbers_in(spelled_out(sentence)) - numbers_in(sentence))]
+        out += [f"{value} is not in the source" for kind, value in facts
                 if kind != "word" and not fact_present(kind, value, context)]
     return out
 
@@ -138,7 +164,7 @@ def grade(question: PracticeQuestion, answer: str | None, gave_up: bool = False)
     matched = {p: point_match(p, stems, numbers, given) for p in points}
     found = tuple(p for p in points if matched[p] == "found")
     missing = tuple(p for p in points if p not in found)
-    contradicted = contradictions(text, question, found) if found else []
+    contradicted = (contradictions(text, question, found) if found else []) + reversed_bounds(text, question)
     wrong = tuple(contradicted + unsupported_facts(text, question))
     if contradicted or not any(m != "missing" for m in matched.values()):
         verdict = "incorrect"
