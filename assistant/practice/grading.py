@@ -1,8 +1,8 @@
 """Grading a trainee's free-text answer against a practice question's key points and its passage.
 
 A key point is found when the answer holds its numbers exactly (numbers written in words count, in
-the answer and in the key point: "fifteen thousand" is 15000, read by the text2num library) and enough of its content words: at
-least half of them, all of them for a point of one or two words. A word matches by its stem
+the answer and in the key point: "fifteen thousand" is 15000, read by the text2num library) and
+enough of its content words: at least half of them, all of them for a point of one or two words. A word matches by its stem
 ("liaisons" ~ "liaison") or, for words of five letters or more, by spelling similarity (rapidfuzz
 ratio >= 80: "procdure" ~ "procedure", "safe" ~ "safety"); hyphens split words ("cutting-edge"). The
 point's names (capitalised words) must be there in any case. (Tried and dropped: counting a point as
@@ -134,8 +134,8 @@ def bounds(text: str) -> dict[str, str]:
 def reversed_bounds(answer: str, question: PracticeQuestion) -> list[str]:
     """A number the answer bounds the other way than the passage does ("fewer than 30" where the source
     says "more than 30"): the number is right, the fact is reversed."""
-    source = bounds(question.passage)
-    return [f"“{direction} {n}” reverses the source, which says {source[n]} {n}"
+    source, say = bounds(question.passage), {"below": "at most", "above": "at least"}
+    return [f"“{say[direction]} {n}” reverses the source, which says {say[source[n]]} {n}"
             for n, direction in bounds(answer).items() if source.get(n, direction) != direction]
 
 
