@@ -149,21 +149,23 @@ class GradioErrors:
             logging.getLogger("cimic").warning("refused a malformed Gradio call %s: %s: %s", scope["path"],
                                                exc.__class__.__name__, str(exc)[:200])
             if not started:
-                body = json.dumps({"error": f"malformed call to the page's internal API ({exc.__class__.__name__})"}).encode()
-                await send({"type": "http.response.start", "status": 400,
-                            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-                await send({"type": "http.response.body", "body": body})
+                await _json_error(send, 400, f"malformed call to the page's internal API ({exc.__class__.__name__})")
             return
         for message in held:
             await send(message)
 
 
-async def _too_large(send, size, limit):
-    said = f"is {size:,} bytes" if size is not None else "is larger than that"
-    body = json.dumps({"error": f"the request body {said}; the limit is {limit:,} bytes"}).encode()
-    await send({"type": "http.response.start", "status": 413,
+async def _json_error(send, status: int, message: str):
+    """An `{"error"}` answer sent over raw ASGI, for the middlewares that answer before the app does."""
+    body = json.dumps({"error": message}).encode()
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _too_large(send, size, limit):
+    said = f"is {size:,} bytes" if size is not None else "is larger than that"
+    await _json_error(send, 413, f"the request body {said}; the limit is {limit:,} bytes")
 
 
 def origins(settings) -> list[str]:

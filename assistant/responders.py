@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from assistant.retrieval.hybrid import Retrieved
 from assistant.grounding import cited_markers, strip_markers
+from assistant.ingest.glossary import CONNECTION
 from assistant.text import LIST_ITEM, SOURCE_REFS, content_words, echoes, fold, question_terms, sentences
 
 
@@ -34,6 +35,11 @@ def _body(chunk) -> str:
     if chunk.kind == "glossary" and chunk.term and text.startswith(chunk.term):
         text = text[len(chunk.term):].lstrip()
     return text
+
+
+def glossary_definition(chunk) -> str:
+    """A glossary entry's definition: its text without the term line and the "Connection to CIMIC" part."""
+    return _body(chunk).split(CONNECTION)[0]
 
 
 def _sentences(chunk) -> list[str]:
@@ -197,7 +203,7 @@ def compress(question: str, passages: list[Retrieved], max_words: int = 130, per
 def glossary_answer(passage: Retrieved, max_sentences: int = 2) -> str:
     """The entry's opening sentences verbatim, each cited [1], and its NATO-agreed text marked as such."""
     c = passage.chunk
-    body = _body(c).split("Connection to CIMIC:")[0]
+    body = glossary_definition(c)
     body = re.sub(r"\s*\(NATO agreed\)", "", body)
     picked, sents = [], sentences(body)
     for i, s in enumerate(sents):

@@ -223,7 +223,7 @@ def _stamp() -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**9}"
 
 
-_SEGMENT_ENTRIES: dict[tuple[str, str], dict[str, dict]] = {}  # (store root, segment) -> its ids' metadata
+_SEGMENT_ENTRIES: dict[str, dict[str, dict]] = {}  # store root -> {segment: its ids' metadata}, read once per process
 
 
 class SegmentedStore:
@@ -250,40 +250,35 @@ class SegmentedStore:
         """Ids stored per segment, dead ones included."""
         return {name: store.count() for name, store, _ in self.parts}
 
-    def located(self) -> dict[str, tuple[str, dict]]:
-        """Every live id with the segment that holds it and its metadata. A segment's metadata is read
-        once per process (segments never change once written), so an ingest that follows another in the
-        same process (the server's document jobs) reads only the segments written since."""
+    def _live(self, read, cache: dict | None) -> dict[str, tuple[str, object]]:
+        """Every live id with its segment and what `read(store)` gives for it. `cache` (segment name ->
+        what was read), kept between openings, spares reading again the segments it holds (they never
+        change once written) and forgets those no longer in force."""
         out = {}
         for name, store, dead in self.parts:
-            key = (str(self.root), name)
-            entries = _SEGMENT_ENTRIES.get(key)
-            if entries is None:
-                entries = _SEGMENT_ENTRIES[key] = store.entries()
-            out.update({i: (name, m) for i, m in entries.items() if i not in dead})
-        named = {(str(self.root), name) for name, _, _ in self.parts}
-        for key in [k for k in list(_SEGMENT_ENTRIES) if k[0] == str(self.root) and k not in named]:
-            _SEGMENT_ENTRIES.pop(key, None)  # segments no longer in force: forgotten
+            part = cache.get(name) if cache is not None else None
+            if part is None:
+                part = read(store)
+                if cache is not None:
+                    cache[name] = part
+            out.update({i: (name, v) for i, v in part.items() if i not in dead})
+        if cache is not None:
+            for name in set(cache) - {n for n, _, _ in self.parts}:
+                cache.pop(name, None)
         return out
+
+    def located(self) -> dict[str, tuple[str, dict]]:
+        """Every live id with the segment that holds it and its metadata. A segment's metadata is read
+        once per process, so an ingest that follows another in the same process (the server's document
+        jobs) reads only the segments written since."""
+        return self._live(ChromaStore.entries, _SEGMENT_ENTRIES.setdefault(str(self.root), {}))
 
     def entries(self) -> dict[str, dict]:
         return {i: m for i, (_, m) in self.located().items()}
 
     def chunks(self, cache: dict | None = None) -> dict[str, Chunk]:
-        """The live chunks; `cache` (segment name -> its chunks), kept by the caller between openings,
-        spares reading again the segments it holds: they never change."""
-        out = {}
-        for name, store, dead in self.parts:
-            part = cache.get(name) if cache is not None else None
-            if part is None:
-                part = store.chunks()
-                if cache is not None:
-                    cache[name] = part
-            out.update({i: c for i, c in part.items() if i not in dead})
-        if cache is not None:
-            for name in set(cache) - {n for n, _, _ in self.parts}:
-                del cache[name]
-        return out
+        """The live chunks; `cache` (segment name -> its chunks) is kept by the caller between openings."""
+        return {i: c for i, (_, c) in self._live(ChromaStore.chunks, cache).items()}
 
     def vectors(self, name: str, ids: list[str]) -> dict[str, list[float]]:
         store = next(store for n, store, _ in self.parts if n == name)

@@ -305,8 +305,9 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
         import tempfile
 
         path = Path(tempfile.mkdtemp(prefix="cimic-class-")) / "practice-class.csv"
-        path.write_text(tutor.class_csv(), encoding="utf-8")
-        return render_class(tutor.class_view()), gr.update(value=str(path), visible=True)
+        view = tutor.class_view()
+        path.write_text(tutor.class_csv(view), encoding="utf-8")
+        return render_class(view), gr.update(value=str(path), visible=True)
 
     def lookup(q):
         rows = search_glossary(glossary_entries, q or "")

@@ -178,8 +178,8 @@ def render_summary(summary: dict | None) -> str:
     if summary["missed"]:
         out.append("<p>To practise again:</p><ul>")
         for m in summary["missed"]:
-            c = (m["citations"] or [{}])[0]
-            out.append(f"<li>{html.escape(m['text'])} <small>({m['grade']}; {_where(c) if c else ''})</small></li>")
+            where = _where(m["citations"][0]) if m["citations"] else ""
+            out.append(f"<li>{html.escape(m['text'])} <small>({m['grade']}; {where})</small></li>")
         out.append("</ul>")
     return "\n".join(out)
 

@@ -32,7 +32,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import CIMIC_VARS, cimic_server, rss_mib  # noqa: E402
+from conftest import CIMIC_VARS, cimic_server, indexed_env, rss_mib  # noqa: E402
 
 
 def pct(xs, q):
@@ -159,17 +159,8 @@ def searchable(url: str, headers: dict, question: str, expected: str, deadline: 
 
 
 def upload(clients: int, seconds: float) -> None:
-    import shutil
-
     tmp = Path(tempfile.mkdtemp(prefix="cimic-bench-upload-"))
-    shutil.copytree(ROOT / "knowledge", tmp / "knowledge")
-    env = {k: v for k, v in os.environ.items() if k not in CIMIC_VARS}
-    env.update(CIMIC_LLM_BACKEND="extractive", CIMIC_FEEDBACK_DB=f"sqlite:///{tmp / 'feedback.db'}",
-               CIMIC_KNOWLEDGE_DIR=str(tmp / "knowledge"), CIMIC_STORE_DIR=str(tmp / "index"),
-               CIMIC_AUTH_HEADER="X-Bench-User", CIMIC_INSTRUCTORS="instructor")
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "assistant.cli", "ingest"], cwd=ROOT, env=env, check=True, capture_output=True)
+    env = indexed_env(tmp, CIMIC_AUTH_HEADER="X-Bench-User", CIMIC_INSTRUCTORS="instructor")  # a copy of knowledge/, indexed
     url, service = cimic_server(env)
     teacher, trainee = {"X-Bench-User": "instructor"}, {"X-Bench-User": "trainee"}
     with service:

@@ -18,6 +18,9 @@ from assistant.ingest.documents import Chunk, SourceInfo
 GLOSSARY = "glossary.yaml"
 
 
+CONNECTION = "Connection to CIMIC:"  # opens the part of an entry's text that links it to CIMIC
+
+
 @dataclass(frozen=True)
 class GlossaryEntry:
     term: str
@@ -32,7 +35,7 @@ class GlossaryEntry:
     def text(self) -> str:
         parts = [self.term, self.definition]
         if self.connection_to_cimic:
-            parts.append("Connection to CIMIC:\n" + self.connection_to_cimic)
+            parts.append(CONNECTION + "\n" + self.connection_to_cimic)
         return "\n".join(parts)
 
     def as_dict(self) -> dict:

@@ -27,6 +27,7 @@ the key point's is not recognised), the model's opinion.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 
 from assistant.grounding import fact_present, hard_facts, numbers_in
@@ -63,6 +64,7 @@ def has_word(stem: str, answer_stems: set[str]) -> bool:
     return process.extractOne(stem, answer_stems, scorer=fuzz.ratio, score_cutoff=SIMILAR) is not None
 
 
+@lru_cache(maxsize=4096)
 def spelled_out(text: str) -> str:
     """The text with numbers written in words as digits ("about a thousand" -> "about a 1000")."""
     from text_to_num import alpha2digit
@@ -86,16 +88,15 @@ def point_match(point: str, answer_stems: set[str], answer_numbers: set[str], gi
     hits = [s for s in stems if has_word(s, answer_stems)]
     names = {s for w in _CAPITALISED.findall(point) for s in stems_of(w)} - given
     enough = len(hits) == len(stems) if len(stems) <= 2 else len(hits) / len(stems) >= 0.5
-    if not all(has_word(n, answer_stems) for n in names):
-        return "partly" if hits and (enough or len(stems) <= 2) else "missing"
-    if enough:
+    if enough and all(has_word(n, answer_stems) for n in names):
         return "found"
-    return "partly" if hits and len(stems) <= 2 else "missing"
+    return "partly" if hits and (enough or len(stems) <= 2) else "missing"
 
 
 def answer_sentences(text: str) -> list[str]:
-    """An answer's sentences as trainees type them: split at . ! ? ; and line breaks, lower case or not."""
-    return [p.strip() for p in re.split(r"(?<=[.!?;])\s+|\n+", text) if p.strip()]
+    """An answer's sentences as trainees type them: split at . ! ? and ;, lower case or not (the answer
+    arrives cleaned, its line breaks already spaces)."""
+    return [p.strip() for p in re.split(r"(?<=[.!?;])\s+", text) if p.strip()]
 
 
 def _about_passage(sentence: str, passage_stems: set[str]) -> bool:

@@ -22,8 +22,9 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
+from assistant.responders import glossary_definition
 from assistant.text import STOPWORDS, content_words, sentences, words
 
 MAX_SENTENCE_WORDS = 45
@@ -63,13 +64,6 @@ class PracticeQuestion:
         out = {"n": 1, "doc_id": self.doc_id, "title": self.title, "section": self.section, "page": self.page,
                "chunk_id": self.chunk_id}
         return {**out, "text": self.passage} if with_text else out
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "PracticeQuestion":
-        return cls(**{**d, "key_points": tuple(d["key_points"]), "topics": tuple(d.get("topics") or ())})
 
 
 def _id(*parts: str) -> str:
@@ -126,8 +120,7 @@ def _glossary_questions(chunk, idf) -> list[PracticeQuestion]:
         text = f"What does {chunk.acronym} stand for?"
         if name in chunk.text and not leaks(text, name):
             out.append(("acronym", text, (name,)))
-    definition = chunk.text[len(term):].strip() if chunk.text.startswith(term) else chunk.text
-    lead = " ".join(sentences(definition.split("Connection to CIMIC:")[0])[:2])
+    lead = " ".join(sentences(glossary_definition(chunk))[:2])
     text = f"What does “{term}” mean? Give its key elements."
     points = tuple(p for p in key_phrases(lead, idf, text) if p in chunk.text and not leaks(text, p))
     if len(points) >= 2:
@@ -230,16 +223,17 @@ class QuestionBank:
         document's top-level section that has at least MIN_SECTION_QUESTIONS questions."""
         titles: dict[str, str] = {}
         sections: dict[str, int] = {}
-        for q in self.questions():
+        qs = self.questions()
+        for q in qs:
             titles.setdefault(q.doc_id, q.title)
             for t in q.topics:
                 if "#" in t:
                     sections[t] = sections.get(t, 0) + 1
         out = [("Everything", "everything")]
-        if any("glossary" in q.topics for q in self._questions):
+        if any("glossary" in q.topics for q in qs):
             out.append(("Glossary terms", "glossary"))
-        documents = sorted(((t, d) for d, t in titles.items() if not any(
-            q.doc_id == d and q.kind in ("acronym", "definition") for q in self._questions)), key=lambda x: x[0].lower())
+        glossaries = {q.doc_id for q in qs if q.kind in ("acronym", "definition")}
+        documents = sorted(((t, d) for d, t in titles.items() if d not in glossaries), key=lambda x: x[0].lower())
         for title, doc_id in documents:
             out.append((title, doc_id))
             out += [(f"{title} › {key.split('#', 1)[1]}", key) for key, n in sections.items()

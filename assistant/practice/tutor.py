@@ -18,6 +18,7 @@ import io
 import json
 import random
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 from assistant.errors import InvalidQuestion, NotFound
@@ -89,7 +90,10 @@ class Tutor:
 
     # ---- sessions -------------------------------------------------------------------------------
     def topics(self) -> list[dict]:
-        return [{"label": label, "topic": key, "questions": len(self.bank.of_topic(key))} for label, key in self.bank.topics()]
+        qs = self.bank.questions()
+        counts = Counter(t for q in qs for t in q.topics)
+        return [{"label": label, "topic": key, "questions": len(qs) if key == "everything" else counts[key]}
+                for label, key in self.bank.topics()]
 
     def start(self, owner: str, topic: str | None = None, length: int | None = None, again: list[str] | None = None) -> dict:
         topic = topic or "everything"
@@ -235,10 +239,11 @@ class Tutor:
         return {"topics": [{**t, "trainees": len(t["trainees"])} for t in topics.values()],
                 "questions": sorted(questions.values(), key=lambda q: (q["right"] / q["tried"], q["question"]))}
 
-    def class_csv(self) -> str:
+    def class_csv(self, view: dict | None = None) -> str:
+        """The class view's questions as CSV (of `view` when the caller has just read it)."""
         out = io.StringIO()
         w = csv.writer(out)
         w.writerow(["question_id", "question", "document", "trainees_tried", "trainees_right"])
-        for q in self.class_view()["questions"]:
+        for q in (view or self.class_view())["questions"]:
             w.writerow([q["question_id"], inert_cell(q["question"]), inert_cell(q["document"]), q["tried"], q["right"]])
         return out.getvalue()
