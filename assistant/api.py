@@ -198,8 +198,9 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None, evals=
         origin = (request.headers.get("origin") or "").rstrip("/")
         own = {request.headers.get("host"), request.headers.get("x-forwarded-host")}  # behind a proxy: the public host
         if request.method not in ("GET", "HEAD", "OPTIONS") and origin and origin not in allowed \
-                and origin != "null" and urlsplit(origin).netloc not in own:
-            # a page of another site may send a form (an upload, say) with the browser's saved login: refused
+                and urlsplit(origin).netloc not in own:
+            # a page of another site may send a form (an upload, say) with the browser's saved login: refused,
+            # and so is "null", the origin of a sandboxed frame, which carries that login as well
             return JSONResponse({"error": f"a request from a page of {origin} is refused: it is not one of the allowed "
                                           "origins (CIMIC_ALLOWED_ORIGINS)"}, 403)
         if request.method != "OPTIONS" and request.url.path not in OPEN_PATHS:

@@ -223,9 +223,10 @@ def test_a_form_posted_by_another_site_is_refused(locked_server):
     r = httpx.post(f"{locked_server}/api/documents", headers={"Origin": "http://evil.example", **instructor},
                    files={"file": ("x.txt", b"planted text")})
     assert r.status_code == 403 and "evil.example" in r.json()["error"]
-    r = httpx.post(f"{locked_server}/api/feedback", headers={"Origin": "http://evil.example", **instructor},
-                   json={"rating": "down", "question": "q", "answer": "a"})
-    assert r.status_code == 403
+    for origin in ("http://evil.example", "null"):  # "null": a sandboxed frame of another site
+        r = httpx.post(f"{locked_server}/api/feedback", headers={"Origin": origin, **instructor},
+                       json={"rating": "down", "question": "q", "answer": "a"})
+        assert r.status_code == 403, origin
     same = locked_server  # the page itself, and the allowed intranet, may post
     for origin in (same, INTRANET):
         r = httpx.post(f"{locked_server}/api/feedback", headers={"Origin": origin, **instructor},
