@@ -2,10 +2,10 @@
 
 A key point is found when the answer holds its numbers exactly (numbers written in words count, in
 the answer and in the key point: "fifteen thousand" is 15000, read by the text2num library) and
-enough of its content words: at least half of them, all of them for a point of one or two words. A word matches by its stem
-("liaisons" ~ "liaison") or, for words of five letters or more, by spelling similarity (rapidfuzz
-ratio >= 80: "procdure" ~ "procedure", "safe" ~ "safety"); hyphens split words ("cutting-edge"). The
-point's names (capitalised words) must be there in any case. (Tried and dropped: counting a point as
+enough of its content words: at least half of them, all of them for a point of one or two words. A
+word matches by its stem ("liaisons" ~ "liaison") or, for words of five letters or more, by spelling
+similarity with the same first letter (rapidfuzz ratio >= 80: "procdure" ~ "procedure", "safe" ~
+"safety", not "minor" ~ "ignor"); hyphens split words ("cutting-edge"). The point's names (capitalised words) must be there in any case. (Tried and dropped: counting a point as
 found when the answer covers half of the passage clause around it. It recognised more paraphrases,
 but graded antonym swaps correct: "high latitude and inland" for "low latitude and coastal".)
 Words the question itself gives earn nothing. Then the project's own fact checks
@@ -61,7 +61,10 @@ def has_word(stem: str, answer_stems: set[str]) -> bool:
         return False
     from rapidfuzz import fuzz, process
 
-    return process.extractOne(stem, answer_stems, scorer=fuzz.ratio, score_cutoff=SIMILAR) is not None
+    # a misspelling keeps the word's first letter ("procdure"); words that merely share letters do not
+    # ("minor" ~ "ignor" at 80)
+    same_start = [s for s in answer_stems if s[:1] == stem[:1]]
+    return process.extractOne(stem, same_start, scorer=fuzz.ratio, score_cutoff=SIMILAR) is not None
 
 
 @lru_cache(maxsize=4096)
