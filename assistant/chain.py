@@ -153,7 +153,7 @@ class Assistant:
             # the model refused or wrote nothing the sources hold: the sources' own best sentences, if the gate agrees
             why = ("the local model found no answer" if draft.model_refused
                    else "the local model's draft could not be grounded")
-            draft = Draft(extractive_answer(prep.standalone, prep.retrieval.passages, weights=prep.weights) or "", "extractive", True,
+            draft = Draft(self._extractive(prep) or "", "extractive", True,
                           f"{why}; this answer quotes the passages that come closest", raw, draft.doubt)
             checked = Checked(self._check(draft.text, prep.retrieval).kept, checked.unsupported)
         decision = self.gate.decide(self.kind, signals)
@@ -206,11 +206,17 @@ class Assistant:
         if prep.drafter == "glossary":
             draft = Draft(glossary_answer(passages[0]), "glossary")
         else:
-            draft = Draft(extractive_answer(prep.standalone, passages, weights=prep.weights) or NOT_IN_SOURCES, "extractive",
+            draft = Draft(self._extractive(prep) or NOT_IN_SOURCES, "extractive",
                           notice=notice)
         prep.timings["ttft_ms"] = round((time.perf_counter() - prep.t0) * 1000)
         yield {"type": "token", "text": draft.text}
         yield {"type": "draft", "draft": draft}
+
+    def _extractive(self, prep: Prepared) -> str | None:
+        """The sources' own best sentences for the question, ranked by its words and their meaning."""
+        vector = prep.retrieval.vector
+        closeness = (lambda texts: self.retriever.closeness(vector, texts)) if vector else None
+        return extractive_answer(prep.standalone, prep.retrieval.passages, weights=prep.weights, closeness=closeness)
 
     def _check(self, text: str, retrieval: Retrieval) -> Checked:
         texts = [p.chunk.text for p in retrieval.passages]

@@ -77,3 +77,18 @@ def test_a_quote_or_fragment_that_only_echoes_the_question_is_no_answer():
                       "military operations.", doc="cp")]
     answer = extractive_answer("What are the three core functions of civil preparedness?", listed) or ""
     assert "continuity of government" in answer and "civil support to military operations" in answer
+
+
+def test_extractive_answer_ranks_its_best_sentences_again_by_meaning():
+    """Without `closeness` the sentence repeating the question's words wins; with it, the sentence that
+    answers in other words does (its word score is lower, its meaning closer)."""
+    from assistant.responders import extractive_answer
+
+    ps = [passage("The hottest month in the city is a subject of local debate. July is usually the warmest, with "
+                  "average highs of 33 degrees in the month.", doc="climate")]
+    question = "What is the hottest month in the city?"
+    assert "debate" in extractive_answer(question, ps, max_sentences=1)
+    closer = {"July": 0.9, "debate": 0.2}
+    answer = extractive_answer(question, ps, max_sentences=1,
+                               closeness=lambda texts: [next(v for k, v in closer.items() if k in t) for t in texts])
+    assert answer.startswith("July is usually the warmest") and answer.endswith("[1]")

@@ -54,3 +54,26 @@ def test_an_index_built_with_another_embedder_is_rebuilt(knowledge, make_setting
         assert store.count() == again.chunks
     finally:
         store.close()
+
+
+def test_sentence_closeness_is_the_cosine_of_real_vectors_and_embeds_a_sentence_once(embedder):
+    """The retriever's `closeness` (the extractive drafter ranks sentences by it) gives the cosine of the
+    question's vector to each sentence's, and a sentence seen for an earlier question is not embedded again."""
+    from assistant.retrieval.hybrid import HybridRetriever
+
+    embedded = []
+
+    class Counting:
+        def embed(self, texts):
+            embedded.extend(texts)
+            return embedder.embed(texts)
+
+    retriever = HybridRetriever(open_store=None, embedder=Counting())
+    query = embedder.embed(["How many soldiers did the force comprise?"])[0]
+    sents = ["The COVID Support Force comprised up to 23,000 soldiers and reservists.",
+             "The liaison cell keeps the civil contact roster of the brigade."]
+    near = retriever.closeness(query, sents)
+    expected = [float(np.dot(query, v)) for v in embedder.embed(sents)]
+    assert near == pytest.approx(expected, abs=1e-5) and near[0] > near[1]
+    assert retriever.closeness(query, sents[::-1]) == pytest.approx(near[::-1], abs=1e-6)
+    assert embedded == sents  # the second question's sentences came from the cache

@@ -111,7 +111,8 @@ def retrieval_signals(question: str, retrieval, index) -> tuple[Signals, dict[st
     """The retrieval signals of a question, and its words' weights (index-wide rarity), for the drafters.
 
     `index` is the retriever: it knows each chunk's words (`words_of`), the index-wide rarity of a word
-    (`idf`), whether any chunk uses it (`vocabulary`) and the embedder (`embedder`)."""
+    (`idf`), whether any chunk uses it (`vocabulary`), the embedder (`embedder`) and how close in meaning a
+    sentence is to the question (`closeness`)."""
     terms = question_terms(question)
     weights = {t: index.idf(t) for t in terms}  # returned for the drafters: the question's words only
     numbers = asked_numbers(question)
@@ -146,8 +147,7 @@ def retrieval_signals(question: str, retrieval, index) -> tuple[Signals, dict[st
     sentence_dense = 0.0
     if scored:
         query = retrieval.vector or index.embedder.embed([question])[0]
-        vectors = index.embedder.embed([s for _, s, _ in scored[:3]])
-        sentence_dense = max(sum(a * b for a, b in zip(query, v)) for v in vectors)
+        sentence_dense = max(index.closeness(query, [s for _, s, _ in scored[:3]]))
     sig = Signals(dense=max(0.0, min(1.0, retrieval.relevance)), coverage=coverage, focus=min(1.0, focus),
                   unknown=unknown, glossary=glossary, answer_type=answer_type, pairs=pairs,
                   rare_missing=min(1.0, rare_missing), negation=negation,

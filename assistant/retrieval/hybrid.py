@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -21,6 +21,7 @@ from assistant.retrieval.lexical import BM25Index, bm25_tokens
 from assistant.text import content_words, fold, question_terms, stem, words
 
 RRF_K = 60
+SENTENCE_VECTORS = 4096  # sentence vectors kept for `closeness` (the same passages come back for related questions)
 _DEFINITIONAL = re.compile(r"^\W*(what\s+(is|are|does|do)\b|define\b|definition\b|meaning\b|explain\b|who\s+is\b)"
                            r"|\bstand\s+for\b|\bdefin(e|ition)\b|\bmeans?\b", re.I)
 
@@ -97,6 +98,8 @@ class HybridRetriever:
         self._tokens: dict[str, list[str]] = {}  # BM25 tokens of every chunk, kept between refreshes
         self._segments: dict = {}  # the embedded store's immutable segments, read once (store.SegmentedStore.chunks)
         self._surface_by_initial: dict[str, list[str]] = {}
+        self._sentence_vectors: OrderedDict[str, list[float]] = OrderedDict()
+        self._sentence_lock = threading.Lock()
 
     def refresh(self, token_now=None) -> None:
         with self._lock:
@@ -204,6 +207,23 @@ class HybridRetriever:
     def words_of(self, p: Retrieved) -> set[str]:
         """The words a retrieved passage speaks to: its own, its headings' and its document record's."""
         return (self._words.get(p.id) or passage_words(p.chunk)) | self._record_words.get(p.chunk.doc_id, set())
+
+    def closeness(self, vector: list[float], texts: list[str]) -> list[float]:
+        """How close in meaning each text is to a query: the cosine similarity of their MiniLM vectors (the
+        query's is `Retrieval.vector`). The texts' vectors are kept for the next questions (least recently
+        used first out), so that a sentence is embedded once."""
+        with self._sentence_lock:
+            known = {t: self._sentence_vectors[t] for t in texts if t in self._sentence_vectors}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        known.update(zip(missing, self.embedder.embed(missing)) if missing else ())
+        with self._sentence_lock:
+            for t in dict.fromkeys(texts):
+                self._sentence_vectors[t] = known[t]
+                self._sentence_vectors.move_to_end(t)
+            while len(self._sentence_vectors) > SENTENCE_VECTORS:
+                self._sentence_vectors.popitem(last=False)
+        vectors = [known[t] for t in texts]
+        return [sum(a * b for a, b in zip(vector, v)) for v in vectors]
 
     def correct(self, query: str) -> str:
         """The query with its misspelt words ("requirments") replaced by the closest word the sources use
