@@ -112,3 +112,19 @@ def test_partial_answers_and_wrong_numbers():
                     "fostering mutual understanding").grade == "partial"  # "four" is not in the source
     assert grade(q, "at most 23,000").grade == "correct"  # bounded from above, as "up to" does
     assert grade(q, "more than 23,000").grade == "incorrect"  # the source bounds it the other way
+
+
+def test_a_connective_opening_a_sentence_is_no_key_point_and_a_section_named_like_its_document_is_said_once():
+    """"Furthermore, Mongol patronage ..." gives "Mongol patronage", not "Furthermore"; a one-word list item
+    inside a sentence ("Tuesdays, Wednesdays and") still can be one. A question on a section named like its
+    document says where it comes from once ("according to Yuan dynasty:", not "Yuan dynasty, Yuan dynasty")."""
+    from assistant.ingest.documents import Chunk
+    from assistant.practice.questions import build_questions, key_phrases
+
+    text = "Furthermore, Mongol patronage of Buddhism resulted in monuments. It sits Tuesdays, Wednesdays and Thursdays."
+    points = key_phrases(text, lambda stem: 1.0, "question", limit=10)
+    assert "Mongol patronage" in points and "Furthermore" not in points and "Wednesdays" in points
+    text = "Kublai built schools for Confucian scholars because the court wanted trained officials for the new administration."
+    chunk = Chunk("yuan", "Yuan dynasty", "Yuan dynasty", text, 0, len(text), "yuan.md")
+    [question] = build_questions({"c1": chunk}, lambda stem: 1.0)
+    assert question.kind == "explain" and "according to Yuan dynasty:" in question.text, question.text

@@ -82,10 +82,15 @@ def leaks(question: str, point: str) -> bool:
 def key_phrases(text: str, idf, avoid: str, limit: int = MAX_KEY_POINTS, longest: int = 4) -> list[str]:
     """The most distinctive spans of `text`: runs of content words (no stop word, no punctuation inside),
     at most `longest` words (the rarest window of a longer run), scored by the rarity of their words;
-    none of them given away by `avoid` (the question)."""
+    none of them given away by `avoid` (the question), and no sentence's one-word opening clause
+    ("Furthermore, ...", "However, ...": a connective, not a point to remember)."""
     avoid_stems = set(content_words(avoid))
     scored = []
-    for clause in re.split(r"[,;:()“”\"–—.!?\[\]]+", text):
+    parts = re.split(r"([,;:()“”\"–—.!?\[\]]+)", text)  # clauses, with the punctuation between them
+    for k in range(0, len(parts), 2):
+        clause, before, after = parts[k], parts[k - 1] if k else ".", parts[k + 1] if k + 1 < len(parts) else ""
+        if len(clause.split()) == 1 and re.search(r"[.!?]\s*$", before) and after.startswith(","):
+            continue  # a sentence's one-word opening clause is a connective ("Furthermore, ..."), not a point
         run: list[re.Match] = []
         for m in list(_RUN.finditer(clause)) + [None]:
             if m is not None and m.group().lower() not in STOPWORDS and not m.group().isdigit():
@@ -143,7 +148,7 @@ def _worth_asking(m: re.Match, sentence: str) -> bool:
 
 def _document_questions(chunk, idf) -> list[tuple[str, str, tuple[str, ...]]]:
     out = []
-    where = f"{chunk.title}" + (f", {chunk.section}" if chunk.section else "")
+    where = f"{chunk.title}" + (f", {chunk.section}" if chunk.section and chunk.section != chunk.title else "")
     for sentence in sentences(chunk.text):
         plain = " ".join(sentence.split())
         n_words = len(words(plain))
