@@ -6,7 +6,8 @@
   answers both choose by it.
 - `glossary_answer`: a definitional question about a glossary term is answered with the entry's own
   words, verbatim, with its "(NATO agreed)" mark.
-- `extractive_answer`: no model; the source sentences that best cover the question, each cited.
+- `extractive_answer`: no model; the source sentences that best cover the question (by its words, then by
+  meaning among the best), each cited.
 Leaves out: the grounding check and citation clean-up, which are the chain's (`chain.py`).
 """
 
