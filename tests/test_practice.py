@@ -117,7 +117,8 @@ def test_partial_answers_and_wrong_numbers():
 def test_a_connective_opening_a_sentence_is_no_key_point_and_a_section_named_like_its_document_is_said_once():
     """"Furthermore, Mongol patronage ..." gives "Mongol patronage", not "Furthermore"; a one-word list item
     inside a sentence ("Tuesdays, Wednesdays and") still can be one. A question on a section named like its
-    document says where it comes from once ("according to Yuan dynasty:", not "Yuan dynasty, Yuan dynasty")."""
+    document says where it comes from once ("according to Yuan dynasty:", not "Yuan dynasty, Yuan dynasty"),
+    and an effect ("X resulted in Y") is asked as "what resulted in Y", not "explain why: Y"."""
     from assistant.ingest.documents import Chunk
     from assistant.practice.questions import build_questions, key_phrases
 
@@ -128,3 +129,12 @@ def test_a_connective_opening_a_sentence_is_no_key_point_and_a_section_named_lik
     chunk = Chunk("yuan", "Yuan dynasty", "Yuan dynasty", text, 0, len(text), "yuan.md")
     [question] = build_questions({"c1": chunk}, lambda stem: 1.0)
     assert question.kind == "explain" and "according to Yuan dynasty:" in question.text, question.text
+    # an effect is asked the other way round: what resulted in it (its cause is the key point)
+    text = "Furthermore, Mongol patronage of Buddhism resulted in a number of monuments of Buddhist art."
+    [effect] = build_questions({"c2": Chunk("yuan", "Yuan dynasty", "Arts", text, 0, len(text), "yuan.md")}, lambda stem: 1.0)
+    assert effect.text == "Explain what, according to Yuan dynasty, Arts, resulted in “a number of monuments of Buddhist art”."
+    assert "Mongol patronage" in effect.key_points
+    text = "Frequent natural disasters struck the empire from the late 1340s, leading to a loss of popular support."
+    asked = [q.text for q in build_questions({"c3": Chunk("yuan", "Yuan dynasty", "Arts", text, 0, len(text), "yuan.md")},
+                                             lambda stem: 1.0) if q.kind == "explain"]
+    assert asked == ["Explain what, according to Yuan dynasty, Arts, led to “a loss of popular support”."]

@@ -7,6 +7,7 @@ Four kinds, all extractive (no model is needed to phrase them, so a question is 
 - `fact` (documents): a sentence holding a number or a date, the fact blanked out ("Fill in the gap").
 - `explain` (documents): a sentence that states a purpose or a cause ("in order to", "because", "in
   response to" ...): its statement is given, the reason is asked for; key points: the reason's phrases.
+  An effect ("X resulted in Y") is asked the other way round: "Explain what ... resulted in “Y”".
 
 A key point is a short span copied from the passage (so it is verbatim in it, checked when the question
 is built) and never given away by the question (none of its words, numbers included, is in the
@@ -164,18 +165,23 @@ def _document_questions(chunk, idf) -> list[tuple[str, str, tuple[str, ...]]]:
                 out.append(("fact", text, (point,)))
                 continue
         cause, inner, effect = _LEADING_CAUSE.match(plain), _CAUSE.search(plain), _EFFECT.search(plain)
+        led_to = None  # "X resulted in Y": Y is what was caused, a phrase rather than a statement of its own
         if cause and "," in plain:
             reason, statement = plain[cause.end():plain.index(",")], plain[plain.index(",") + 1:]
         elif inner and inner.start() > 20:
             statement, reason = plain[:inner.start()], plain[inner.end():]
         elif effect and effect.start() > 20:
             reason, statement = plain[:effect.start()], plain[effect.end():]
+            led_to = {"leading to": "led to", "resulting in": "resulted in"}.get(effect.group().lower(), effect.group().lower())
         else:
             continue
         statement = statement.strip(" ,.;")
         if not statement or words(statement)[-1] in STOPWORDS:
             continue  # "The common goal of these mechanisms is": the statement needs what follows
-        text = f"Explain why, according to {where}: “{statement}.” What reason or purpose does the source give?"
+        if led_to:
+            text = f"Explain what, according to {where}, {led_to} “{statement}”."
+        else:
+            text = f"Explain why, according to {where}: “{statement}.” What reason or purpose does the source give?"
         points = tuple(p for p in key_phrases(reason, idf, text, limit=2) if p in chunk.text and not leaks(text, p))
         if points and len(words(statement)) >= 5:
             out.append(("explain", text, points))
