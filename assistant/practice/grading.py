@@ -5,8 +5,9 @@ the answer and in the key point: "fifteen thousand" is 15000, read by the text2n
 enough of its content words: at least half of them, all of them for a point of one or two words. A
 word matches by its stem ("liaisons" ~ "liaison") or, for words of five letters or more, by spelling
 similarity with the same first letter (rapidfuzz ratio >= 80: "procdure" ~ "procedure", "safe" ~
-"safety", not "minor" ~ "ignor"); hyphens split words ("cutting-edge"). The point's names (capitalised words) must be there in any case. (Tried and dropped: counting a point as
-found when the answer covers half of the passage clause around it. It recognised more paraphrases,
+"safety", not "minor" ~ "ignor"); hyphens split words ("cutting-edge"). The point's names
+(capitalised words) must be there in any case. (Tried and dropped: counting a point as found when the
+answer covers half of the passage clause around it. It recognised more paraphrases,
 but graded antonym swaps correct: "high latitude and inland" for "low latitude and coastal".)
 Words the question itself gives earn nothing. Then the project's own fact checks
 (`grounding.hard_facts`) read the answer's sentences that speak about the passage (those sharing a

@@ -41,6 +41,7 @@ _MONTHS = "january february march april may june july august september october n
 _CAUSE = re.compile(r"\b(in order to|so as to|so that|because of|because|due to|with the aim of|aimed at|as a result of|"
                     r"aims? to|intended to|designed to|thanks to|caused by|to ensure|for the purpose of)\b", re.I)
 _EFFECT = re.compile(r"\b(led to|leading to|resulted in|resulting in)\b", re.I)
+_EFFECT_ASKED = {"led to": "led to", "leading to": "led to", "resulted in": "resulted in", "resulting in": "resulted in"}
 _LEADING_CAUSE = re.compile(r"^(in response to|because of|due to|as a result of|following|thanks to)\b", re.I)
 _RUN = re.compile(r"[\w’'-]+")
 # the apparatus of a paper, not its content: no questions from these sections
@@ -172,7 +173,7 @@ def _document_questions(chunk, idf) -> list[tuple[str, str, tuple[str, ...]]]:
             statement, reason = plain[:inner.start()], plain[inner.end():]
         elif effect and effect.start() > 20:
             reason, statement = plain[:effect.start()], plain[effect.end():]
-            led_to = {"leading to": "led to", "resulting in": "resulted in"}.get(effect.group().lower(), effect.group().lower())
+            led_to = _EFFECT_ASKED[effect.group().lower()]
         else:
             continue
         statement = statement.strip(" ,.;")

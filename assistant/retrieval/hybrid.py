@@ -98,7 +98,7 @@ class HybridRetriever:
         self._tokens: dict[str, list[str]] = {}  # BM25 tokens of every chunk, kept between refreshes
         self._segments: dict = {}  # the embedded store's immutable segments, read once (store.SegmentedStore.chunks)
         self._surface_by_initial: dict[str, list[str]] = {}
-        self._sentence_vectors: OrderedDict[str, list[float]] = OrderedDict()
+        self._sentence_vectors: OrderedDict = OrderedDict()  # sentence -> its vector (numpy float32)
         self._sentence_lock = threading.Lock()
 
     def refresh(self, token_now=None) -> None:
@@ -212,18 +212,21 @@ class HybridRetriever:
         """How close in meaning each text is to a query: the cosine similarity of their MiniLM vectors (the
         query's is `Retrieval.vector`). The texts' vectors are kept for the next questions (least recently
         used first out), so that a sentence is embedded once."""
+        import numpy as np
+
         with self._sentence_lock:
             known = {t: self._sentence_vectors[t] for t in texts if t in self._sentence_vectors}
         missing = [t for t in dict.fromkeys(texts) if t not in known]
-        known.update(zip(missing, self.embedder.embed(missing)) if missing else ())
+        if missing:  # kept as float32 arrays: 1.5 KB a sentence, not the 12 KB of a list of Python floats
+            known.update(zip(missing, np.asarray(self.embedder.embed(missing), dtype=np.float32)))
         with self._sentence_lock:
             for t in dict.fromkeys(texts):
                 self._sentence_vectors[t] = known[t]
                 self._sentence_vectors.move_to_end(t)
             while len(self._sentence_vectors) > SENTENCE_VECTORS:
                 self._sentence_vectors.popitem(last=False)
-        vectors = [known[t] for t in texts]
-        return [sum(a * b for a, b in zip(vector, v)) for v in vectors]
+        query = np.asarray(vector, dtype=np.float32)
+        return [float(query @ known[t]) for t in texts]
 
     def correct(self, query: str) -> str:
         """The query with its misspelt words ("requirments") replaced by the closest word the sources use
