@@ -6,8 +6,9 @@ GET /api/evals/{id}[/report | /compare/{earlier}] (instructors: `eval_runs.py`),
 (instructors: `library.py`): POST/GET /api/documents, GET/PATCH/DELETE /api/documents/{doc_id},
 GET /api/index/status; a user's own conversations (`conversations.py`): GET /api/conversations,
 GET/PATCH/DELETE /api/conversations/{id}, and `conversation_id` on /api/ask; practice (`practice/tutor.py`):
-POST /api/practice, POST /api/practice/{session_id}/answer, GET /api/practice/topics, GET
-/api/practice/progress (one's own) and GET /api/practice/class (instructors; `?format=csv`). Without a login, a caller
+POST /api/practice, POST /api/practice/{session_id}/answer, POST /api/practice/{session_id}/feedback,
+GET /api/practice/topics, GET /api/practice/progress (one's own) and GET /api/practice/class
+(instructors; `?format=csv`). Without a login, a caller
 names its conversations with an `X-CIMIC-Client` id (the page keeps one in the browser). `AssistantError`s become JSON
 `{"error": message}` with the error's status code, unknown /api/ paths and wrong methods included;
 request size (chunked bodies included) and question length are bounded; /docs is an offline page.
@@ -348,6 +349,12 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None, evals=
         """Grade the answer to the current question: correct, partial or incorrect, the key points found and
         missing, the passage that justifies it, and the next question (or the session's summary)."""
         return await run_in_threadpool(tutor.answer, owner(request), session_id, req.text, req.give_up)
+
+    @app.post("/api/practice/{session_id}/feedback")
+    async def feedback_practice(session_id: str, request: Request):
+        """One sentence of feedback on the session's last answer, by the chat model, kept only when the passage
+        supports it: {"text" (null when none), "note", "citations"}. Asked after the grade, which it never changes."""
+        return await run_in_threadpool(tutor.feedback, owner(request), session_id)
 
     @app.get("/api/practice/progress")
     async def practice_progress(request: Request):

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from assistant.views import (SOURCES_PLACEHOLDER, chat_of, history_of, render_answer, render_chunks, render_class,
                               render_comparison, render_documents, render_feedback, render_graded, render_jobs,
-                              render_practice_question, render_progress, render_runs, render_sources, render_summary)
+                              render_practice_question, render_progress, render_runs, render_sources, render_summary,
+                              render_tutor_feedback)
 
 EXAMPLES = ["What was Operation Rescript?", "What is CMI?", "What are the seven baseline requirements for civil preparedness?",
             "Which lessons does Ukraine's experience offer the EU?"]
@@ -297,6 +298,14 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
     def give_up(session, text, client, request: gr.Request):
         return answer_practice(session, text, client, True, request)
 
+    def written_feedback(session, client, request: gr.Request):
+        if not session:
+            raise gr.Error("Start a practice session first.")
+        try:
+            return render_tutor_feedback(tutor.feedback(practice_owner(request, client), session))
+        except AssistantError as exc:
+            raise gr.Error(exc.message)
+
     def show_progress(client, request: gr.Request):
         who = owner(request, client)
         return render_progress(tutor.progress(who)) if who else ""
@@ -394,6 +403,10 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
                     p_submit = gr.Button("Check my answer", variant="primary", elem_id="practice-submit", interactive=False)
                     p_giveup = gr.Button("Show answer", elem_id="practice-giveup", interactive=False)
                 p_result = gr.HTML(elem_id="practice-result")
+                coached = tutor.coach is not None
+                p_coach = gr.Button("Tutor's feedback on my answer (chat model)", elem_id="practice-feedback",
+                                    visible=coached, interactive=False)
+                p_feedback = gr.HTML(elem_id="practice-feedback-box")
                 p_summary = gr.HTML(elem_id="practice-summary")
                 p_again = gr.Button("Practise these again", visible=False, elem_id="practice-again")
                 gr.Markdown("### Your progress")
@@ -408,9 +421,12 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
                 p_start.click(start_new, [p_topic, p_length, client], started_out)
                 p_again.click(start_practice, [p_topic, p_length, client, p_missed], started_out)
                 answered_out = [p_result, p_question, p_answer, p_summary, p_again, p_missed, p_progress, p_submit, p_giveup]
-                p_submit.click(check_answer, [p_session, p_answer, client], answered_out)
-                p_answer.submit(check_answer, [p_session, p_answer, client], answered_out)
-                p_giveup.click(give_up, [p_session, p_answer, client], answered_out)
+                feedback_ready = (lambda: ("", gr.update(interactive=coached)), None, [p_feedback, p_coach])
+                p_submit.click(check_answer, [p_session, p_answer, client], answered_out).success(*feedback_ready)
+                p_answer.submit(check_answer, [p_session, p_answer, client], answered_out).success(*feedback_ready)
+                p_giveup.click(give_up, [p_session, p_answer, client], answered_out).success(*feedback_ready)
+                p_coach.click(lambda: gr.update(interactive=False), None, p_coach).then(
+                    written_feedback, [p_session, client], p_feedback)
                 practice_tab.select(practice_topics, None, p_topic)
                 practice_tab.select(show_progress, client, p_progress)
                 p_class_btn.click(guarded("the class view", class_view), None, [p_class, p_csv])

@@ -170,6 +170,14 @@ def render_graded(result: dict) -> str:
     return "\n".join(parts)
 
 
+def render_tutor_feedback(feedback: dict) -> str:
+    """The tutor's one sentence, cited [1] (the passage shown with the grade), or why there is none."""
+    if not feedback["text"]:
+        return f'<p class="feedback-none" id="practice-feedback-text"><small>{html.escape(feedback["note"])}</small></p>'
+    return (f'<p id="practice-feedback-text">{html.escape(feedback["text"])}</p>'
+            f'<p><small>{html.escape(feedback["note"])}</small></p>')
+
+
 def render_summary(summary: dict | None) -> str:
     if not summary:
         return ""

@@ -4,11 +4,13 @@
 (`database.open_engine`: SQLite by default, any SQLAlchemy URL), keyed by the same owner as
 conversations (a login name, or the browser's id). A session draws its questions from a topic: the
 questions due again first (box 1 is due at once, box n after 2^(n-1) days), then those never tried,
-then the rest, each group in an order seeded by the session. A correct answer moves the question up a
-box, anything else back to box 1. "Show answer" gives the question up (graded incorrect). At the end:
+then the rest, the new ones in an order seeded by the session's id. A question never tried counts as
+in box 1: a correct answer moves it up a box (a first right answer to box 2, due in 2 days), anything
+else back to box 1. "Show answer" gives the question up (graded incorrect). At the end:
 the score and the missed questions, which "practise these again" turns into a new session.
 `class_view()` gives instructors, per topic and per question, how many trainees tried and how many got
-it right (their last try); `class_csv()` exports it. Leaves out: the model's written feedback.
+it right (their last try); `class_csv()` exports it. `feedback()` asks the coach (`coaching.py`, with a
+chat model) for one grounded sentence on the session's last answer, after its grade has been shown.
 """
 
 from __future__ import annotations
@@ -46,12 +48,13 @@ def shown(q: PracticeQuestion, number: int, total: int) -> dict:
 
 
 class Tutor:
-    def __init__(self, bank: QuestionBank, url: str):
+    def __init__(self, bank: QuestionBank, url: str, coach=None):
         from sqlalchemy import Column, Integer, MetaData, String, Table, Text
 
         from assistant.database import open_engine
 
         self.bank = bank
+        self.coach = coach  # coaching.Coach, or None without a chat model
         self.engine, _ = open_engine(url)
         meta = MetaData()
         self.sessions = Table(
@@ -100,28 +103,28 @@ class Tutor:
         length = DEFAULT_LENGTH if length is None else length
         if not 1 <= length <= MAX_LENGTH:
             raise InvalidQuestion(f"a practice session has 1 to {MAX_LENGTH} questions, not {length}")
+        session_id = uuid.uuid4().hex
         if again:
             chosen = [q for q in (self.bank.get(i) for i in again[:MAX_LENGTH]) if q is not None]
         else:
             known = {key for _, key in self.bank.topics()}
             if topic not in known:
                 raise InvalidQuestion(f"no practice topic {topic!r}; GET /api/practice/topics lists them")
-            chosen = self._draw(owner, self.bank.of_topic(topic), length)
+            chosen = self._draw(owner, self.bank.of_topic(topic), length, session_id)
         if not chosen:
             raise InvalidQuestion("no practice question can be drawn from this topic yet")
-        session_id = uuid.uuid4().hex
         with self.engine.begin() as conn:
             conn.execute(self.sessions.insert().values(id=session_id, owner=owner, topic=topic,
                                                        questions=json.dumps([q.id for q in chosen]), position=0,
                                                        created_at=_iso(_now())))
         return {"session_id": session_id, "topic": topic, "question": shown(chosen[0], 1, len(chosen))}
 
-    def _draw(self, owner: str, pool: list[PracticeQuestion], length: int) -> list[PracticeQuestion]:
+    def _draw(self, owner: str, pool: list[PracticeQuestion], length: int, seed: str) -> list[PracticeQuestion]:
         from sqlalchemy import select
 
         with self.engine.connect() as conn:
             boxes = {r.question_id: r for r in conn.execute(select(self.boxes).where(self.boxes.c.owner == owner))}
-        rnd = random.Random(uuid.uuid4().int)
+        rnd = random.Random(seed)
         now = _iso(_now())
         due = sorted((q for q in pool if q.id in boxes and boxes[q.id].due_at <= now), key=lambda q: boxes[q.id].due_at)
         new = [q for q in pool if q.id not in boxes]
@@ -156,7 +159,7 @@ class Tutor:
                 answer=text or "", grade=result.grade, found=json.dumps(result.found), missing=json.dumps(result.missing),
                 created_at=_iso(now)))
             box = conn.execute(select(self.boxes).where(self.boxes.c.owner == owner, self.boxes.c.question_id == q.id)).first()
-            level = min(TOP_BOX, (box.box if box else 0) + 1) if result.grade == "correct" else 1
+            level = min(TOP_BOX, (box.box if box else 1) + 1) if result.grade == "correct" else 1
             due = _iso(now + timedelta(days=2 ** (level - 1))) if result.grade == "correct" else _iso(now)
             if box:
                 conn.execute(self.boxes.update().where(self.boxes.c.owner == owner, self.boxes.c.question_id == q.id)
@@ -174,6 +177,26 @@ class Tutor:
         if out["next"] is None:
             out["summary"] = self.summary(owner, session_id)
         return out
+
+    def feedback(self, owner: str, session_id: str) -> dict:
+        """One grounded sentence of feedback on the session's last graded answer (see `coaching.py`)."""
+        from sqlalchemy import select
+
+        from assistant.practice.coaching import Feedback
+
+        with self.engine.connect() as conn:
+            self._session(conn, owner, session_id)
+            last = conn.execute(select(self.attempts).where(self.attempts.c.session_id == session_id)
+                                .order_by(self.attempts.c.id.desc()).limit(1)).first()
+        if last is None:
+            raise InvalidQuestion("answer a question of this session first; feedback is on the last answer")
+        q = self.bank.get(last.question_id)
+        if q is None:
+            raise NotFound("this question left the index with its document")
+        if self.coach is None:
+            return Feedback(None, "no written feedback: the extractive back-end has no chat model (CIMIC_LLM_BACKEND)").as_dict()
+        graded = grade(q, last.answer, gave_up=not last.answer)
+        return {**self.coach.feedback(q, last.answer, graded).as_dict(), "question_id": q.id}
 
     def summary(self, owner: str, session_id: str) -> dict:
         from sqlalchemy import select
