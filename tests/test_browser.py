@@ -395,12 +395,13 @@ def test_practice_session_graded_with_passages_progress_and_class_view(locked_si
         return next(q for q in bank.questions() if q.text == text)
 
     def answer(text):
+        number = page.locator("#practice-q b").inner_text()  # read before the click: the reply may come at once
         page.locator("#practice-answer textarea").fill(text)
         page.locator("#practice-submit").click()
         page.wait_for_function("(n) => document.querySelectorAll('#practice-grade').length && "
                                "!document.querySelector('#practice-q .practice-text') || "
                                "document.querySelector('#practice-q b').textContent !== n",
-                               arg=page.locator("#practice-q b").inner_text(), timeout=30_000)
+                               arg=number, timeout=30_000)
         return page.locator("#practice-grade").inner_text()
 
     trainee, page = signed_in(browser, locked_site, "trainee", viewport={"width": 1280, "height": 1000})

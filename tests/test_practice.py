@@ -184,3 +184,8 @@ def test_a_connective_opening_a_sentence_is_no_key_point_and_a_section_named_lik
     asked = [q.text for q in build_questions({"c3": Chunk("yuan", "Yuan dynasty", "Arts", text, 0, len(text), "yuan.md")},
                                              lambda stem: 1.0) if q.kind == "explain"]
     assert asked == ["Explain what, according to Yuan dynasty, Arts, led to “a loss of popular support”."]
+    # a cause inside an aside or a quotation is not the sentence's own: no question cut in the middle of it
+    for text in ("The northern army of the empire (which had been raised because of the border wars) marched south.",
+                 "“The ability to detect when men and women are affected differently by a situation, because of gender roles."):
+        made = build_questions({"c4": Chunk("yuan", "Yuan dynasty", "Arts", text, 0, len(text), "yuan.md")}, lambda stem: 1.0)
+        assert [q.text for q in made if q.kind == "explain"] == [], made

@@ -7,6 +7,7 @@ Four kinds, all extractive (no model is needed to phrase them, so a question is 
 - `fact` (documents): a sentence holding a number or a date, the fact blanked out ("Fill in the gap").
 - `explain` (documents): a sentence that states a purpose or a cause ("in order to", "because", "in
   response to" ...): its statement is given, the reason is asked for; key points: the reason's phrases.
+  A cause inside an aside or a quotation ("the army (raised because of ...)") is not asked about.
   An effect ("X resulted in Y") is asked the other way round: "Explain what ... resulted in “Y”".
 
 A key point is a short span copied from the passage (so it is verbatim in it, checked when the question
@@ -148,6 +149,11 @@ def _worth_asking(m: re.Match, sentence: str) -> bool:
     return count.isdigit() and int(count) >= 2 and bool(re.match(r"[a-z]", after))  # "17 bridges", "23,000 soldiers"
 
 
+def _balanced(text: str) -> bool:
+    """Every bracket and quotation the text opens, it closes: it is not cut inside an aside or a quotation."""
+    return text.count("(") == text.count(")") and text.count("“") == text.count("”") and text.count('"') % 2 == 0
+
+
 def _document_questions(chunk, idf) -> list[tuple[str, str, tuple[str, ...]]]:
     out = []
     where = f"{chunk.title}" + (f", {chunk.section}" if chunk.section and chunk.section != chunk.title else "")
@@ -166,6 +172,8 @@ def _document_questions(chunk, idf) -> list[tuple[str, str, tuple[str, ...]]]:
                 out.append(("fact", text, (point,)))
                 continue
         cause, inner, effect = _LEADING_CAUSE.match(plain), _CAUSE.search(plain), _EFFECT.search(plain)
+        inner = inner if inner and _balanced(plain[:inner.start()]) else None  # a cause inside an aside or a quotation
+        effect = effect if effect and _balanced(plain[:effect.start()]) else None  # is not the sentence's own
         led_to = None  # "X resulted in Y": Y is what was caused, a phrase rather than a statement of its own
         if cause and "," in plain:
             reason, statement = plain[cause.end():plain.index(",")], plain[plain.index(",") + 1:]
@@ -177,8 +185,8 @@ def _document_questions(chunk, idf) -> list[tuple[str, str, tuple[str, ...]]]:
         else:
             continue
         statement = statement.strip(" ,.;")
-        if not statement or words(statement)[-1] in STOPWORDS:
-            continue  # "The common goal of these mechanisms is": the statement needs what follows
+        if not statement or words(statement)[-1] in STOPWORDS or not _balanced(statement):
+            continue  # "The common goal of these mechanisms is": the statement needs what follows; "“The ability to"
         if led_to:
             text = f"Explain what, according to {where}, {led_to} “{statement}”."
         else:
