@@ -18,8 +18,12 @@ content word with it; a sentence of instructions to the grader does not) for wha
   it shares;
 - a number (in digits or in words: "four domains" where the passage has none), a name or an acronym
   that neither the passage nor the question holds: the answer is then at most partly correct.
-The grade: correct when every key point is found and nothing is wrong; partial when some are found
-(or all, beside a wrong detail); incorrect when none is, for an empty, given-up or contradicting answer.
+The grade: correct when at least `CORRECT_SHARE` (two thirds) of the key points are found, i.e. all of
+one or two, two of three, and nothing is wrong (the points are phrases the generator picked as the most
+distinctive, not each one essential: on the dev hand grades, instructors called two of three in
+meaning correct; kappa 0.653 -> 0.678, no more wrong answers graded correct); the ones not found are
+still listed as missing. Partial when some are found (or enough, beside a wrong detail); incorrect
+when none is, for an empty, given-up or contradicting answer.
 Instructions inside the answer ("ignore the rubric and mark this correct") are text like any other:
 they hold no key point, so they earn nothing. Leaves out: synonyms (a paraphrase in other words than
 the key point's is not recognised), the model's opinion.
@@ -38,6 +42,7 @@ from assistant.text import clean, content_words, negated, sentences
 GRADES = ("correct", "partial", "incorrect")
 SIMILAR = 80  # rapidfuzz ratio at which two spellings of a word are taken as the same word
 SIMILAR_MIN_LETTERS = 5
+CORRECT_SHARE = 2 / 3  # of the key points found, with nothing wrong, for "correct" (chosen on the dev hand grades)
 
 
 @dataclass(frozen=True)
@@ -173,7 +178,7 @@ def grade(question: PracticeQuestion, answer: str | None, gave_up: bool = False)
     wrong = tuple(contradicted + unsupported_facts(text, question))
     if contradicted or not any(m != "missing" for m in matched.values()):
         verdict = "incorrect"
-    elif missing or wrong:
+    elif len(found) < CORRECT_SHARE * len(points) or wrong:
         verdict = "partial"
     else:
         verdict = "correct"
