@@ -238,12 +238,13 @@ class QuestionBank:
         self.questions()
         return self._by_id.get(question_id)
 
-    def topics(self) -> list[tuple[str, str]]:
+    def topics(self, qs: list[PracticeQuestion] | None = None) -> list[tuple[str, str]]:
         """(label, key) of every topic with questions: everything, the glossary, each document, and each
-        document's top-level section that has at least MIN_SECTION_QUESTIONS questions."""
+        document's top-level section that has at least MIN_SECTION_QUESTIONS questions. Of `qs` when the
+        caller has just read the questions, so that the index is asked once whether it changed."""
         titles: dict[str, str] = {}
         sections: dict[str, int] = {}
-        qs = self.questions()
+        qs = self.questions() if qs is None else qs
         for q in qs:
             titles.setdefault(q.doc_id, q.title)
             for t in q.topics:

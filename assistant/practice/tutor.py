@@ -96,7 +96,7 @@ class Tutor:
         qs = self.bank.questions()
         counts = Counter(t for q in qs for t in q.topics)
         return [{"label": label, "topic": key, "questions": len(qs) if key == "everything" else counts[key]}
-                for label, key in self.bank.topics()]
+                for label, key in self.bank.topics(qs)]
 
     def start(self, owner: str, topic: str | None = None, length: int | None = None, again: list[str] | None = None) -> dict:
         topic = topic or "everything"
