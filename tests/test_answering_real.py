@@ -66,6 +66,21 @@ def test_glossary_acronym_question(local):
     assert "(NATO agreed)" in nato.answer
 
 
+def test_each_retrievers_first_hit_stays_in_the_top_k(index):
+    """Fusion by reciprocal rank favours chunks both lists hold; the chunk MiniLM finds closest, in words the
+    question does not use, keeps its place anyway (and BM25's first hit keeps its own)."""
+    settings, emb = index
+    retriever = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=emb).retriever
+    typed = "how did the army help during covid in poland"
+    got = retriever.retrieve(typed, 4)
+    assert any("The Polish Armed Forces supported" in p.chunk.text for p in got.passages), got.ranked
+    for question in (typed, "What was Operation Rescript?", "who leads the ukrainian cimic system", "What is CMI?"):
+        ids = {p.id for p in retriever.retrieve(question, 4).passages}
+        dense = retriever.store.query(retriever.embedder.embed([question])[0], 1)[0].id
+        lexical = retriever.bm25.search(question, 1)[0][0]
+        assert {dense, lexical} <= ids, question
+
+
 def test_practice_feedback_from_the_local_model_is_grounded_or_withheld(local):
     """The real model writes the tutor's sentence; whatever it writes is shown only when the passage holds it."""
     from assistant.practice.coaching import Coach
