@@ -418,8 +418,9 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
                     p_csv = gr.File(label="CSV export", visible=False, elem_id="practice-class-csv")
                 instructor_tabs.append(class_box)
                 started_out = [p_session, p_question, p_result, p_summary, p_answer, p_again, p_missed, p_submit, p_giveup]
-                p_start.click(start_new, [p_topic, p_length, client], started_out)
-                p_again.click(start_practice, [p_topic, p_length, client, p_missed], started_out)
+                cleared = (lambda: ("", gr.update(interactive=False)), None, [p_feedback, p_coach])
+                p_start.click(start_new, [p_topic, p_length, client], started_out).success(*cleared)
+                p_again.click(start_practice, [p_topic, p_length, client, p_missed], started_out).success(*cleared)
                 answered_out = [p_result, p_question, p_answer, p_summary, p_again, p_missed, p_progress, p_submit, p_giveup]
                 feedback_ready = (lambda: ("", gr.update(interactive=coached)), None, [p_feedback, p_coach])
                 p_submit.click(check_answer, [p_session, p_answer, client], answered_out).success(*feedback_ready)

@@ -194,9 +194,10 @@ class Tutor:
         if q is None:
             raise NotFound("this question left the index with its document")
         if self.coach is None:
-            return Feedback(None, "no written feedback: the extractive back-end has no chat model (CIMIC_LLM_BACKEND)").as_dict()
-        graded = grade(q, last.answer, gave_up=not last.answer)
-        return {**self.coach.feedback(q, last.answer, graded).as_dict(), "question_id": q.id}
+            said = Feedback(None, "no written feedback: the extractive back-end has no chat model (CIMIC_LLM_BACKEND)")
+        else:
+            said = self.coach.feedback(q, last.answer, grade(q, last.answer, gave_up=not last.answer))
+        return {**said.as_dict(), "question_id": q.id}
 
     def summary(self, owner: str, session_id: str) -> dict:
         from sqlalchemy import select
