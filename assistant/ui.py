@@ -418,14 +418,15 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
                     p_csv = gr.File(label="CSV export", visible=False, elem_id="practice-class-csv")
                 instructor_tabs.append(class_box)
                 started_out = [p_session, p_question, p_result, p_summary, p_answer, p_again, p_missed, p_submit, p_giveup]
-                cleared = (lambda: ("", gr.update(interactive=False)), None, [p_feedback, p_coach])
-                p_start.click(start_new, [p_topic, p_length, client], started_out).success(*cleared)
-                p_again.click(start_practice, [p_topic, p_length, client, p_missed], started_out).success(*cleared)
+                def feedback_reset(enabled: bool):  # no feedback shown; its button enabled only after a grade
+                    return (lambda: ("", gr.update(interactive=enabled)), None, [p_feedback, p_coach])
+
+                p_start.click(start_new, [p_topic, p_length, client], started_out).success(*feedback_reset(False))
+                p_again.click(start_practice, [p_topic, p_length, client, p_missed], started_out).success(*feedback_reset(False))
                 answered_out = [p_result, p_question, p_answer, p_summary, p_again, p_missed, p_progress, p_submit, p_giveup]
-                feedback_ready = (lambda: ("", gr.update(interactive=coached)), None, [p_feedback, p_coach])
-                p_submit.click(check_answer, [p_session, p_answer, client], answered_out).success(*feedback_ready)
-                p_answer.submit(check_answer, [p_session, p_answer, client], answered_out).success(*feedback_ready)
-                p_giveup.click(give_up, [p_session, p_answer, client], answered_out).success(*feedback_ready)
+                p_submit.click(check_answer, [p_session, p_answer, client], answered_out).success(*feedback_reset(coached))
+                p_answer.submit(check_answer, [p_session, p_answer, client], answered_out).success(*feedback_reset(coached))
+                p_giveup.click(give_up, [p_session, p_answer, client], answered_out).success(*feedback_reset(coached))
                 p_coach.click(lambda: gr.update(interactive=False), None, p_coach).then(
                     written_feedback, [p_session, client], p_feedback)
                 practice_tab.select(practice_topics, None, p_topic)

@@ -32,3 +32,22 @@ class HashEmbedder:
 
     def count_tokens(self, text: str) -> int:
         return len(re.findall(r"\w+|[^\w\s]", text))
+
+
+class ScriptedModel:
+    """A chat model that replies with the given texts in turn (then NOT_IN_SOURCES), streamed in two pieces,
+    and keeps the messages it was sent (`seen`)."""
+
+    name = "scripted"
+
+    def __init__(self, replies):
+        self.replies = list(replies)
+        self.seen = []
+
+    def stream(self, msgs, max_tokens, first_token=None):
+        self.seen.append(msgs)
+        reply = self.replies.pop(0) if self.replies else "NOT_IN_SOURCES"
+        yield from reply.split(" ")[:1]
+        rest = reply[len(reply.split(" ")[0]):]
+        if rest:
+            yield rest

@@ -9,7 +9,7 @@ from assistant.grounding import LexicalSupportScorer
 from assistant.ingest.indexer import ingest
 from assistant.prompts import messages, prompt_names, render
 from assistant.retrieval.condense import deterministic_rewrite, needs_context, standalone_question, subject_of
-from fakes import HashEmbedder
+from fakes import HashEmbedder, ScriptedModel
 
 
 def build_assistant(settings, **parts):
@@ -17,22 +17,6 @@ def build_assistant(settings, **parts):
     (fitted on the real embedder's similarities, which the hash embedder does not give)."""
     parts.setdefault("gate", OpenGate())
     return build_real(settings, **parts)
-
-
-class ScriptedModel:
-    name = "scripted"
-
-    def __init__(self, replies):
-        self.replies = list(replies)
-        self.seen = []
-
-    def stream(self, msgs, max_tokens, first_token=None):
-        self.seen.append(msgs)
-        reply = self.replies.pop(0) if self.replies else "NOT_IN_SOURCES"
-        yield from reply.split(" ")[:1]
-        rest = reply[len(reply.split(" ")[0]):]
-        if rest:
-            yield rest
 
 
 @pytest.fixture

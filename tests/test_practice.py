@@ -9,6 +9,7 @@ from assistant.practice.grading import grade
 from assistant.practice.questions import QuestionBank, leaks
 from assistant.practice.tutor import Tutor
 from conftest import ROOT
+from fakes import ScriptedModel
 
 pytestmark = pytest.mark.slow
 
@@ -97,17 +98,6 @@ def test_a_session_graded_summarised_and_kept(bank, database_url):
     assert tutor.class_csv().splitlines()[0] == "question_id,question,document,trainees_tried,trainees_right"
 
 
-class ScriptedModel:
-    name = "scripted"
-
-    def __init__(self, reply):
-        self.reply, self.seen = reply, []
-
-    def stream(self, msgs, max_tokens, first_token=None):
-        self.seen.append(msgs)
-        yield self.reply
-
-
 def test_written_feedback_is_kept_only_when_the_passage_holds_it(bank, database_url):
     """The coach's sentence is checked like an answer's: one the passage holds is shown, cited [1]; one with
     a number the passage lacks is dropped with the reason; the grade never changes; without a chat model,
@@ -126,7 +116,7 @@ def test_written_feedback_is_kept_only_when_the_passage_holds_it(bank, database_
     assert "extractive" in tutor.feedback("ana", session)["note"]  # no chat model: the passage is the feedback
 
     source = cited_sentences(q.passage)[0][0]  # the passage's first sentence, as the coach splits replies
-    tutor.coach = Coach(ScriptedModel(f"{source} [1]"), LexicalSupportScorer())
+    tutor.coach = Coach(ScriptedModel([f"{source} [1]"]), LexicalSupportScorer())
     kept = tutor.feedback("ana", session)
     assert kept["text"] == f"{source} [1]" and kept["citations"][0]["text"] == q.passage
     prompt = tutor.coach.chat_model.seen[0][1]["content"]
@@ -134,10 +124,10 @@ def test_written_feedback_is_kept_only_when_the_passage_holds_it(bank, database_
     with pytest.raises(NotFound):
         tutor.feedback("bob", session)  # not bob's session
 
-    tutor.coach = Coach(ScriptedModel(f"{source.rstrip('.')}, in 1875 and with 999 soldiers [1]"), LexicalSupportScorer())
+    tutor.coach = Coach(ScriptedModel([f"{source.rstrip('.')}, in 1875 and with 999 soldiers [1]"]), LexicalSupportScorer())
     dropped = tutor.feedback("ana", session)
     assert dropped["text"] is None and "999" in dropped["note"] and dropped["citations"] == []
-    tutor.coach = Coach(ScriptedModel("NOT_IN_SOURCES"), LexicalSupportScorer())
+    tutor.coach = Coach(ScriptedModel(["NOT_IN_SOURCES"]), LexicalSupportScorer())
     assert tutor.feedback("ana", session)["text"] is None
     assert tutor.progress("ana")["topics"][0]["correct"] == 0  # the grade stays what the grader said
 

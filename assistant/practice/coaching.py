@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from assistant.chain import NOT_IN_SOURCES
 from assistant.errors import BackendUnavailable
 from assistant.grounding import cited_sentences
 from assistant.practice.grading import Grade
@@ -50,7 +51,7 @@ class Coach:
         except BackendUnavailable as exc:
             return Feedback(None, f"no written feedback: {exc.message}")
         said = cited_sentences(reply.strip())
-        if not said or "NOT_IN_SOURCES" in reply:
+        if not said or NOT_IN_SOURCES in reply:
             return Feedback(None, "no written feedback: the model wrote none")
         sentence = said[0][0].strip()
         support = self.scorer.score(sentence, question.passage)

@@ -41,8 +41,9 @@ _MONTHS = "january february march april may june july august september october n
 # or a cause that opens the sentence ("In response to ..., ...")
 _CAUSE = re.compile(r"\b(in order to|so as to|so that|because of|because|due to|with the aim of|aimed at|as a result of|"
                     r"aims? to|intended to|designed to|thanks to|caused by|to ensure|for the purpose of)\b", re.I)
-_EFFECT = re.compile(r"\b(led to|leading to|resulted in|resulting in)\b", re.I)
+# each effect marker, and how the question asks about it
 _EFFECT_ASKED = {"led to": "led to", "leading to": "led to", "resulted in": "resulted in", "resulting in": "resulted in"}
+_EFFECT = re.compile(r"\b(" + "|".join(_EFFECT_ASKED) + r")\b", re.I)
 _LEADING_CAUSE = re.compile(r"^(in response to|because of|due to|as a result of|following|thanks to)\b", re.I)
 _RUN = re.compile(r"[\w’'-]+")
 # the apparatus of a paper, not its content: no questions from these sections

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 
 from assistant.errors import InvalidQuestion, NotFound
 from assistant.feedback import inert_cell
+from assistant.practice.coaching import Feedback
 from assistant.practice.grading import grade
 from assistant.practice.questions import PracticeQuestion, QuestionBank
 
@@ -181,8 +182,6 @@ class Tutor:
     def feedback(self, owner: str, session_id: str) -> dict:
         """One grounded sentence of feedback on the session's last graded answer (see `coaching.py`)."""
         from sqlalchemy import select
-
-        from assistant.practice.coaching import Feedback
 
         with self.engine.connect() as conn:
             self._session(conn, owner, session_id)

@@ -273,12 +273,12 @@ class HybridRetriever:
         firsts = set(([dense[0].id] if dense else []) + ([lexical[0][0]] if lexical else []))
         passages: list[Retrieved] = []
         for i in ordered:
+            if i not in firsts and i not in strong_terms and len(passages) >= k - len(firsts):
+                continue  # the last places are held for each retriever's first hit (see the module docstring)
             chunk = self.chunks.get(i) or next((h.chunk for h in dense if h.id == i), None)
             if chunk is None or any(near_duplicate(chunk.text, p.chunk.text) for p in passages):
                 firsts.discard(i)  # a first hit already said by a kept passage needs no place of its own
                 continue
-            if i not in firsts and i not in strong_terms and len(passages) >= k - len(firsts):
-                continue  # the last places are held for each retriever's first hit (see the module docstring)
             firsts.discard(i)
             passages.append(Retrieved(i, chunk, fused[i], sims.get(i, 0.0), i in strong_terms))
             if len(passages) >= k:
