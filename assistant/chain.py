@@ -23,6 +23,7 @@ from typing import Iterator
 from assistant.answer import Answer, Citation
 from assistant.answering.gate import Decision, Gate
 from assistant.answering.signals import Signals, retrieval_signals
+from assistant.answering.verification import confirmation
 from assistant.errors import BackendUnavailable, ConfigError, InvalidQuestion
 from assistant.grounding import LexicalSupportScorer, SupportScorer, best_support, cited_sentences, joint_support, renumber_markers
 from assistant.llm.base import ChatModel, make_chat_model
@@ -30,6 +31,7 @@ from assistant.prompts import messages, render
 from assistant.responders import compress, expand_fragments, extractive_answer, glossary_answer
 from assistant.retrieval.condense import standalone_question
 from assistant.retrieval.hybrid import HybridRetriever, Retrieval, is_definitional
+from assistant.text import expand_contractions
 from assistant.validation import validate
 
 NOT_IN_SOURCES = "NOT_IN_SOURCES"
@@ -146,14 +148,16 @@ class Assistant:
             else:
                 yield event
         checked = Checked((), ()) if draft.model_refused else self._check(draft.text, prep.retrieval)
+        quoted = self._extractive(prep) if draft.drafter == "llm" else None
         signals = replace(prep.signals, model_refused=float(draft.model_refused), draft_support=checked.support,
-                          model_doubt=draft.doubt if draft.doubt is not None else float(draft.model_refused))
+                          model_doubt=draft.doubt if draft.doubt is not None else float(draft.model_refused),
+                          model_confirms=self._confirmation(prep, draft, quoted))
         raw, drafted = draft.text, checked
         if draft.drafter == "llm" and (draft.model_refused or not checked.kept):
             # the model refused or wrote nothing the sources hold: the sources' own best sentences, if the gate agrees
             why = ("the local model found no answer" if draft.model_refused
                    else "the local model's draft could not be grounded")
-            draft = Draft(self._extractive(prep) or "", "extractive", True,
+            draft = Draft(quoted or "", "extractive", True,
                           f"{why}; this answer quotes the passages that come closest", raw, draft.doubt)
             checked = Checked(self._check(draft.text, prep.retrieval).kept, checked.unsupported)
         decision = self.gate.decide(self.kind, signals)
@@ -166,7 +170,7 @@ class Assistant:
     def _prepare(self, question: str, history: list) -> Prepared:
         t0 = time.perf_counter()
         self.retriever.refresh_if_changed()
-        standalone = self.retriever.correct(standalone_question(question, history))
+        standalone = self.retriever.correct(standalone_question(expand_contractions(question), history))
         t = time.perf_counter()
         retrieval = self.retriever.retrieve(standalone, self.settings.top_k)
         timings = {"retrieval_ms": round((time.perf_counter() - t) * 1000, 1)}
@@ -217,6 +221,18 @@ class Assistant:
         vector = prep.retrieval.vector
         closeness = (lambda texts: self.retriever.closeness(vector, texts)) if vector else None
         return extractive_answer(prep.standalone, prep.retrieval.passages, weights=prep.weights, closeness=closeness)
+
+    def _confirmation(self, prep: Prepared, draft: Draft, quoted: str | None) -> float:
+        """The chat model's yes to the sources' closest sentences answering the question (1.0 without its draft)."""
+        if draft.drafter != "llm":
+            return 1.0
+        t = time.perf_counter()
+        try:
+            return confirmation(self.chat_model, prep.standalone, quoted)
+        except BackendUnavailable:
+            return 1.0  # the model went away after drafting: the other signals decide, as without a model
+        finally:
+            prep.timings["verify_ms"] = round((time.perf_counter() - t) * 1000)
 
     def _check(self, text: str, retrieval: Retrieval) -> Checked:
         texts = [p.chunk.text for p in retrieval.passages]

@@ -148,7 +148,7 @@ def cmd_gate(args) -> int:
         def progress(i, n):
             print(f"\r{i}/{n}", end="", file=sys.stderr, flush=True)
 
-        rows = collect(settings, make_embedder(settings), Path(args.dataset), corpus, args.per_article,
+        rows = collect(settings, make_embedder(settings), [Path(d) for d in args.dataset], corpus, args.per_article,
                        args.llm_sample, model, progress)
         path.parent.mkdir(parents=True, exist_ok=True)
         data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
@@ -224,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gate", help="collect the answer gate's labelled signals and fit it; prints what each signal adds")
     p.add_argument("--collect", action="store_true", help="run the assistant with the gate open over the cases (slow), then fit")
     p.add_argument("--fit", action="store_true", help="fit on the dev rows of the signals beside the gate file")
-    p.add_argument("--dataset", default="evals/datasets/gold.jsonl", help="collect: gold cases (their split field)")
+    p.add_argument("--dataset", nargs="+", default=["evals/datasets/gold.jsonl", "evals/datasets/reworded.jsonl"],
+                   help="collect: doctrine cases (their split field), one or several files")
     p.add_argument("--corpus", metavar="DIR", help="collect: a generalization corpus (docs/ and cases.jsonl)")
     p.add_argument("--per-article", type=int, default=40, help="collect: corpus cases per article (half unanswerable)")
     p.add_argument("--llm-sample", type=int, default=160, help="collect: corpus cases drafted by the chat model")

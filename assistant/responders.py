@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from assistant.answering.signals import expects, holds
 from assistant.retrieval.hybrid import Retrieved
 from assistant.grounding import cited_markers, strip_markers
 from assistant.ingest.glossary import CONNECTION
@@ -226,18 +227,13 @@ def glossary_answer(passage: Retrieved, max_sentences: int = 2) -> str:
 # passage most on the corpus (0.800 -> 0.838) without losing a gold fact (0.905); 8 and 1.0 lose two
 RERANK = 5
 MEANING = 1.0
-_DATE = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
-_NUMBER = re.compile(r"\d")
 
 
 def _answer_type_bonus(question: str, sentence: str) -> float:
-    """A 'when' question wants a date, a 'how many' question a number."""
-    q = question.lower()
-    if re.search(r"\bwhen\b|\bwhat year\b|\bwhich year\b", q):
-        return 1.0 if _DATE.search(sentence) else 0.0
-    if re.search(r"\bhow (many|much)\b", q):
-        return 1.0 if _NUMBER.search(sentence) else 0.0
-    return 0.0
+    """A 'when' question wants a date, a 'how many' question a number, that the question does not give
+    itself (the gate's own reading of the question's form, `answering/signals.py`)."""
+    kind = expects(question)
+    return 1.0 if kind in ("time", "number") and holds(kind, sentence, question) else 0.0
 
 
 def extractive_answer(question: str, passages: list[Retrieved], max_sentences: int = 2,

@@ -38,6 +38,14 @@ def fold(text: str) -> str:
     return norm_ws(text.translate(_FOLD)).lower()
 
 
+def expand_contractions(text: str) -> str:
+    """"what's" -> "what is", "who's" -> "who is", "didn't" -> "did not" (the `contractions` package; slang such
+    as "wont" or "u" is left as typed, a possessive "Ukraine's" as it is)."""
+    import contractions
+
+    return contractions.fix(text, slang=False)
+
+
 def words(text: str) -> list[str]:
     return re.findall(r"[\w][\w'’\-.]*[\w]|\w", fold(text))
 
@@ -58,7 +66,12 @@ def stem(word: str) -> str:
     w = re.sub(r"['’]s$", "", word).strip(".'’-")
     if not w:
         return w
-    return _snowball().stemWord(simplemma.lemmatize(w, lang="en").lower())
+    return snowball_stem(simplemma.lemmatize(w, lang="en").lower())
+
+
+def snowball_stem(word: str) -> str:
+    """The Snowball stem alone, without the lemma ("threats" -> "threat", but "AI" stays "ai", not "be")."""
+    return _snowball().stemWord(word)
 
 
 @lru_cache(maxsize=1)

@@ -29,7 +29,7 @@ from assistant.errors import ConfigError
 
 KINDS = ("extractive", "llm")
 # signals that mean nothing for a kind of drafter: an extractive draft neither refuses nor goes unsupported
-UNUSED = {"extractive": {"model_refused", "model_doubt", "draft_support"}, "llm": set()}
+UNUSED = {"extractive": {"model_refused", "model_doubt", "draft_support", "model_confirms"}, "llm": set()}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The labelled signals the answer gate is fitted on, collected by running the assistant with the gate open.
 
 Two sources, each with a dev part (fitted on) and a test part (only reported):
-- the gold set (`evals/datasets/gold.jsonl`, its cases' own `split`), against `knowledge/`;
+- the doctrine cases against `knowledge/`, each with its own `split`: the gold set (`evals/datasets/gold.jsonl`)
+  and its rewordings as trainees type them (`evals/datasets/reworded.jsonl`: lower case, typos, other words);
 - a generalization corpus in the layout of `../shared/generalization/squad2-dev` (`docs/`, `cases.jsonl`
   with an `article` per case), indexed into a temporary store. Its articles are split, not its
   questions: in alphabetical order, the 1st, 3rd, 5th ... article is dev and the others test, so the
@@ -54,13 +55,14 @@ def rows_for(assistant, cases: list[Case], source: str, progress=None) -> list[d
     return rows
 
 
-def collect(settings, embedder, gold: Path, corpus: Path | None, per_article: int, llm_sample: int,
+def collect(settings, embedder, gold: list[Path], corpus: Path | None, per_article: int, llm_sample: int,
             chat_model=None, progress=None) -> list[dict]:
-    """Signals for the extractive drafter on every gold case and the corpus sample, and, with a chat
-    model, for the llm drafter on the same cases (the corpus sample thinned to `llm_sample` cases)."""
+    """Signals for the extractive drafter on every doctrine case (the gold set and its rewordings, one source)
+    and the corpus sample, and, with a chat model, for the llm drafter on the same cases (the corpus sample
+    thinned to `llm_sample` cases)."""
     from assistant.chain import assistant_over, build_assistant
 
-    gold_cases = load_dataset(gold)
+    gold_cases = [case for path in gold for case in load_dataset(path)]
     corpus_sample = corpus_cases(corpus, per_article) if corpus else []
     rows = []
     with tempfile.TemporaryDirectory(prefix="cimic-gate-") as tmp:

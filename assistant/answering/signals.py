@@ -22,6 +22,8 @@ does not depend on the corpus's size or wording, so that a gate fitted on one co
 - `model_doubt`: how likely its reply was to begin with that refusal (its first token's probability of
   starting "NOT_IN_SOURCES"), a graded version of `model_refused` where the back-end reports it.
 - `draft_support`: share of the draft's sentences that the support check grounds.
+- `model_confirms`: the chat model's probability that the sources' closest sentences answer the question,
+  asked in one token after the draft (`verification.py`); 1.0 when no model drafted.
 Leaves out: the decision itself (`gate.py`) and how the sentences are checked (`grounding.py`).
 """
 
@@ -34,7 +36,7 @@ from assistant.text import content_words, negated, question_terms, sentences
 
 RETRIEVAL_SIGNALS = ("dense", "coverage", "focus", "unknown", "glossary", "answer_type", "pairs", "rare_missing",
                      "negation", "sentence_dense")
-DRAFT_SIGNALS = ("model_refused", "model_doubt", "draft_support")
+DRAFT_SIGNALS = ("model_refused", "model_doubt", "draft_support", "model_confirms")
 SIGNALS = RETRIEVAL_SIGNALS + DRAFT_SIGNALS
 
 _YEAR = re.compile(r"\b(1\d\d\d|20\d\d)\b|\b\d{1,2}(st|nd|rd|th)? century\b|\bcentur(y|ies)\b", re.I)
@@ -59,6 +61,7 @@ class Signals:
     model_refused: float = 0.0
     model_doubt: float = 0.0
     draft_support: float = 1.0
+    model_confirms: float = 1.0
 
     def as_dict(self) -> dict[str, float]:
         return {k: round(v, 4) for k, v in asdict(self).items()}
@@ -71,7 +74,7 @@ def asked_numbers(question: str) -> set[str]:
 def expects(question: str) -> str | None:
     """What the question's form asks for: 'time', 'number' or None (nothing checkable)."""
     q = question.lower()
-    if re.search(r"\bhow (many|much)\b|\bwhat (number|percentage|proportion|amount)\b", q):
+    if re.search(r"\bhow (many|much)\b|\b(number|percentage|proportion|amount) of\b|\bwhat (number|percentage|proportion|amount)\b", q):
         return "number"
     if re.search(r"^\W*when\b|\bin what year\b|\bwhat year\b|\bwhich year\b|\bwhat century\b|\bsince when\b", q):
         return "time"
@@ -135,7 +138,7 @@ def retrieval_signals(question: str, retrieval, index) -> tuple[Signals, dict[st
             own = set(content_words(s)) | {n for n in numbers if re.search(rf"\b{n}\b", s.replace(",", ""))}
             share = weighted_share(weighted, own) + 0.5 * weighted_share(weighted, heading - own)
             scored.append((share, s, own | heading))
-    scored.sort(key=lambda x: -x[0])
+    scored.sort(key=lambda x: (-x[0], not holds(kind, x[1], question)))  # of equally close sentences, one holding what is asked
     focus, best_text, best_words = scored[0] if scored else (0.0, "", set())
     glossary = 1.0 if passages and passages[0].glossary_match else 0.0
     answer_type = 1.0 if holds(kind, best_text, question) or glossary else 0.0

@@ -25,22 +25,36 @@ from functools import lru_cache
 
 from assistant.ingest.documents import Chunk
 from assistant.retrieval.lexical import BM25Index, bm25_tokens
-from assistant.text import content_words, fold, question_terms, stem, words
+from assistant.text import content_words, fold, question_terms, snowball_stem, stem, words
 
 RRF_K = 60
 SENTENCE_VECTORS = 4096  # sentence vectors kept for `closeness` (the same passages come back for related questions)
-_DEFINITIONAL = re.compile(r"^\W*(what\s+(is|are|does|do)\b|define\b|definition\b|meaning\b|explain\b|who\s+is\b)"
-                           r"|\bstand\s+for\b|\bdefin(e|ition)\b|\bmeans?\b", re.I)
+# anywhere in the question ("cmi - what is it", "how is CIMIC defined", "tell me about CFI"); a glossary answer is
+# only given when the term is also what the question is about (a strong match, `glossary_matches`)
+_DEFINITIONAL = re.compile(r"\b(what\s+(is|are|does|do|was|were)|who\s+(is|are)|define[ds]?|definition|meaning|means?"
+                           r"|explain|describe|tell\s+me\s+about|stands?\s+for|counts?\s+as)\b", re.I)
 
 
 @lru_cache(maxsize=1)
 def _definition_words() -> frozenset[str]:
     """Stemmed, like the question_terms they are taken from ("definition" -> "definit")."""
-    return frozenset(stem(w) for w in ("stand", "mean", "definition", "term", "concept", "acronym", "abbreviation", "refer"))
+    return frozenset(stem(w) for w in ("stand", "mean", "define", "definition", "term", "concept", "acronym", "abbreviation", "refer"))
 
 
 def _plain(text: str) -> str:
     return " ".join(fold(re.sub(r"[^\w\s-]", " ", text)).split())
+
+
+def _stems(text: str) -> tuple[str, ...]:
+    """A name's or a question's words, Snowball-stemmed ("hybrid threat" names "Hybrid Threats"); not lemmatised,
+    which would read an acronym as a word ("AI" as "be")."""
+    return tuple(snowball_stem(w) for w in _plain(text).replace("-", " ").split())
+
+
+def _names(question: tuple[str, ...], name: tuple[str, ...]) -> bool:
+    """Whether the question's words hold the name's in order; a one-word name (an acronym) also in the plural ("ttps")."""
+    n = len(name)
+    return any(question[k:k + n] == name or (n == 1 and question[k] == name[0] + "s") for k in range(len(question) - n + 1))
 
 
 def is_definitional(question: str) -> bool:
@@ -92,7 +106,7 @@ class HybridRetriever:
         self.store = None
         self.chunks: dict[str, Chunk] = {}
         self.bm25 = None
-        self._terms: list[tuple[str, str]] = []
+        self._terms: list[tuple[tuple[str, ...], str]] = []
         self.vocabulary: frozenset[str] = frozenset()
         self._words: dict[str, set[str]] = {}  # passage_words of every chunk, kept between refreshes
         self._record_words: dict[str, set[str]] = {}
@@ -146,7 +160,7 @@ class HybridRetriever:
             if c.kind == "glossary" and c.term:
                 base = re.sub(r"\s*\([^)]*\)\s*$", "", c.term)
                 for name in {c.term, base, c.acronym or ""} - {""}:
-                    self._terms.append((_plain(name), i))
+                    self._terms.append((_stems(name), i))
         self.vocabulary = frozenset(self._df)  # chunks that use each word
         self._record_words = {c.doc_id: self._words[i] for i, c in chunks.items() if c.kind == "document"}
         self._doc_names = _distinctive_names(chunks.values(), self._record_words, self._text_docs)
@@ -193,14 +207,14 @@ class HybridRetriever:
         return self.store.count()
 
     def glossary_matches(self, query: str) -> list[tuple[str, bool]]:
-        """Glossary chunk ids whose term or acronym the query names, longest name first, with whether
+        """Glossary chunk ids whose term or acronym the query names (word stems, in order), longest name first, with whether
         the match is strong: the term is what the question is about (it covers most of the question's
         words), not a word inside a longer subject ("Domestic CIMIC", "the Digital CIMIC Handbook")."""
-        q = " " + _plain(query) + " "
+        q = _stems(query)
         asked = question_terms(query) - _definition_words()
         found = {}
         for name, i in self._terms:
-            if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", q):
+            if _names(q, name):
                 covered = asked & set(content_words(self.chunks[i].term or name))
                 strong = not asked or len(covered) / len(asked) >= 0.6
                 if i not in found or (len(name), strong) > found[i]:
