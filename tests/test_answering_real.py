@@ -66,6 +66,22 @@ def test_glossary_acronym_question(local):
     assert "(NATO agreed)" in nato.answer
 
 
+def test_typed_definition_questions_get_the_glossary_entry(index):
+    """Questions typed the way people type them name a glossary term and ask what it is: a contraction ("What's"),
+    the question form anywhere ("cmi - what is it"), "defined", "counts as", the term in the singular or an
+    acronym in the plural; the answer is the term's entry. An acronym is not read as a word ("are" is not "AI")."""
+    settings, emb = index
+    a = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=emb)
+    for question, term in (("What's CFI?", "Civil Factor Integration (CFI)"), ("cmi - what is it", "Civil-Military Interaction (CMI)"),
+                           ("How's CIMIC defined?", "Civil-Military Cooperation (CIMIC)"),
+                           ("what counts as a hybrid threat", "Hybrid Threats")):
+        ans = a.ask(question)
+        assert not ans.refused and ans.backend.endswith("(glossary)"), (question, ans.answer)
+        assert ans.citations[0].section == term, (question, ans.citations[0].section)
+    terms = [a.retriever.chunks[i].term for i, _ in a.retriever.glossary_matches("what are the cimic ttps")]
+    assert "Tactics, Techniques and Procedures (TTP)" in terms and not any("(AI)" in t for t in terms), terms
+
+
 def test_each_retrievers_first_hit_stays_in_the_top_k(index):
     """Fusion by reciprocal rank favours chunks both lists hold; the chunk MiniLM finds closest, in words the
     question does not use, keeps its place anyway (and BM25's first hit keeps its own)."""
@@ -79,6 +95,15 @@ def test_each_retrievers_first_hit_stays_in_the_top_k(index):
         dense = retriever.store.query(retriever.embedder.embed([question])[0], 1)[0].id
         lexical = retriever.bm25.search(question, 1)[0][0]
         assert {dense, lexical} <= ids, question
+
+
+def test_the_local_model_is_asked_whether_the_quoted_sentences_answer(local):
+    """After its draft, the model gives the gate its one-token yes or no (a probability) on the sources' closest
+    sentences; a glossary answer needs no model and gets 1.0."""
+    ans = local.ask("When was Operation Rescript launched?")
+    confirms = ans.gate["signals"]["model_confirms"]
+    assert 0.0 <= confirms <= 1.0 and "verify_ms" in ans.timings
+    assert local.ask("What is CMI?").gate["signals"]["model_confirms"] == 1.0
 
 
 def test_practice_feedback_from_the_local_model_is_grounded_or_withheld(local):

@@ -132,6 +132,39 @@ def test_dead_backend_falls_back_to_extractive_with_a_notice(built):
     assert not ans.refused and "23,000" in ans.answer and ans.backend == "extractive"
 
 
+def test_the_models_check_reads_yes_against_no_and_never_asks_about_nothing():
+    from assistant.answering.verification import confirmation
+
+    class Probabilities:
+        name = "probabilities"
+
+        def __init__(self, first, reply):
+            self.first, self.reply, self.seen = first, reply, []
+
+        def stream(self, msgs, max_tokens, first_token=None):
+            self.seen.append((msgs, max_tokens))
+            if first_token is not None:
+                first_token.update(self.first)
+            yield self.reply
+
+    model = Probabilities({"yes": 0.5, " Yes": 0.1, "no": 0.2, "The": 0.2}, "yes")
+    quoted = "Operation Rescript was launched in March 2020. [1] It was the largest peacetime operation. [2]"
+    assert confirmation(model, "When was Operation Rescript launched?", quoted) == pytest.approx(0.75)
+    msgs, max_tokens = model.seen[0]
+    assert max_tokens == 1 and "launched in March 2020. It was" in msgs[1]["content"] and "[1]" not in msgs[1]["content"]
+    assert confirmation(Probabilities({}, "No."), "q?", quoted) == 0.0  # no probabilities reported: its word
+    assert confirmation(Probabilities({}, "Yes"), "q?", quoted) == 1.0
+    silent = Probabilities({"yes": 1.0}, "yes")
+    assert confirmation(silent, "q?", None) == 0.0 and not silent.seen  # nothing quoted: nothing to confirm
+
+
+def test_the_gate_reads_the_models_check_after_the_draft(built):
+    settings, emb = built
+    a = build_assistant(settings, embedder=emb, chat_model=ScriptedModel(["It comprised 23,000 soldiers [1].", "No"]))
+    ans = a.ask("How many soldiers did the COVID Support Force comprise?")
+    assert ans.gate["signals"]["model_confirms"] == 0.0 and "verify_ms" in ans.timings
+
+
 @pytest.mark.parametrize("question,needle", [
     ("", "empty"), ("   \n\t ", "empty"), ("x" * 20000, "20,000 characters"), ("\x00\x01\x02", "empty"),
     ("?!?", "no letters"), (42, "must be text"),

@@ -33,7 +33,12 @@ def test_threshold_keeps_the_false_refusal_budget_on_dev_and_separates_on_test()
     models = gates.fit(rows, budget=0.05)
     figures = gates.evaluate(models, rows)
     for kind in gates.KINDS:
-        assert figures[f"{kind}/dev"]["answerable_refused"] <= 0.05
+        # the budget is kept on each dev row's held-out probability (from a fit without it), and so holds, roughly,
+        # on rows the fit never saw
+        dev = [r for r in rows if r["kind"] == kind and r["split"] == "dev"]
+        held = [p for p, r in zip(gates._held_out_probabilities(dev, models[kind].signals), dev) if r["answerable"]]
+        assert sum(p < models[kind].threshold for p in held) / len(held) <= 0.05
+        assert figures[f"{kind}/test"]["answerable_refused"] <= 0.10
         assert figures[f"{kind}/test"]["unanswerable_refused"] > 0.3  # the signals do carry the label
     assert "model_refused" not in models["extractive"].signals  # meaningless for quoted sources
     assert models["llm"].coef[models["llm"].signals.index("model_refused")] < 0

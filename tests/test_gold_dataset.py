@@ -26,3 +26,20 @@ def test_gold_set_has_the_cases_instructors_need():
     assert sum(not c["answerable"] and c.get("kind") != "adversarial" for c in cases) >= 10
     assert sum(c.get("kind") == "adversarial" for c in cases) >= 5
     assert sum(c.get("kind") == "two-documents" for c in cases) >= 2
+
+
+def test_the_reworded_set_is_the_gold_set_typed_otherwise():
+    """evals/datasets/reworded.jsonl: every gold case once, reworded as a trainee types it, with the same split,
+    label, passages, facts and conversation, so the two sets' figures compare."""
+    def read(name):
+        return [json.loads(line) for line in (ROOT / "evals" / "datasets" / name).read_text(encoding="utf-8").splitlines()]
+
+    gold = {c["id"]: c for c in read("gold.jsonl")}
+    reworded = read("reworded.jsonl")
+    assert sorted(c["of"] for c in reworded) == sorted(gold)
+    for c in reworded:
+        g = gold[c["of"]]
+        assert c["id"] == "rw-" + g["id"] and fold(c["question"]) != fold(g["question"]), c["id"]
+        for key in ("answerable", "gold", "facts", "kind", "split"):
+            assert c[key] == g[key], (c["id"], key)
+        assert c.get("history") == g.get("history"), c["id"]
