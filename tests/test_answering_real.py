@@ -78,6 +78,10 @@ def test_typed_definition_questions_get_the_glossary_entry(index):
         ans = a.ask(question)
         assert not ans.refused and ans.backend.endswith("(glossary)"), (question, ans.answer)
         assert ans.citations[0].section == term, (question, ans.citations[0].section)
+    # the term is what one part of the question is about, after a lead-in set apart by a dash or colon
+    for question in ("right, next thing - what is CFI?", "quick one: define hybrid threats"):
+        strong = [a.retriever.chunks[i].term for i, s in a.retriever.glossary_matches(question) if s]
+        assert strong and strong[0] in ("Civil Factor Integration (CFI)", "Hybrid Threats"), (question, strong)
     terms = [a.retriever.chunks[i].term for i, _ in a.retriever.glossary_matches("what are the cimic ttps")]
     assert "Tactics, Techniques and Procedures (TTP)" in terms and not any("(AI)" in t for t in terms), terms
 

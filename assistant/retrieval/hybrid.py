@@ -57,6 +57,13 @@ def _names(question: tuple[str, ...], name: tuple[str, ...]) -> bool:
     return any(question[k:k + n] == name or (n == 1 and question[k] == name[0] + "s") for k in range(len(question) - n + 1))
 
 
+def _clauses(question: str) -> list[str]:
+    """The question whole, and its parts set apart by a dash, colon or semicolon ("ok, new topic - what is CMI?",
+    "cmi: what is it"): a glossary match is strong when the term is what the whole question or one such part is about."""
+    parts = [p for p in re.split(r"\s[-–—]\s|[:;]\s", question) if p.strip()]
+    return [question] + (parts if len(parts) > 1 else [])
+
+
 def is_definitional(question: str) -> bool:
     """'What is X?', 'define X', 'what does X stand for': a question that asks for a definition."""
     return bool(_DEFINITIONAL.search(question))
@@ -208,15 +215,16 @@ class HybridRetriever:
 
     def glossary_matches(self, query: str) -> list[tuple[str, bool]]:
         """Glossary chunk ids whose term or acronym the query names (word stems, in order), longest name first, with whether
-        the match is strong: the term is what the question is about (it covers most of the question's
-        words), not a word inside a longer subject ("Domestic CIMIC", "the Digital CIMIC Handbook")."""
+        the match is strong: the term is what the question, or a part of it set apart by a dash or colon, is about
+        (it covers most of its words), not a word inside a longer subject ("Domestic CIMIC", "the Digital CIMIC Handbook")."""
         q = _stems(query)
-        asked = question_terms(query) - _definition_words()
+        clauses = [(_stems(c), question_terms(c) - _definition_words()) for c in _clauses(query)]
         found = {}
         for name, i in self._terms:
             if _names(q, name):
-                covered = asked & set(content_words(self.chunks[i].term or name))
-                strong = not asked or len(covered) / len(asked) >= 0.6
+                term_words = set(content_words(self.chunks[i].term or name))
+                strong = any(not asked or len(asked & term_words) / len(asked) >= 0.6
+                             for stems, asked in clauses if _names(stems, name))
                 if i not in found or (len(name), strong) > found[i]:
                     found[i] = (len(name), strong)
         return [(i, v[1]) for i, v in sorted(found.items(), key=lambda kv: kv[1], reverse=True)]
