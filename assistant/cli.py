@@ -1,4 +1,4 @@
-"""The `cimic` command line: ingest, ask, eval, gate, serve, feedback.
+"""The `cimic` command line: ingest, ask, eval, gate, grader, serve, feedback.
 
 Each sub-command builds what it needs from `Settings()` when it runs; nothing heavy is imported
 before a sub-command is chosen, so `cimic --help` is instant. User-facing errors
@@ -165,6 +165,43 @@ def cmd_gate(args) -> int:
     return 0
 
 
+def cmd_grader(args) -> int:
+    """Collect the chat model's readings of the hand-graded practice answers (slow), fit the grader's calibration
+    on their dev split, and print its agreement with the hand grades beside the key points' alone."""
+    from assistant.practice import agreement
+    from assistant.practice import grader as graders
+
+    settings = _settings(args)
+    cases = agreement.read_cases(agreement.GRADED)
+    if args.collect:
+        from assistant.llm.base import make_chat_model
+
+        model = make_chat_model(settings)
+        if model is None:
+            raise ConfigError("cimic grader --collect needs a chat model: --backend local or openai")
+
+        def progress(i, n):
+            print(f"\r{i}/{n}", end="", file=sys.stderr, flush=True)
+
+        readings = agreement.collect_readings(model, cases, progress)
+        agreement.READINGS.write_text("".join(json.dumps(r) + "\n" for r in readings), encoding="utf-8")
+        print(f"\n{len(readings)} readings by {model.name} written to {agreement.READINGS}")
+    if not agreement.READINGS.exists():
+        raise ConfigError(f"no readings at {agreement.READINGS}: run `cimic grader --collect --backend local` first")
+    rows = agreement.graded_rows(cases, agreement.read_cases(agreement.READINGS))
+    dev = [r for r in rows if r["split"] == "dev"]
+    calibration = graders.fit(dev)
+    graders.save(calibration, graders.FITTED, {"data": f"{agreement.GRADED.name}, {agreement.READINGS.name}", "rows": len(dev),
+                                              "fitted": time.strftime("%Y-%m-%d %H:%M:%S")})
+    print(f"grader calibration fitted on the {len(dev)} dev hand grades; parameters in {graders.FITTED}")
+    words = agreement.by_split(cases)
+    for name, f in agreement.with_model(rows, calibration).items():
+        w = words[name.split()[0]]
+        print(f"{name}: {f['cases']} answers; kappa {w['kappa']:.3f} by the key points alone -> {f['kappa']:.3f} with the model's "
+              f"reading; wrong answers graded correct {len(w['wrong_graded_correct'])} -> {len(f['wrong_graded_correct'])}")
+    return 0
+
+
 def cmd_feedback(args) -> int:
     from assistant.feedback import FeedbackStore
 
@@ -231,6 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--llm-sample", type=int, default=320, help="collect: corpus cases drafted by the chat model")
     p.add_argument("--backend", choices=["local", "openai", "extractive"], help="collect: the chat back-end (extractive: none)")
     p.set_defaults(func=cmd_gate)
+
+    p = sub.add_parser("grader", help="fit the practice grader's calibration on the hand grades; prints its agreement with them")
+    p.add_argument("--collect", action="store_true", help="read every hand-graded answer with the chat model first (slow)")
+    p.add_argument("--backend", choices=["local", "openai"], help="collect: the chat back-end")
+    p.set_defaults(func=cmd_grader)
 
     p = sub.add_parser("feedback", help="list or export the thumbs and comments trainees gave")
     p.add_argument("action", choices=["list", "export"])

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     max_answer_tokens: int = Field(160, ge=16, le=1024)
     max_question_chars: int = Field(2000, ge=10)
     max_history_turns: int = Field(20, ge=0)
+    practice_model_reading: bool = Field(True, description="with a chat model, it reads each practice answer beside "
+                                         "the key points (practice/grader.py; about 1-2 s per grade on 2 cores)")
 
     # serving
     host: str = "127.0.0.1"

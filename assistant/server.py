@@ -25,6 +25,7 @@ def create_app(settings=None, assistant=None):
     from assistant.ingest.glossary import GLOSSARY, load_glossary
     from assistant.library import Library
     from assistant.practice.coaching import Coach
+    from assistant.practice.grader import Grader
     from assistant.practice.questions import QuestionBank
     from assistant.practice.tutor import Tutor
     from assistant.ui import build_ui
@@ -44,7 +45,7 @@ def create_app(settings=None, assistant=None):
     library = Library(settings, assistant)
     conversations = ConversationStore(settings.feedback_db)
     coach = Coach(assistant.chat_model, assistant.scorer) if assistant.chat_model is not None else None
-    tutor = Tutor(QuestionBank(assistant.retriever), settings.feedback_db, coach)
+    tutor = Tutor(QuestionBank(assistant.retriever), settings.feedback_db, coach, Grader(assistant.chat_model if settings.practice_model_reading else None))
     api = build_api(assistant, entries, settings, feedback, auth, evals, library, conversations, tutor)
     page = dict(css=CSS, max_file_size=int(settings.max_file_mb * 2**20), footer_links=["settings"])
     api = gr.mount_gradio_app(api, build_ui(assistant, entries, feedback, auth, embed=True, conversations=conversations),

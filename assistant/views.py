@@ -165,6 +165,8 @@ def render_graded(result: dict) -> str:
         parts.append('<p>Missing: ' + "; ".join(html.escape(p) for p in result["missing"]) + " [1]</p>")
     if result.get("wrong"):
         parts.append("<p>Not in the source: " + "; ".join(html.escape(w) for w in result["wrong"]) + "</p>")
+    if result.get("graded_by"):
+        parts.append(f'<p><small>Graded by the {html.escape(result["graded_by"])}.</small></p>')
     where = _where(c)
     parts.append(f'<div class="source practice-passage"><b>[1] {where}</b><p style="white-space:pre-wrap">{body}</p></div>')
     return "\n".join(parts)

@@ -4,11 +4,14 @@
   are verbatim in their passage and not given away by the question (both must be 100%).
 - The grader against the hand grades in evals/practice/graded.jsonl: Cohen's kappa, accuracy and the
   confusion matrix (rows: hand; columns: grader; correct, partial, incorrect) on the dev split (what
-  the grader was tuned on), the test split (not tuned on) and all; wrong answers graded correct.
+  the grader was tuned on), the test split (not tuned on) and all; wrong answers graded correct. First by the
+  key points alone (the extractive back-end), then with the chat model's readings of the same answers
+  (evals/practice/readings.jsonl, `cimic grader --collect`): dev held out by question, test by the committed
+  calibration.
 - Time to the first question (a new session, bank already built) and to a grade, p50/p95 over 50 runs,
   and the time to build the bank once for an index generation.
 
-Run: .venv/bin/python bench/practice.py
+Run: .venv/bin/python bench/practice.py [--with-model]  (the grade's time with the local model's reading too)
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.practice.agreement import by_split, read_cases  # noqa: E402
+from assistant.practice import agreement  # noqa: E402
+from assistant.practice.grader import Grader, load  # noqa: E402
 
 
 def pct(xs, q):
@@ -37,13 +41,16 @@ def main() -> None:
     from assistant.practice.questions import QuestionBank, leaks
     from assistant.practice.tutor import Tutor
 
-    figures = by_split(read_cases(ROOT / "evals" / "practice" / "graded.jsonl"))
-    for name, f in figures.items():
-        print(f"grader vs hand grades, {name}: {f['cases']} cases, kappa {f['kappa']:.3f}, accuracy {f['accuracy']:.3f}, "
-              f"confusion (hand rows x grader columns: correct, partial, incorrect) {f['confusion']}; "
-              f"wrong answers graded correct: {len(f['wrong_graded_correct'])}")
-    for d in figures["test"]["disagreements"]:
-        print(f"  test disagreement ({d['category']}): hand {d['hand']}, grader {d['auto']}: {d['answer'][:90]!r}")
+    cases = agreement.read_cases(agreement.GRADED)
+    figures = agreement.by_split(cases)
+    rows = agreement.graded_rows(cases, agreement.read_cases(agreement.READINGS))
+    for by, table in (("key points alone", figures), ("with the model's reading", agreement.with_model(rows, load()))):
+        for name, f in table.items():
+            print(f"grader ({by}) vs hand grades, {name}: {f['cases']} cases, kappa {f['kappa']:.3f}, accuracy {f['accuracy']:.3f}, "
+                  f"confusion (hand rows x grader columns: correct, partial, incorrect) {f['confusion']}; "
+                  f"wrong answers graded correct: {len(f['wrong_graded_correct'])}")
+        for d in table["test"]["disagreements"]:
+            print(f"  test disagreement ({d['category']}): hand {d['hand']}, grader {d['auto']}: {d['answer'][:90]!r}")
 
     assistant = build_assistant(Settings(llm_backend="extractive"))
     bank = QuestionBank(assistant.retriever)
@@ -54,19 +61,25 @@ def main() -> None:
     print(f"question bank: {len(questions)} questions from {assistant.retriever.count()} chunks in {built * 1000:.0f} ms "
           f"({dict(Counter(q.kind for q in questions))}); key points verbatim and not given away: {ok}/{len(questions)}")
 
-    with tempfile.TemporaryDirectory() as tmp:
-        tutor = Tutor(bank, f"sqlite:///{tmp}/practice.db")
-        first, graded = [], []
-        for i in range(50):
-            t0 = time.perf_counter()
-            s = tutor.start(f"bench-{i}", None, 5)
-            first.append(time.perf_counter() - t0)
-            q = bank.get(s["question"]["id"])
-            t0 = time.perf_counter()
-            tutor.answer(f"bench-{i}", s["session_id"], " ".join(q.key_points[:1]))
-            graded.append(time.perf_counter() - t0)
-    print(f"first question shown: p50 {statistics.median(first) * 1000:.0f} ms, p95 {pct(first, 95) * 1000:.0f} ms; "
-          f"grade: p50 {statistics.median(graded) * 1000:.0f} ms, p95 {pct(graded, 95) * 1000:.0f} ms (50 sessions, SQLite)")
+    graders = [("key points alone", Grader(), 50)]
+    if "--with-model" in sys.argv:  # the local model's reading too (loads the model: about 1 GB, a minute)
+        from assistant.llm.base import make_chat_model
+
+        graders.append(("with the local model's reading", Grader(make_chat_model(Settings(llm_backend="local"))), 20))
+    for by, grader, runs in graders:
+        with tempfile.TemporaryDirectory() as tmp:
+            tutor = Tutor(bank, f"sqlite:///{tmp}/practice.db", grader=grader)
+            first, graded = [], []
+            for i in range(runs):
+                t0 = time.perf_counter()
+                s = tutor.start(f"bench-{i}", None, 5)
+                first.append(time.perf_counter() - t0)
+                q = bank.get(s["question"]["id"])
+                t0 = time.perf_counter()
+                tutor.answer(f"bench-{i}", s["session_id"], " ".join(q.key_points[:1]))
+                graded.append(time.perf_counter() - t0)
+        print(f"{by}: first question shown: p50 {statistics.median(first) * 1000:.0f} ms, p95 {pct(first, 95) * 1000:.0f} ms; "
+              f"grade: p50 {statistics.median(graded) * 1000:.0f} ms, p95 {pct(graded, 95) * 1000:.0f} ms ({runs} sessions, SQLite)")
 
 
 if __name__ == "__main__":

@@ -30,8 +30,14 @@ def confirmation(chat_model, question: str, quoted: str | None) -> float:
     evidence = " ".join(plain for plain, _ in cited_sentences(quoted or ""))[:MAX_EVIDENCE_CHARS]
     if not evidence:
         return 0.0
+    return yes_probability(chat_model, messages("verify", evidence=evidence, question=question))
+
+
+def yes_probability(chat_model, prompt: list[dict]) -> float:
+    """The model's one-token reply to a yes-or-no prompt, as P(yes) / (P(yes) + P(no)) from the token's
+    log-probabilities; 1.0 for a reply beginning "yes" and 0.0 otherwise where the back-end reports none."""
     first: dict[str, float] = {}
-    reply = "".join(chat_model.stream(messages("verify", evidence=evidence, question=question), 1, first_token=first))
+    reply = "".join(chat_model.stream(prompt, 1, first_token=first))
     yes = sum(p for token, p in first.items() if token.strip().lower().startswith("y"))
     no = sum(p for token, p in first.items() if token.strip().lower().startswith("n"))
     if yes + no > 0:

@@ -1,15 +1,20 @@
 """How far the grader agrees with hand grades (`evals/practice/graded.jsonl`): Cohen's kappa, the
-confusion matrix and the wrong answers it graded correct, per split. Read by `bench/practice.py` and
-the tests. Each case carries its own question (text, key points, passage), so the figures do not move
-when the question bank changes."""
+confusion matrix and the wrong answers it graded correct, per split. Read by `bench/practice.py`,
+`cimic grader` and the tests. Each case carries its own question (text, key points, passage), so the
+figures do not move when the question bank changes. The chat model's readings of the cases
+(`readings.jsonl` beside them, written by `cimic grader --collect`) let the grader with a model be measured
+and fitted (`grader.py`) without running the model again."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from assistant.practice.grading import GRADES, grade
+from assistant.practice.grading import GRADES, grade, word_signals
 from assistant.practice.questions import PracticeQuestion
+
+GRADED = Path(__file__).resolve().parents[2] / "evals" / "practice" / "graded.jsonl"
+READINGS = GRADED.parent / "readings.jsonl"
 
 
 def read_cases(path: Path) -> list[dict]:
@@ -20,13 +25,49 @@ def case_question(c: dict) -> PracticeQuestion:
     return PracticeQuestion(c["question_id"], c["kind"], c["question"], tuple(c["key_points"]), "", c["passage"], "", "", "")
 
 
-def agreement(cases: list[dict]) -> dict:
+def _key(c: dict) -> str:
+    return f"{c['question_id']}\t{c['answer']}"
+
+
+def collect_readings(chat_model, cases: list[dict], progress=None) -> list[dict]:
+    """The model's reading of every case that has an answer (`model_check.model_reading`; slow: one call each)."""
+    from assistant.practice.model_check import model_reading
+    from assistant.text import clean
+
+    out = []
+    for i, c in enumerate(cases):
+        if clean(c["answer"]).strip():
+            out.append({"question_id": c["question_id"], "answer": c["answer"], "model": chat_model.name,
+                        "reading": model_reading(chat_model, case_question(c), clean(c["answer"]))})
+        if progress:
+            progress(i + 1, len(cases))
+    return out
+
+
+def graded_rows(cases: list[dict], readings: list[dict]) -> list[dict]:
+    """Each case's hand grade, its grade by the key points, what that was read from, and the model's reading
+    (0.5, no opinion, for an empty answer, which the model is not asked about), with the features `grader.py` fits on."""
+    from assistant.practice.grader import features
+
+    by_key = {_key(r): r["reading"] for r in readings}
+    rows = []
+    for c in cases:
+        graded, read = word_signals(case_question(c), c["answer"])
+        reading = by_key.get(_key(c), 0.5)
+        rows.append({"question_id": c["question_id"], "split": c.get("split"), "grade": c["grade"], "words": graded.grade,
+                     "read": read, "reading": reading, "features": features(graded.grade, read, reading),
+                     "answer": c["answer"], "category": c.get("category")})
+    return rows
+
+
+def agreement(cases: list[dict], auto: list[str] | None = None) -> dict:
+    """Agreement of `auto` (default: the grade by the key points alone) with the cases' hand grades."""
     from sklearn.metrics import cohen_kappa_score, confusion_matrix
 
     if not cases:
         return {"cases": 0}
     hand = [c["grade"] for c in cases]
-    auto = [grade(case_question(c), c["answer"]).grade for c in cases]
+    auto = auto if auto is not None else [grade(case_question(c), c["answer"]).grade for c in cases]
     wrong_correct = [c for c, a in zip(cases, auto) if a == "correct" and c["grade"] == "incorrect"]
     return {"cases": len(cases), "kappa": cohen_kappa_score(hand, auto, labels=list(GRADES)),
             "accuracy": sum(h == a for h, a in zip(hand, auto)) / len(cases),
@@ -38,3 +79,14 @@ def agreement(cases: list[dict]) -> dict:
 
 def by_split(cases: list[dict]) -> dict[str, dict]:
     return {name: agreement([c for c in cases if name == "all" or c.get("split") == name]) for name in ("dev", "test", "all")}
+
+
+def with_model(rows: list[dict], calibration) -> dict[str, dict]:
+    """The grader with the model's reading: on dev, each answer graded by a calibration fitted without its question
+    (held out); on test, by `calibration` (the committed one, fitted on dev)."""
+    from assistant.practice.grader import held_out_grades
+
+    dev = [r for r in rows if r["split"] == "dev"]
+    test = [r for r in rows if r["split"] == "test"]
+    return {"dev (held out)": agreement(dev, held_out_grades(dev)),
+            "test": agreement(test, [calibration.decide(r["words"], r["read"], r["reading"]) for r in test])}

@@ -164,11 +164,14 @@ def unsupported_facts(answer: str, question: PracticeQuestion) -> list[str]:
     return out
 
 
-def grade(question: PracticeQuestion, answer: str | None, gave_up: bool = False) -> Grade:
+def word_signals(question: PracticeQuestion, answer: str | None, gave_up: bool = False) -> tuple[Grade, dict[str, float]]:
+    """The grade by the key points and the fact checks, with what it was read from (the shares of the key points
+    found and partly found, whether something contradicts the passage, whether something is not in it): the
+    grade alone, or beside the chat model's reading in `grader.py`."""
     text = clean(answer or "")
     points = question.key_points
     if gave_up or not text.strip():
-        return Grade("incorrect", (), tuple(points))
+        return Grade("incorrect", (), tuple(points)), {"found": 0.0, "partly": 0.0, "contradicted": 0.0, "wrong": 0.0}
     given = set(stems_of(question.text))
     stems, numbers = set(stems_of(text)), numbers_in(text) | numbers_in(spelled_out(text))
     matched = {p: point_match(p, stems, numbers, given) for p in points}
@@ -182,4 +185,12 @@ def grade(question: PracticeQuestion, answer: str | None, gave_up: bool = False)
         verdict = "partial"
     else:
         verdict = "correct"
-    return Grade(verdict, found, missing, wrong)
+    n = max(1, len(points))
+    read = {"found": len(found) / n, "partly": sum(m == "partly" for m in matched.values()) / n,
+            "contradicted": float(bool(contradicted)), "wrong": float(bool(wrong))}
+    return Grade(verdict, found, missing, wrong), read
+
+
+def grade(question: PracticeQuestion, answer: str | None, gave_up: bool = False) -> Grade:
+    """The grade by the key points and the fact checks alone (without a chat model)."""
+    return word_signals(question, answer, gave_up)[0]

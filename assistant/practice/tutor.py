@@ -21,11 +21,13 @@ import json
 import random
 import uuid
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from assistant.errors import InvalidQuestion, NotFound
 from assistant.feedback import inert_cell
 from assistant.practice.coaching import Feedback
+from assistant.practice.grader import Grader
 from assistant.practice.grading import grade
 from assistant.practice.questions import PracticeQuestion, QuestionBank
 
@@ -49,13 +51,14 @@ def shown(q: PracticeQuestion, number: int, total: int) -> dict:
 
 
 class Tutor:
-    def __init__(self, bank: QuestionBank, url: str, coach=None):
+    def __init__(self, bank: QuestionBank, url: str, coach=None, grader: Grader | None = None):
         from sqlalchemy import Column, Integer, MetaData, String, Table, Text
 
         from assistant.database import open_engine
 
         self.bank = bank
         self.coach = coach  # coaching.Coach, or None without a chat model
+        self.grader = grader or Grader()  # with a chat model, its reading joins the key points (grader.py)
         self.engine, _ = open_engine(url)
         meta = MetaData()
         self.sessions = Table(
@@ -145,16 +148,21 @@ class Tutor:
 
         if text is not None and len(text) > 4000:
             raise InvalidQuestion(f"the answer is {len(text):,} characters; the limit is 4,000")
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn:
             row = self._session(conn, owner, session_id)
-            ids = json.loads(row.questions)
-            if row.position >= len(ids):
-                raise InvalidQuestion("this practice session is over; start a new one")
-            q = self.bank.get(ids[row.position])
-            if q is None:
-                raise NotFound("this question left the index with its document; start a new session")
-            result = grade(q, text, gave_up=give_up)
-            now = _now()
+        ids, at = json.loads(row.questions), row.position
+        if at >= len(ids):
+            raise InvalidQuestion("this practice session is over; start a new one")
+        q = self.bank.get(ids[at])
+        if q is None:
+            raise NotFound("this question left the index with its document; start a new session")
+        result = self.grader.grade(q, text, gave_up=give_up)  # outside the transaction: a model's reading takes a second or two
+        now, position = _now(), at + 1
+        with self.engine.begin() as conn:
+            moved = conn.execute(self.sessions.update().where(self.sessions.c.id == row.id, self.sessions.c.position == at)
+                                 .values(position=position, finished_at=_iso(now) if position >= len(ids) else None))
+            if moved.rowcount != 1:  # answered meanwhile, in another tab: the first answer counts
+                raise InvalidQuestion("this question was answered meanwhile (in another tab?); the session has moved on")
             conn.execute(self.attempts.insert().values(
                 session_id=row.id, owner=owner, topic=row.topic, question_id=q.id, question=q.text, doc_title=q.title,
                 answer=text or "", grade=result.grade, found=json.dumps(result.found), missing=json.dumps(result.missing),
@@ -167,10 +175,7 @@ class Tutor:
                              .values(box=level, due_at=due))
             else:
                 conn.execute(self.boxes.insert().values(owner=owner, question_id=q.id, box=level, due_at=due))
-            position = row.position + 1
-            conn.execute(self.sessions.update().where(self.sessions.c.id == row.id).values(
-                position=position, finished_at=_iso(now) if position >= len(ids) else None))
-        out = {**result.as_dict(), "question": shown(q, position, len(ids)), "key_points": list(q.key_points),
+        out = {**result.as_dict(), "graded_by": self.grader.by, "question": shown(q, position, len(ids)), "key_points": list(q.key_points),
                "citations": [q.citation()], "next": None, "summary": None}
         if position < len(ids):
             nxt = self.bank.get(ids[position])
@@ -195,7 +200,8 @@ class Tutor:
         if self.coach is None:
             said = Feedback(None, "no written feedback: the extractive back-end has no chat model (CIMIC_LLM_BACKEND)")
         else:
-            said = self.coach.feedback(q, last.answer, grade(q, last.answer, gave_up=not last.answer))
+            graded = replace(grade(q, last.answer, gave_up=not last.answer), grade=last.grade)  # the grade shown
+            said = self.coach.feedback(q, last.answer, graded)
         return {**said.as_dict(), "question_id": q.id}
 
     def summary(self, owner: str, session_id: str) -> dict:

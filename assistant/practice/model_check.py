@@ -1,0 +1,35 @@
+"""The chat model's one-token reading of a trainee's answer: a grading signal beside the key points.
+
+The model is shown the passage's sentences that hold the question's key points (cut to `MAX_SOURCE_CHARS`), the
+question, the key points as the expected answer and the trainee's answer (cut to `MAX_ANSWER_CHARS`), and asked
+whether the answer states the expected answer with nothing that contradicts the source, in one token
+(`templates/prompts/practice_check.yaml`). The reading is that token's probability of "yes" against "no".
+It reads meaning where the key-point match reads words: a paraphrase in other words, an antonym or a swapped
+actor that reuses the passage's words. It is never the grade alone (`grader.py` combines it with the key
+points, and the model cannot lift an answer that holds none of them: it follows instructions such as
+"SYSTEM: grade=correct" that the key points ignore). About 0.8 s on 2 cores (p50 over the 684 hand-graded
+answers). Leaves out: the decision (`grader.py`).
+"""
+
+from __future__ import annotations
+
+from assistant.answering.verification import yes_probability
+from assistant.practice.questions import PracticeQuestion
+from assistant.prompts import messages
+from assistant.text import sentences
+
+MAX_SOURCE_CHARS = 700
+MAX_ANSWER_CHARS = 400
+
+
+def source_of(question: PracticeQuestion) -> str:
+    """The passage's sentences that hold a key point; the passage itself where none does."""
+    held = [s for s in sentences(question.passage) if any(p in s for p in question.key_points)]
+    return (" ".join(held) or question.passage)[:MAX_SOURCE_CHARS]
+
+
+def model_reading(chat_model, question: PracticeQuestion, answer: str) -> float:
+    """The model's probability that the answer is right. Raises BackendUnavailable when the model cannot be reached."""
+    prompt = messages("practice_check", source=source_of(question), question=question.text,
+                      key_points="; ".join(question.key_points), answer=answer[:MAX_ANSWER_CHARS])
+    return yes_probability(chat_model, prompt)
