@@ -194,11 +194,11 @@ def cmd_grader(args) -> int:
     graders.save(calibration, graders.FITTED, {"data": f"{agreement.GRADED.name}, {agreement.READINGS.name}", "rows": len(dev),
                                               "fitted": time.strftime("%Y-%m-%d %H:%M:%S")})
     print(f"grader calibration fitted on the {len(dev)} dev hand grades; parameters in {graders.FITTED}")
-    words = agreement.by_split(cases)
-    for name, f in agreement.with_model(rows, calibration).items():
-        w = words[name.split()[0]]
-        print(f"{name}: {f['cases']} answers; kappa {w['kappa']:.3f} by the key points alone -> {f['kappa']:.3f} with the model's "
-              f"reading; wrong answers graded correct {len(w['wrong_graded_correct'])} -> {len(f['wrong_graded_correct'])}")
+    for split, by in agreement.with_model(rows, calibration).items():
+        w, f = by["key points alone"], by["with the model's reading"]
+        print(f"{split}{' (held out)' if split == 'dev' else ''}: {f['cases']} answers; kappa {w['kappa']:.3f} by the key points "
+              f"alone -> {f['kappa']:.3f} with the model's reading; wrong answers graded correct "
+              f"{len(w['wrong_graded_correct'])} -> {len(f['wrong_graded_correct'])}")
     return 0
 
 

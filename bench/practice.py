@@ -4,8 +4,8 @@
   are verbatim in their passage and not given away by the question (both must be 100%).
 - The grader against the hand grades in evals/practice/graded.jsonl: Cohen's kappa, accuracy and the
   confusion matrix (rows: hand; columns: grader; correct, partial, incorrect) on the dev split (what
-  the grader was tuned on), the test split (not tuned on) and all; wrong answers graded correct. First by the
-  key points alone (the extractive back-end), then with the chat model's readings of the same answers
+  the grader was tuned on) and the test split (not tuned on); wrong answers graded correct. By the
+  key points alone (the extractive back-end), and with the chat model's readings of the same answers
   (evals/practice/readings.jsonl, `cimic grader --collect`): dev held out by question, test by the committed
   calibration.
 - Time to the first question (a new session, bank already built) and to a grade, p50/p95 over 50 runs,
@@ -41,16 +41,16 @@ def main() -> None:
     from assistant.practice.questions import QuestionBank, leaks
     from assistant.practice.tutor import Tutor
 
-    cases = agreement.read_cases(agreement.GRADED)
-    figures = agreement.by_split(cases)
-    rows = agreement.graded_rows(cases, agreement.read_cases(agreement.READINGS))
-    for by, table in (("key points alone", figures), ("with the model's reading", agreement.with_model(rows, load()))):
-        for name, f in table.items():
-            print(f"grader ({by}) vs hand grades, {name}: {f['cases']} cases, kappa {f['kappa']:.3f}, accuracy {f['accuracy']:.3f}, "
+    rows = agreement.graded_rows(agreement.read_cases(agreement.GRADED), agreement.read_cases(agreement.READINGS))
+    for split, table in agreement.with_model(rows, load()).items():
+        for by, f in table.items():
+            print(f"grader ({by}) vs hand grades, {split}{' (held out)' if split == 'dev' and by != 'key points alone' else ''}: "
+                  f"{f['cases']} cases, kappa {f['kappa']:.3f}, accuracy {f['accuracy']:.3f}, "
                   f"confusion (hand rows x grader columns: correct, partial, incorrect) {f['confusion']}; "
                   f"wrong answers graded correct: {len(f['wrong_graded_correct'])}")
-        for d in table["test"]["disagreements"]:
-            print(f"  test disagreement ({d['category']}): hand {d['hand']}, grader {d['auto']}: {d['answer'][:90]!r}")
+            if split == "test":
+                for d in f["disagreements"]:
+                    print(f"  test disagreement ({d['category']}): hand {d['hand']}, grader {d['auto']}: {d['answer'][:90]!r}")
 
     assistant = build_assistant(Settings(llm_backend="extractive"))
     bank = QuestionBank(assistant.retriever)

@@ -19,6 +19,7 @@ the decision (`gate.py`) and the drafting of the quoted sentences (`responders.e
 from __future__ import annotations
 
 from assistant.grounding import cited_sentences
+from assistant.llm.base import yes_probability
 from assistant.prompts import messages
 
 MAX_EVIDENCE_CHARS = 700
@@ -31,15 +32,3 @@ def confirmation(chat_model, question: str, quoted: str | None) -> float:
     if not evidence:
         return 0.0
     return yes_probability(chat_model, messages("verify", evidence=evidence, question=question))
-
-
-def yes_probability(chat_model, prompt: list[dict]) -> float:
-    """The model's one-token reply to a yes-or-no prompt, as P(yes) / (P(yes) + P(no)) from the token's
-    log-probabilities; 1.0 for a reply beginning "yes" and 0.0 otherwise where the back-end reports none."""
-    first: dict[str, float] = {}
-    reply = "".join(chat_model.stream(prompt, 1, first_token=first))
-    yes = sum(p for token, p in first.items() if token.strip().lower().startswith("y"))
-    no = sum(p for token, p in first.items() if token.strip().lower().startswith("n"))
-    if yes + no > 0:
-        return yes / (yes + no)
-    return 1.0 if reply.strip().lower().startswith("y") else 0.0

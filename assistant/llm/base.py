@@ -19,6 +19,18 @@ def complete(model: ChatModel, messages: list[dict], max_tokens: int) -> str:
     return "".join(model.stream(messages, max_tokens))
 
 
+def yes_probability(model: ChatModel, messages: list[dict]) -> float:
+    """The model's one-token reply to a yes-or-no prompt, as P(yes) / (P(yes) + P(no)) from the token's
+    log-probabilities; 1.0 for a reply beginning "yes" and 0.0 otherwise where the back-end reports none."""
+    first: dict[str, float] = {}
+    reply = "".join(model.stream(messages, 1, first_token=first))
+    yes = sum(p for token, p in first.items() if token.strip().lower().startswith("y"))
+    no = sum(p for token, p in first.items() if token.strip().lower().startswith("n"))
+    if yes + no > 0:
+        return yes / (yes + no)
+    return 1.0 if reply.strip().lower().startswith("y") else 0.0
+
+
 def make_chat_model(settings) -> ChatModel | None:
     """The configured back-end; None for `extractive`, which needs no chat model."""
     if settings.llm_backend == "extractive":

@@ -36,9 +36,10 @@ def collect_readings(chat_model, cases: list[dict], progress=None) -> list[dict]
 
     out = []
     for i, c in enumerate(cases):
-        if clean(c["answer"]).strip():
+        text = clean(c["answer"])
+        if text.strip():
             out.append({"question_id": c["question_id"], "answer": c["answer"], "model": chat_model.name,
-                        "reading": model_reading(chat_model, case_question(c), clean(c["answer"]))})
+                        "reading": model_reading(chat_model, case_question(c), text)})
         if progress:
             progress(i + 1, len(cases))
     return out
@@ -81,12 +82,14 @@ def by_split(cases: list[dict]) -> dict[str, dict]:
     return {name: agreement([c for c in cases if name == "all" or c.get("split") == name]) for name in ("dev", "test", "all")}
 
 
-def with_model(rows: list[dict], calibration) -> dict[str, dict]:
-    """The grader with the model's reading: on dev, each answer graded by a calibration fitted without its question
-    (held out); on test, by `calibration` (the committed one, fitted on dev)."""
+def with_model(rows: list[dict], calibration) -> dict[str, dict[str, dict]]:
+    """Per split, the grader by the key points alone and with the model's reading (`graded_rows`): on dev, each
+    answer graded by a calibration fitted without its question (held out); on test, by `calibration` (the
+    committed one, fitted on dev)."""
     from assistant.practice.grader import held_out_grades
 
     dev = [r for r in rows if r["split"] == "dev"]
     test = [r for r in rows if r["split"] == "test"]
-    return {"dev (held out)": agreement(dev, held_out_grades(dev)),
-            "test": agreement(test, [calibration.decide(r["words"], r["read"], r["reading"]) for r in test])}
+    return {split: {"key points alone": agreement(mine, [r["words"] for r in mine]), "with the model's reading": agreement(mine, model)}
+            for split, mine, model in (("dev", dev, held_out_grades(dev)),
+                                       ("test", test, [calibration.decide(r["words"], r["read"], r["reading"]) for r in test]))}

@@ -37,6 +37,12 @@ FOLDS = 5
 FITTED = Path(str(resources.files("assistant") / "practice" / "fitted" / "grader.json"))
 
 
+def settled(read: dict[str, float]) -> bool:
+    """Incorrect whatever the model reads: no key point, not even partly (an empty or given-up answer, an
+    instruction to the grader), or a contradiction of the passage the support check found."""
+    return bool(read["contradicted"]) or not (read["found"] or read["partly"])
+
+
 def features(words: str, read: dict[str, float], reading: float) -> dict[str, float]:
     """What the calibration reads: the model's reading as log-odds, `grading.word_signals`' reading, and the grade by
     the key points (`words`)."""
@@ -61,7 +67,7 @@ class Calibration:
         return {g: v / sum(e) for g, v in zip(GRADES, e)}
 
     def decide(self, words: str, read: dict[str, float], reading: float) -> str:
-        if read["contradicted"] or not (read["found"] or read["partly"]):
+        if settled(read):
             return "incorrect"
         p = self.probabilities(features(words, read, reading))
         best = max(GRADES, key=p.get)
@@ -120,7 +126,7 @@ class Grader:
 
     def __init__(self, chat_model=None, calibration: Calibration | None = None):
         self.chat_model = chat_model
-        self.calibration = calibration if calibration is not None or chat_model is None else load()
+        self.calibration = calibration or (load() if chat_model is not None else None)
 
     @property
     def by(self) -> str:
@@ -128,8 +134,8 @@ class Grader:
 
     def grade(self, question: PracticeQuestion, answer: str | None, gave_up: bool = False) -> Grade:
         graded, read = word_signals(question, answer, gave_up)
-        if self.chat_model is None or read["contradicted"] or not (read["found"] or read["partly"]):
-            return graded  # nothing the model may change (an empty or given-up answer holds no key point)
+        if self.chat_model is None or settled(read):
+            return graded  # the model is not asked
         try:
             reading = model_reading(self.chat_model, question, clean(answer or ""))
         except BackendUnavailable:

@@ -112,10 +112,15 @@ def _about_passage(sentence: str, passage_stems: set[str]) -> bool:
     return any(s in passage_stems for s in stems_of(sentence))
 
 
+def sentences_holding(question: PracticeQuestion, points) -> list[str]:
+    """The passage's sentences that hold one of these key points (verbatim)."""
+    return [s for s in sentences(question.passage) if any(p in s for p in points)]
+
+
 def contradictions(answer: str, question: PracticeQuestion, found: tuple[str, ...]) -> list[str]:
     """Answer sentences that speak of a found key point and negate where no passage sentence holding it does.
     (The reverse is not counted: a paraphrase often says positively what the source says with "no longer".)"""
-    held = [s for s in sentences(question.passage) if any(p in s for p in found)]
+    held = sentences_holding(question, found)
     point_words = {s for p in found for s in stems_of(p) + sorted(numbers_in(p))}
     out = []
     for sentence in answer_sentences(answer):

@@ -3,7 +3,8 @@
 The model is shown the passage's sentences that hold the question's key points (cut to `MAX_SOURCE_CHARS`), the
 question, the key points as the expected answer and the trainee's answer (cut to `MAX_ANSWER_CHARS`), and asked
 whether the answer states the expected answer with nothing that contradicts the source, in one token
-(`templates/prompts/practice_check.yaml`). The reading is that token's probability of "yes" against "no".
+(`templates/prompts/practice_check.yaml`). The reading is that token's probability of "yes" against "no"
+(`llm.base.yes_probability`, as for the answer gate's check).
 It reads meaning where the key-point match reads words: a paraphrase in other words, an antonym or a swapped
 actor that reuses the passage's words. It is never the grade alone (`grader.py` combines it with the key
 points, and the model cannot lift an answer that holds none of them: it follows instructions such as
@@ -13,10 +14,10 @@ answers). Leaves out: the decision (`grader.py`).
 
 from __future__ import annotations
 
-from assistant.answering.verification import yes_probability
+from assistant.llm.base import yes_probability
+from assistant.practice.grading import sentences_holding
 from assistant.practice.questions import PracticeQuestion
 from assistant.prompts import messages
-from assistant.text import sentences
 
 MAX_SOURCE_CHARS = 700
 MAX_ANSWER_CHARS = 400
@@ -24,8 +25,7 @@ MAX_ANSWER_CHARS = 400
 
 def source_of(question: PracticeQuestion) -> str:
     """The passage's sentences that hold a key point; the passage itself where none does."""
-    held = [s for s in sentences(question.passage) if any(p in s for p in question.key_points)]
-    return (" ".join(held) or question.passage)[:MAX_SOURCE_CHARS]
+    return (" ".join(sentences_holding(question, question.key_points)) or question.passage)[:MAX_SOURCE_CHARS]
 
 
 def model_reading(chat_model, question: PracticeQuestion, answer: str) -> float:
