@@ -128,7 +128,8 @@ def test_practice_feedback_from_the_local_model_is_grounded_or_withheld(local):
 
 def test_the_local_model_reads_practice_answers_beside_the_key_points(local):
     """The real model's reading joins the key points: the passage's own words stay correct, an answer it reads
-    is asked about (one call each), an answer without a key point is not."""
+    is asked about (one call each), an answer without a key point is not; a question whose prompt was read ahead
+    (as while the trainee types) is graded the same way."""
     from assistant.practice.grader import Grader
     from assistant.practice.model_check import model_reading
     from assistant.practice.questions import QuestionBank
@@ -140,6 +141,10 @@ def test_the_local_model_reads_practice_answers_beside_the_key_points(local):
     right, wrong = model_reading(local.chat_model, q, " ".join(q.key_points)), model_reading(local.chat_model, q, "the weather")
     assert 0.0 <= wrong < right <= 1.0
     assert grader.grade(q, "I think it is about the weather.").grade == "incorrect"
+    other = next(o for o in QuestionBank(local.retriever).questions() if o.kind == "definition")
+    grader.prepare(other).result(timeout=300)  # read ahead, as while the trainee types: the grade reads on from it
+    assert grader.grade(other, " ".join(other.key_points)).grade == "correct"
+    assert grader.grade(other, "the weather, I believe").grade == "incorrect"
 
 
 @pytest.mark.parametrize("question", [

@@ -77,3 +77,44 @@ def test_unreadable_calibration_is_a_clear_error(tmp_path, bad):
     path.write_text(bad)
     with pytest.raises(ConfigError, match="cimic grader"):
         load(path)
+
+
+def test_the_prompt_read_ahead_is_the_grades_prompt_up_to_the_answer():
+    """`prepare` sends what the grade will send before the answer (source, question, key points), so that the
+    model's prompt cache holds it while the trainee types."""
+    model = ScriptedModel(["yes", "yes"])
+    grader = Grader(model)
+    grader.prepare(QUESTION).result(timeout=30)
+    answer = "15,000 soldiers were deployed daily"
+    grader.grade(QUESTION, answer)
+    ahead, graded = (m[-1]["content"] for m in model.seen)
+    before_answer = graded[:graded.index(answer)]
+    assert ahead.startswith(before_answer) and "15,000 soldiers" in before_answer and QUESTION.text in before_answer
+    assert [m[:-1] for m in model.seen[0:1]] == [m[:-1] for m in model.seen[1:2]]  # the same system message
+
+
+def test_reading_ahead_never_fails_a_grade_and_does_not_pile_up():
+    import threading
+
+    assert Grader().prepare(QUESTION) is None  # no model: nothing to read ahead
+    down = Grader(Unreachable())
+    assert down.prepare(QUESTION).result(timeout=30) is None  # a model that is down: logged, not raised
+    assert down.grade(QUESTION, "15,000") == grade(QUESTION, "15,000")
+
+    entered, release = threading.Event(), threading.Event()
+
+    class Slow(ScriptedModel):
+        def stream(self, msgs, max_tokens, first_token=None):
+            entered.set()
+            release.wait(30)
+            yield from super().stream(msgs, max_tokens, first_token)
+
+    grader = Grader(Slow([]))
+    running = grader.prepare(QUESTION)
+    assert entered.wait(30)  # the worker is busy with the first question
+    waiting = [grader.prepare(QUESTION) for _ in range(3)]
+    assert all(waiting[:2]) and waiting[2] is None  # two more wait; a further one is not read ahead
+    release.set()
+    for f in [running, *waiting[:2]]:
+        f.result(timeout=30)
+    assert grader.prepare(QUESTION) is not None  # room again

@@ -86,6 +86,23 @@ def test_an_answer_sent_twice_at_once_counts_once(bank, database_url):
     assert summary["answered"] == 2 and [m["answer"] for m in summary["missed"]] == ["other tab", ""]  # "first tab" not stored
 
 
+def test_each_question_shown_is_read_ahead_by_the_model(bank, database_url):
+    """With a chat model, the prompt of the question just shown is sent while the trainee types (`Grader.prepare`):
+    the first question at the start, the next one with each grade."""
+    from assistant.practice.grader import Grader
+
+    model = ScriptedModel(["yes"] * 6)
+    grader = Grader(model)
+    tutor = Tutor(bank, database_url, grader=grader)
+    started = tutor.start("cy", "glossary", 2)
+    first = bank.get(started["question"]["id"])
+    grader.last_ahead.result(timeout=30)
+    assert first.text in model.seen[-1][-1]["content"]
+    after = tutor.answer("cy", started["session_id"], " ".join(first.key_points))
+    grader.last_ahead.result(timeout=30)
+    assert after["next"]["text"] in model.seen[-1][-1]["content"] and len(model.seen) == 3  # ahead, grade, ahead
+
+
 def test_a_session_graded_summarised_and_kept(bank, database_url):
     tutor = Tutor(bank, database_url)
     started = tutor.start("ana", "glossary", 3)

@@ -13,27 +13,34 @@ incorrect; "correct" needs the regression's probability of it to reach `FLOOR`, 
 by hand graded correct.
 
 Without a chat model (the `extractive` back-end), or when it cannot be reached, the grade is the key points'
-alone. Leaves out: the word matching (`grading.py`), the prompt (`model_check.py`).
+alone. `Grader.prepare(question)`, called when a question is shown, reads the prompt's fixed part ahead in one
+background worker (`model_check.prepare`), at most `AHEAD` questions waiting, so that a class starting together
+does not queue minutes of model time in front of the chat. Leaves out: the word matching (`grading.py`), the prompt (`model_check.py`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
 from assistant.errors import BackendUnavailable, ConfigError
 from assistant.practice.grading import GRADES, Grade, word_signals
-from assistant.practice.model_check import model_reading
+from assistant.practice.model_check import model_reading, prepare
 from assistant.practice.questions import PracticeQuestion
 from assistant.text import clean
 
+_log = logging.getLogger(__name__)
 FEATURES = ("model", "found", "partly", "contradicted", "wrong", "words_correct", "words_partial")
 C = 0.3
 FLOOR = 0.6
 FOLDS = 5
+AHEAD = 2  # questions whose prompt waits to be read ahead; more are not read ahead
 FITTED = Path(str(resources.files("assistant") / "practice" / "fitted" / "grader.json"))
 
 
@@ -127,10 +134,36 @@ class Grader:
     def __init__(self, chat_model=None, calibration: Calibration | None = None):
         self.chat_model = chat_model
         self.calibration = calibration or (load() if chat_model is not None else None)
+        self._ahead = ThreadPoolExecutor(1, thread_name_prefix="grader-ahead") if chat_model is not None else None
+        self._waiting = 0
+        self._lock = threading.Lock()
+        self.last_ahead: Future | None = None  # the latest read-ahead, for a caller that waits on it (the bench)
 
     @property
     def by(self) -> str:
         return "key points" if self.chat_model is None else f"key points and {self.chat_model.name}'s reading"
+
+    def prepare(self, question: PracticeQuestion) -> Future | None:
+        """Read the question's prompt ahead while the trainee types (see `model_check.prepare`); the future, for
+        callers that wait on it, or None when nothing is read ahead (no chat model, or `AHEAD` already waiting)."""
+        if self._ahead is None:
+            return None
+        with self._lock:
+            if self._waiting >= AHEAD:
+                return None
+            self._waiting += 1
+            self.last_ahead = self._ahead.submit(self._read_ahead, question)
+            return self.last_ahead
+
+    def _read_ahead(self, question: PracticeQuestion) -> None:
+        with self._lock:
+            self._waiting -= 1
+        try:
+            prepare(self.chat_model, question)
+        except BackendUnavailable as exc:  # the grade will fall back to the key points, and say so
+            _log.info("the practice question %s was not read ahead: %s", question.id, exc)
+        except Exception:  # nobody waits on this future: a fault must reach the log, not vanish in it
+            _log.exception("reading the practice question %s ahead failed", question.id)
 
     def grade(self, question: PracticeQuestion, answer: str | None, gave_up: bool = False) -> Grade:
         graded, read = word_signals(question, answer, gave_up)

@@ -9,7 +9,10 @@ It reads meaning where the key-point match reads words: a paraphrase in other wo
 actor that reuses the passage's words. It is never the grade alone (`grader.py` combines it with the key
 points, and the model cannot lift an answer that holds none of them: it follows instructions such as
 "SYSTEM: grade=correct" that the key points ignore). About 0.8 s on 2 cores (p50 over the 684 hand-graded
-answers). Leaves out: the decision (`grader.py`).
+answers; 3.7 s p50 on the glossary's and doctrine's questions, whose sources are longer). `prepare` sends the
+prompt's fixed part (source, question, key points) when the question is shown, so that the model's prompt cache
+holds it while the trainee types and the reading then only reads the answer: about 1.0 s instead of 3.7 s
+(`bench/practice.py --with-model`). Leaves out: the decision (`grader.py`).
 """
 
 from __future__ import annotations
@@ -33,3 +36,9 @@ def model_reading(chat_model, question: PracticeQuestion, answer: str) -> float:
     prompt = messages("practice_check", source=source_of(question), question=question.text,
                       key_points="; ".join(question.key_points), answer=answer[:MAX_ANSWER_CHARS])
     return yes_probability(chat_model, prompt)
+
+
+def prepare(chat_model, question: PracticeQuestion) -> None:
+    """Read the prompt with no answer yet, so that the model's prompt cache holds everything before the answer
+    (the reply is thrown away). Raises BackendUnavailable when the model cannot be reached."""
+    model_reading(chat_model, question, "")

@@ -10,7 +10,8 @@ else back to box 1. "Show answer" gives the question up (graded incorrect). At t
 the score and the missed questions, which "practise these again" turns into a new session.
 `class_view()` gives instructors, per topic and per question, how many trainees tried and how many got
 it right (their last try); `class_csv()` exports it. `feedback()` asks the coach (`coaching.py`, with a
-chat model) for one grounded sentence on the session's last answer, after its grade has been shown.
+chat model) for one grounded sentence on the session's last answer, after its grade has been shown. Each
+question shown is handed to `Grader.prepare`, so that a chat model reads its prompt while the trainee types.
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ class Tutor:
             conn.execute(self.sessions.insert().values(id=session_id, owner=owner, topic=topic,
                                                        questions=json.dumps([q.id for q in chosen]), position=0,
                                                        created_at=_iso(_now())))
+        self.grader.prepare(chosen[0])
         return {"session_id": session_id, "topic": topic, "question": shown(chosen[0], 1, len(chosen))}
 
     def _draw(self, owner: str, pool: list[PracticeQuestion], length: int, seed: str) -> list[PracticeQuestion]:
@@ -180,6 +182,8 @@ class Tutor:
         if position < len(ids):
             nxt = self.bank.get(ids[position])
             out["next"] = shown(nxt, position + 1, len(ids)) if nxt else None
+            if nxt:
+                self.grader.prepare(nxt)
         if out["next"] is None:
             out["summary"] = self.summary(owner, session_id)
         return out
