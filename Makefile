@@ -9,10 +9,10 @@ CIMIC   := $(VENV)/bin/cimic
 
 setup: $(STAMP)
 
-$(STAMP): requirements-dev.txt pyproject.toml
+$(STAMP): requirements-dev.txt pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PIP) install torch==2.13.0                  # CPU build first, so nothing pulls CUDA torch
-	$(PIP) install -e . -r requirements-dev.txt   # the package's dependencies are in pyproject.toml
+	$(PIP) install -e . -r requirements-dev.txt -c constraints.txt  # dependencies in pyproject.toml, versions in constraints.txt
 	touch $(STAMP)
 
 index: $(STAMP)                                   ## build the index, or bring it up to date (no-op when nothing changed)
