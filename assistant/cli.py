@@ -265,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="collect: doctrine cases (their split field), one or several files")
     p.add_argument("--corpus", metavar="DIR", help="collect: a generalization corpus (docs/ and cases.jsonl)")
     p.add_argument("--per-article", type=int, default=40, help="collect: corpus cases per article (half unanswerable)")
-    p.add_argument("--llm-sample", type=int, default=320, help="collect: corpus cases drafted by the chat model")
+    p.add_argument("--llm-sample", type=int, default=600, help="collect: corpus cases drafted by the chat model (600: every sampled one)")
     p.add_argument("--backend", choices=["local", "openai", "extractive"], help="collect: the chat back-end (extractive: none)")
     p.set_defaults(func=cmd_gate)
 

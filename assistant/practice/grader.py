@@ -15,7 +15,8 @@ by hand graded correct.
 Without a chat model (the `extractive` back-end), or when it cannot be reached, the grade is the key points'
 alone. `Grader.prepare(question)`, called when a question is shown, reads the prompt's fixed part ahead in one
 background worker (`model_check.prepare`), at most `AHEAD` questions waiting, so that a class starting together
-does not queue minutes of model time in front of the chat. Leaves out: the word matching (`grading.py`), the prompt (`model_check.py`).
+does not queue minutes of model time in front of the chat. Leaves out: the word matching (`grading.py`), the
+prompt (`model_check.py`).
 """
 
 from __future__ import annotations
