@@ -183,7 +183,8 @@ def cmd_grader(args) -> int:
         def progress(i, n):
             print(f"\r{i}/{n}", end="", file=sys.stderr, flush=True)
 
-        readings = agreement.collect_readings(model, cases, progress)
+        earlier = [] if args.again or not agreement.READINGS.exists() else agreement.read_cases(agreement.READINGS)
+        readings = agreement.collect_readings(model, cases, earlier, progress)
         agreement.READINGS.write_text("".join(json.dumps(r) + "\n" for r in readings), encoding="utf-8")
         print(f"\n{len(readings)} readings by {model.name} written to {agreement.READINGS}")
     if not agreement.READINGS.exists():
@@ -270,7 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_gate)
 
     p = sub.add_parser("grader", help="fit the practice grader's calibration on the hand grades; prints its agreement with them")
-    p.add_argument("--collect", action="store_true", help="read every hand-graded answer with the chat model first (slow)")
+    p.add_argument("--collect", action="store_true",
+                   help="read the hand-graded answers the chat model has not read yet first (slow: about a second each)")
+    p.add_argument("--again", action="store_true", help="with --collect: read every answer again (after a prompt change)")
     p.add_argument("--backend", choices=["local", "openai"], help="collect: the chat back-end")
     p.set_defaults(func=cmd_grader)
 

@@ -2,6 +2,8 @@
 
 - The question bank built from the project's index: questions per kind, and the share whose key points
   are verbatim in their passage and not given away by the question (both must be 100%).
+- How far two instructors agree where a second one graded the same answers blind (the test split's
+  `second_grade`): the ceiling the grader's kappa can be read against.
 - The grader against the hand grades in evals/practice/graded.jsonl: Cohen's kappa, accuracy and the
   confusion matrix (rows: hand; columns: grader; correct, partial, incorrect) on the dev split (what
   the grader was tuned on) and the test split (not tuned on); wrong answers graded correct. By the
@@ -43,7 +45,12 @@ def main() -> None:
     from assistant.practice.questions import QuestionBank, leaks
     from assistant.practice.tutor import Tutor
 
-    rows = agreement.graded_rows(agreement.read_cases(agreement.GRADED), agreement.read_cases(agreement.READINGS))
+    cases = agreement.read_cases(agreement.GRADED)
+    rows = agreement.graded_rows(cases, agreement.read_cases(agreement.READINGS))
+    two = agreement.between_graders(cases)
+    if two["cases"]:
+        print(f"two instructors grading blind, on the {two['cases']} answers both graded: kappa {two['kappa']:.3f}, "
+              f"agreement {two['accuracy']:.3f}")
     for split, table in agreement.with_model(rows, load()).items():
         for by, f in table.items():
             print(f"grader ({by}) vs hand grades, {split}{' (held out)' if split == 'dev' and by != 'key points alone' else ''}: "

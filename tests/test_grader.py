@@ -118,3 +118,18 @@ def test_reading_ahead_never_fails_a_grade_and_does_not_pile_up():
     for f in [running, *waiting[:2]]:
         f.result(timeout=30)
     assert grader.prepare(QUESTION) is not None  # room again
+
+
+def test_collecting_readings_reads_only_answers_not_read_yet_by_that_model():
+    """`cimic grader --collect` after new hand grades: the earlier readings by the same model are kept, a reading by
+    another model or of an answer no longer graded is not; empty answers are never read."""
+    case = {"question_id": QUESTION.id, "kind": QUESTION.kind, "question": QUESTION.text, "key_points": list(QUESTION.key_points),
+            "passage": QUESTION.passage}
+    cases = [dict(case, answer=a) for a in ("15,000 soldiers", "the navy", "", "about 15 thousand")]
+    earlier = [{"question_id": QUESTION.id, "answer": "15,000 soldiers", "model": "scripted", "reading": 0.9},
+               {"question_id": QUESTION.id, "answer": "the navy", "model": "other", "reading": 0.8},
+               {"question_id": QUESTION.id, "answer": "no longer graded", "model": "scripted", "reading": 0.1}]
+    model = ScriptedModel(["no", "yes"])
+    readings = agreement.collect_readings(model, cases, earlier)
+    assert [(r["answer"], r["reading"]) for r in readings] == [("15,000 soldiers", 0.9), ("the navy", 0.0), ("about 15 thousand", 1.0)]
+    assert len(model.seen) == 2 and all(r["model"] == "scripted" for r in readings)

@@ -29,17 +29,19 @@ def _key(c: dict) -> str:
     return f"{c['question_id']}\t{c['answer']}"
 
 
-def collect_readings(chat_model, cases: list[dict], progress=None) -> list[dict]:
-    """The model's reading of every case that has an answer (`model_check.model_reading`; slow: one call each)."""
+def collect_readings(chat_model, cases: list[dict], earlier: list[dict] = (), progress=None) -> list[dict]:
+    """The model's reading of every case that has an answer (`model_check.model_reading`; slow: one call each). A
+    reading in `earlier` by the same model is kept rather than read again, so that new hand grades need only theirs."""
     from assistant.practice.model_check import model_reading
     from assistant.text import clean
 
+    kept = {_key(r): r for r in earlier if r.get("model") == chat_model.name}
     out = []
     for i, c in enumerate(cases):
         text = clean(c["answer"])
         if text.strip():
-            out.append({"question_id": c["question_id"], "answer": c["answer"], "model": chat_model.name,
-                        "reading": model_reading(chat_model, case_question(c), text)})
+            out.append(kept.get(_key(c)) or {"question_id": c["question_id"], "answer": c["answer"], "model": chat_model.name,
+                                             "reading": model_reading(chat_model, case_question(c), text)})
         if progress:
             progress(i + 1, len(cases))
     return out
@@ -76,6 +78,19 @@ def agreement(cases: list[dict], auto: list[str] | None = None) -> dict:
             "wrong_graded_correct": [c["answer"] for c in wrong_correct],
             "disagreements": [{"answer": c["answer"], "hand": h, "auto": a, "category": c.get("category")}
                               for c, h, a in zip(cases, hand, auto) if h != a]}
+
+
+def between_graders(cases: list[dict]) -> dict:
+    """How far two instructors agree, on the cases a second one graded blind (`second_grade`): the ceiling a
+    grader's kappa against the first one's grades can be read against."""
+    from sklearn.metrics import cohen_kappa_score
+
+    both = [c for c in cases if c.get("second_grade")]
+    if not both:
+        return {"cases": 0}
+    first, second = [c["grade"] for c in both], [c["second_grade"] for c in both]
+    return {"cases": len(both), "kappa": cohen_kappa_score(first, second, labels=list(GRADES)),
+            "accuracy": sum(a == b for a, b in zip(first, second)) / len(both)}
 
 
 def by_split(cases: list[dict]) -> dict[str, dict]:

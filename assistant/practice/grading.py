@@ -1,7 +1,8 @@
 """Grading a trainee's free-text answer against a practice question's key points and its passage.
 
 A key point is found when the answer holds its numbers exactly (numbers written in words count, in
-the answer and in the key point: "fifteen thousand" is 15000, read by the text2num library) and
+the answer and in the key point: "fifteen thousand" is 15000, read by the text2num library, and so is
+"15 thousand"; "$8 billion" is matched by "eight billion" and by "8,000,000,000") and
 enough of its content words: at least half of them, all of them for a point of one or two words. A
 word matches by its stem ("liaisons" ~ "liaison") or, for words of five letters or more, by spelling
 similarity with the same first letter (rapidfuzz ratio >= 80: "procdure" ~ "procedure", "safe" ~
@@ -73,12 +74,24 @@ def has_word(stem: str, answer_stems: set[str]) -> bool:
     return process.extractOne(stem, same_start, scorer=fuzz.ratio, score_cutoff=SIMILAR) is not None
 
 
+_SCALED = re.compile(r"(?<![\d.,])(\d[\d,]*(?:\.\d+)?) (100|1000|1000000|1000000000|1000000000000)\b")
+
+
+_DIGITS = re.compile(r"\d[\d,.]*(?:\s+(?:hundred|thousand|million|billion|trillion)\b)?", re.I)
+
+
+def _scaled(m: re.Match) -> str:
+    value = float(m.group(1).replace(",", "")) * int(m.group(2))
+    return str(int(value)) if value == int(value) else str(value)
+
+
 @lru_cache(maxsize=4096)
 def spelled_out(text: str) -> str:
-    """The text with numbers written in words as digits ("about a thousand" -> "about a 1000")."""
+    """The text with numbers written in words as digits ("about a thousand" -> "about a 1000", "1.3 million" ->
+    "1300000"; text2num leaves a digit before a scale word apart: "1.3 1000000")."""
     from text_to_num import alpha2digit
 
-    return alpha2digit(text, "en")
+    return _SCALED.sub(_scaled, alpha2digit(text, "en"))
 
 
 _CAPITALISED = re.compile(r"\b[A-Z][\w’'-]*")
@@ -88,7 +101,7 @@ def point_match(point: str, answer_stems: set[str], answer_numbers: set[str], gi
     """"found", "partly" (most of its words, but a name or half of a two-word point missing) or "missing".
     The point's numbers must all be there; so must its names (capitalised words: "Russian", "Operations"),
     since a wrong actor with the right other words is not the right answer."""
-    numbers = numbers_in(point) | numbers_in(spelled_out(point))
+    numbers = numbers_in(spelled_out(point))  # "$8 billion" needs 8000000000: "eight billion", "8,000,000,000"
     if numbers and not numbers <= answer_numbers:
         return "missing"
     stems = [s for s in stems_of(point) if s not in given]
@@ -163,7 +176,8 @@ def unsupported_facts(answer: str, question: PracticeQuestion) -> list[str]:
     for sentence in answer_sentences(answer):
         if not _about_passage(sentence, passage_stems):
             continue
-        facts = hard_facts(sentence) + [("number", n) for n in sorted(numbers_in(spelled_out(sentence)) - numbers_in(sentence))]
+        in_words = numbers_in(spelled_out(_DIGITS.sub(" ", sentence)))  # "four domains"; "1.5 million" is hard_facts' 1.5
+        facts = hard_facts(sentence) + [("number", n) for n in sorted(in_words)]
         out += [f"{value} is not in the source" for kind, value in facts
                 if kind != "word" and not fact_present(kind, value, context)]
     return out
