@@ -57,18 +57,6 @@ def test_furniture_and_glossary_part_are_not_indexed(count):
     assert chunks and all("Key words" not in c.text and "CIMIC Map" not in c.text for c in chunks)
 
 
-def test_a_papers_references_and_notes_are_not_indexed(count):
-    """A bibliography entry answers no question: retrieved, it took one of the answer's passages and was cited."""
-    from assistant.ingest.chunker import is_apparatus
-
-    chunks, loaded = chunks_of("000_6768f1f45eb71369.txt", count)
-    assert "Dz.U. 2007 nr 89" in loaded.text and "Army Times" in loaded.text
-    assert chunks and not any("Dz.U. 2007 nr 89" in c.text or "Army Times" in c.text for c in chunks)
-    assert all(not is_apparatus(c.section) for c in chunks)
-    assert all(is_apparatus(s) for s in ("References", "7. References", "Notes:", "Results > Bibliography", "Acknowledgments"))
-    assert not any(is_apparatus(s) for s in ("Reference architecture", "Sources of civil support", "Lessons for the EU"))
-
-
 def test_ids_are_content_hashes(count):
     a, _ = chunks_of("001_1c06f413a0d62906.txt", count)
     b, _ = chunks_of("001_1c06f413a0d62906.txt", count)

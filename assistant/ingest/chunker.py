@@ -3,9 +3,7 @@
 Articles are cut at their section headings (from the loader, or found in plain text by a layout
 rule); each section is split with LangChain's recursive splitter measured in the embedder's own
 word pieces, so that no chunk is silently cut off by all-MiniLM-L6-v2's 256-piece window. Every
-chunk keeps its document, section path, character offsets and page. A paper's apparatus (its references,
-notes, acknowledgements: `is_apparatus`) is not indexed: a bibliography entry answers no question, and
-retrieved it took one of the answer's few passages and was cited as a source. Glossary entries are chunked
+chunk keeps its document, section path, character offsets and page. Glossary entries are chunked
 elsewhere (`glossary.py`), one per entry. Leaves out: tables, footnote linking.
 """
 
@@ -20,9 +18,6 @@ from assistant.text import LIST_ITEM
 TokenCounter = Callable[[str], int]
 
 _TERMINAL = tuple(".,;:!?…")
-# the headings a paper's apparatus goes under, not its content
-_APPARATUS = re.compile(r"^(?:\d+(?:\.\d+)*\.?\s+)?(references|bibliography|works cited|literature|notes|footnotes|endnotes|"
-                        r"sources|acknowledge?ments)\s*:?$", re.I)
 _MONTHS = ("January February March April May June July August September October November December").split()
 _DATELINE = re.compile(rf"^(?:\d{{1,2}}\s+)?(?:{'|'.join(_MONTHS)})(?:\s+\d{{1,2}},)?\s+\d{{4}}$")
 
@@ -97,11 +92,6 @@ def _sections(text: str, headings: list[Heading]) -> list[tuple[str, int, int]]:
     return out
 
 
-def is_apparatus(section: str) -> bool:
-    """Whether a section path ends under a heading of a paper's apparatus ("References", "7. Notes")."""
-    return bool(_APPARATUS.match(section.split(">")[-1].strip()))
-
-
 def make_splitter(chunk_tokens: int, count_tokens: TokenCounter):
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -120,8 +110,6 @@ def chunk_document(loaded: LoadedText, source: SourceInfo, path: str, chunk_toke
     chunks: list[Chunk] = []
     seen: set[str] = set()
     for section, start, end in _sections(text, headings):
-        if is_apparatus(section):
-            continue
         body = text[start:end]
         for doc in splitter.create_documents([body]):
             piece = doc.page_content

@@ -26,7 +26,7 @@ from assistant.ingest.loaders import LOADERS, load
 from assistant.ingest.manifest import MANIFEST, load_manifest
 from assistant.store import ChromaStore, SegmentedStore, Segments, http_client, persistent_client
 
-CHUNKER_VERSION = "5"  # 5: a paper's apparatus (references, notes) is no longer indexed
+CHUNKER_VERSION = "4"
 SKIP_NAMES = {MANIFEST, GLOSSARY, "README.md"}
 MAX_SEGMENTS = 8  # more than this, or
 MAX_DEAD_SHARE = 0.15  # more removed ids than this share of the live ones: merge the segments into one

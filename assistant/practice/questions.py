@@ -26,7 +26,6 @@ import re
 import threading
 from dataclasses import dataclass, field
 
-from assistant.ingest.chunker import is_apparatus
 from assistant.responders import glossary_definition
 from assistant.text import STOPWORDS, content_words, sentences, words
 
@@ -47,6 +46,8 @@ _EFFECT_ASKED = {"led to": "led to", "leading to": "led to", "resulted in": "res
 _EFFECT = re.compile(r"\b(" + "|".join(_EFFECT_ASKED) + r")\b", re.I)
 _LEADING_CAUSE = re.compile(r"^(in response to|because of|due to|as a result of|following|thanks to)\b", re.I)
 _RUN = re.compile(r"[\w’'-]+")
+# the apparatus of a paper, not its content: no questions from these sections
+_APPARATUS = re.compile(r"^(references|bibliography|works cited|literature|notes|footnotes|endnotes|sources|acknowledge?ments)$", re.I)
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,7 @@ def build_questions(chunks: dict, idf) -> list[PracticeQuestion]:
     for chunk_id, c in sorted(chunks.items(), key=lambda kv: (kv[1].doc_id, kv[1].path, kv[1].start, kv[0])):
         if c.kind == "glossary":
             made, topics = _glossary_questions(c, idf), ("glossary", c.doc_id)
-        elif c.kind == "text" and not is_apparatus(c.section):  # an index built before the chunker left them out
+        elif c.kind == "text" and not _APPARATUS.match(c.section.split(">")[-1].strip()):
             top = c.section.split(">")[0].strip()
             made, topics = _document_questions(c, idf), (c.doc_id, f"{c.doc_id}#{top}") if top else (c.doc_id,)
         else:
