@@ -5,7 +5,7 @@ trainee's progress and the class view, and the missed questions come back."""
 import pytest
 
 from assistant.practice.agreement import GRADED, by_split, case_question, read_cases
-from assistant.practice.grading import grade
+from assistant.practice.grading import grade, spelled_out
 from assistant.practice.questions import QuestionBank, leaks
 from assistant.practice.tutor import Tutor
 from conftest import ROOT
@@ -195,6 +195,7 @@ def test_partial_answers_and_wrong_numbers():
                          "The programme cost $8 billion over five years, and 1.3 million people took part.", "d", "T", "S")
     assert grade(m, "eight billion dollars, with one point three million people").grade == "correct"
     assert grade(m, "8 billion, 1.5 million took part").wrong == ("1.5 is not in the source",)
+    assert spelled_out("1.1 million, 1,300 thousand") == "1100000, 1300000"  # exact, not 1100000.0000000002
 
 
 def test_a_connective_opening_a_sentence_is_no_key_point_and_a_section_named_like_its_document_is_said_once():

@@ -74,15 +74,16 @@ def has_word(stem: str, answer_stems: set[str]) -> bool:
     return process.extractOne(stem, same_start, scorer=fuzz.ratio, score_cutoff=SIMILAR) is not None
 
 
+# a digit before a scale word, as text2num leaves it ("1.3 1000000"), and the same as typed ("1.3 million")
 _SCALED = re.compile(r"(?<![\d.,])(\d[\d,]*(?:\.\d+)?) (100|1000|1000000|1000000000|1000000000000)\b")
-
-
 _DIGITS = re.compile(r"\d[\d,.]*(?:\s+(?:hundred|thousand|million|billion|trillion)\b)?", re.I)
 
 
 def _scaled(m: re.Match) -> str:
-    value = float(m.group(1).replace(",", "")) * int(m.group(2))
-    return str(int(value)) if value == int(value) else str(value)
+    from decimal import Decimal
+
+    value = Decimal(m.group(1).replace(",", "")) * int(m.group(2))  # exact: 1.1 million is 1100000, not 1100000.0000000002
+    return str(value.normalize()) if value != value.to_integral() else str(int(value))
 
 
 @lru_cache(maxsize=4096)
