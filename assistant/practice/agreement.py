@@ -83,14 +83,8 @@ def agreement(cases: list[dict], auto: list[str] | None = None) -> dict:
 def between_graders(cases: list[dict]) -> dict:
     """How far two instructors agree, on the cases a second one graded blind (`second_grade`): the ceiling a
     grader's kappa against the first one's grades can be read against."""
-    from sklearn.metrics import cohen_kappa_score
-
     both = [c for c in cases if c.get("second_grade")]
-    if not both:
-        return {"cases": 0}
-    first, second = [c["grade"] for c in both], [c["second_grade"] for c in both]
-    return {"cases": len(both), "kappa": cohen_kappa_score(first, second, labels=list(GRADES)),
-            "accuracy": sum(a == b for a, b in zip(first, second)) / len(both)}
+    return agreement(both, [c["second_grade"] for c in both])
 
 
 def by_split(cases: list[dict]) -> dict[str, dict]:

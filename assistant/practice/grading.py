@@ -33,6 +33,7 @@ the key point's is not recognised), the model's opinion.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from functools import lru_cache
 from dataclasses import dataclass, field
 
@@ -74,14 +75,13 @@ def has_word(stem: str, answer_stems: set[str]) -> bool:
     return process.extractOne(stem, same_start, scorer=fuzz.ratio, score_cutoff=SIMILAR) is not None
 
 
+_SCALES = {"hundred": 10**2, "thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
 # a digit before a scale word, as text2num leaves it ("1.3 1000000"), and the same as typed ("1.3 million")
-_SCALED = re.compile(r"(?<![\d.,])(\d[\d,]*(?:\.\d+)?) (100|1000|1000000|1000000000|1000000000000)\b")
-_DIGITS = re.compile(r"\d[\d,.]*(?:\s+(?:hundred|thousand|million|billion|trillion)\b)?", re.I)
+_SCALED = re.compile(rf"(?<![\d.,])(\d[\d,]*(?:\.\d+)?) ({'|'.join(str(v) for v in _SCALES.values())})\b")
+_DIGITS = re.compile(rf"\d[\d,.]*(?:\s+(?:{'|'.join(_SCALES)})\b)?", re.I)
 
 
 def _scaled(m: re.Match) -> str:
-    from decimal import Decimal
-
     value = Decimal(m.group(1).replace(",", "")) * int(m.group(2))  # exact: 1.1 million is 1100000, not 1100000.0000000002
     return str(value.normalize()) if value != value.to_integral() else str(int(value))
 
