@@ -26,7 +26,7 @@ def _settings(args):
 
 
 def cmd_ingest(args) -> int:
-    from assistant.embeddings import make_embedder
+    from assistant.index.embeddings import make_embedder
     from assistant.ingest.indexer import ingest
 
     settings = _settings(args)
@@ -70,7 +70,7 @@ def _read_batch(path: str):
 
 
 def cmd_ask(args) -> int:
-    from assistant.chain import build_assistant
+    from assistant.answering.pipeline import build_assistant
 
     settings = _settings(args)
     if args.batch:
@@ -96,14 +96,14 @@ def cmd_ask(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from assistant.server import serve
+    from assistant.web.server import serve
 
     serve(_settings(args), args.host, args.port)
     return 0
 
 
 def cmd_model(args) -> int:
-    from assistant.embeddings import export_onnx
+    from assistant.index.embeddings import export_onnx
     from assistant.llm.model_file import ensure_model
 
     settings = _settings(args)
@@ -115,7 +115,7 @@ def cmd_model(args) -> int:
 
 def cmd_eval(args) -> int:
     from assistant.config import ROOT
-    from assistant.evaluation import run_eval, terminal_summary
+    from assistant.evaluation.runner import run_eval, terminal_summary
 
     settings = _settings(args)
     out = Path(args.out or settings.resolved(settings.eval_reports_dir) / time.strftime("%Y%m%d-%H%M%S"))
@@ -136,8 +136,8 @@ def cmd_gate(args) -> int:
     path = settings.resolved(settings.gate_file)
     data = path.parent / "signals.jsonl"
     if args.collect:
-        from assistant.answering.gate_data import collect
-        from assistant.embeddings import make_embedder
+        from assistant.evaluation.gate_data import collect
+        from assistant.index.embeddings import make_embedder
         from assistant.llm.base import make_chat_model
 
         corpus = Path(args.corpus) if args.corpus else None
@@ -168,7 +168,7 @@ def cmd_gate(args) -> int:
 def cmd_grader(args) -> int:
     """Collect the chat model's readings of the hand-graded practice answers (slow), fit the grader's calibration
     on their dev split, and print its agreement with the hand grades beside the key points' alone."""
-    from assistant.practice import agreement
+    from assistant.evaluation import practice_agreement as agreement
     from assistant.practice import grader as graders
 
     settings = _settings(args)
@@ -204,7 +204,7 @@ def cmd_grader(args) -> int:
 
 
 def cmd_feedback(args) -> int:
-    from assistant.feedback import FeedbackStore
+    from assistant.userdata.feedback import FeedbackStore
 
     store = FeedbackStore(_settings(args).feedback_db)
     if args.action == "export":
@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="run a gold dataset and write report.json and report.html; exit 1 when a gate is missed")
     p.add_argument("--dataset", action="extend", nargs="+", metavar="FILE",
-                   help="JSONL cases (DESIGN.md format), one or several (default evals/datasets/gold.jsonl)")
+                   help="JSONL cases (the gold dataset format in the README), one or several (default evals/datasets/gold.jsonl)")
     p.add_argument("--knowledge", metavar="DIR", help="answer from the documents in DIR (indexed beside the index, var/eval-index/); "
                    "default: a docs/ folder beside the dataset file, else the configured index")
     p.add_argument("--backend", choices=["local", "openai", "extractive"], help="override CIMIC_LLM_BACKEND")

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.metrics import contains, fact_recall, retrieval_scores  # noqa: E402
+from assistant.evaluation.metrics import contains, fact_recall, retrieval_scores  # noqa: E402
 
 
 def contains_gold(text: str, gold: list[str]) -> bool:
@@ -52,7 +52,7 @@ def baseline_hits(cases, embedder) -> tuple[float, float]:
 
 
 def run_backend(name, cases, settings, embedder):
-    from assistant.chain import build_assistant
+    from assistant.answering.pipeline import build_assistant
 
     assistant = build_assistant(settings.model_copy(update={"llm_backend": name}), embedder=embedder)
     rows = []
@@ -103,7 +103,7 @@ def main() -> None:
     cases = [json.loads(line) for line in Path(args.dataset).read_text(encoding="utf-8").splitlines() if line.strip()]
 
     from assistant.config import Settings
-    from assistant.embeddings import make_embedder
+    from assistant.index.embeddings import make_embedder
 
     settings = Settings()
     embedder = make_embedder(settings)

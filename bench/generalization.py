@@ -130,10 +130,10 @@ def main() -> None:
     ap.add_argument("--split", default="test", choices=["dev", "test", "both"])
     args = ap.parse_args()
 
-    from assistant.answering.gate_data import _thin, corpus_cases
-    from assistant.chain import assistant_over
+    from assistant.evaluation.gate_data import _thin, corpus_cases
+    from assistant.answering.pipeline import assistant_over
     from assistant.config import Settings
-    from assistant.embeddings import make_embedder
+    from assistant.index.embeddings import make_embedder
     from assistant.llm.base import make_chat_model
 
     corpus = Path(args.corpus)

@@ -37,7 +37,7 @@ def main() -> None:
     print(f"re-ingest, nothing changed: {wall:.2f} s wall, {report['seconds']:.3f} s inside ingest, {report['added']} embedded")
 
     from assistant.config import Settings
-    from assistant.embeddings import make_embedder
+    from assistant.index.embeddings import make_embedder
 
     rng = random.Random(7)
     words = (ROOT / "knowledge" / "000_6768f1f45eb71369.txt").read_text(encoding="utf-8").split()

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.practice import agreement  # noqa: E402
+from assistant.evaluation import practice_agreement as agreement  # noqa: E402
 from assistant.practice.grader import Grader, load  # noqa: E402
 
 
@@ -40,7 +40,7 @@ def pct(xs, q):
 
 
 def main() -> None:
-    from assistant.chain import build_assistant
+    from assistant.answering.pipeline import build_assistant
     from assistant.config import Settings
     from assistant.practice.questions import QuestionBank, leaks
     from assistant.practice.tutor import Tutor

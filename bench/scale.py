@@ -85,7 +85,7 @@ def textbook_ingest(files: list[Path]) -> tuple[int, int, float]:
     import chromadb
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from assistant.embeddings import MiniLMEmbedder
+    from assistant.index.embeddings import MiniLMEmbedder
 
     emb = MiniLMEmbedder()
     emb.embed(["warm up"])
@@ -114,7 +114,7 @@ def questions(n: int = 100) -> list[str]:
 
 
 def retrieval_times(settings, embedder) -> dict:
-    from assistant.chain import build_assistant
+    from assistant.answering.pipeline import build_assistant
 
     assistant = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=embedder)
     r = assistant.retriever
@@ -203,7 +203,7 @@ def main() -> None:
     ap.add_argument("--server", action="store_true", help="also measure a `chroma run` server")
     args = ap.parse_args()
     from assistant.config import Settings
-    from assistant.embeddings import make_embedder
+    from assistant.index.embeddings import make_embedder
 
     tmp = Path(tempfile.mkdtemp(prefix="cimic-scale-"))
     docs = tmp / "knowledge"

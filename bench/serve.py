@@ -48,7 +48,7 @@ def server(backend: str, db: Path):
 
 
 def questions() -> list[str]:
-    from assistant.evaluation import load_dataset
+    from assistant.evaluation.runner import load_dataset
 
     return [c.question for c in load_dataset(ROOT / "evals/datasets/gold.jsonl") if not c.history]
 

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def embedder():
     """The real packaged all-MiniLM-L6-v2, as configured (int8 ONNX by default), loaded once for the session."""
     from assistant.config import Settings
-    from assistant.embeddings import make_embedder
+    from assistant.index.embeddings import make_embedder
 
     return make_embedder(Settings(_env_file=None))
 

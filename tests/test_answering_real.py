@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from assistant.chain import build_assistant
-from assistant.grounding import LexicalSupportScorer
+from assistant.answering.pipeline import build_assistant
+from assistant.answering.grounding import LexicalSupportScorer
 from assistant.ingest.indexer import ingest
 
 pytestmark = pytest.mark.slow
@@ -17,7 +17,7 @@ def index(tmp_path_factory):
     import shutil
 
     from assistant.config import Settings
-    from assistant.embeddings import make_embedder
+    from assistant.index.embeddings import make_embedder
     from conftest import ROOT
 
     tmp = tmp_path_factory.mktemp("real")

@@ -3,9 +3,9 @@
 import pytest
 
 from assistant.answering.gate import OpenGate
-from assistant.chain import build_assistant as build_real
+from assistant.answering.pipeline import build_assistant as build_real
 from assistant.errors import InvalidQuestion
-from assistant.grounding import LexicalSupportScorer
+from assistant.answering.grounding import LexicalSupportScorer
 from assistant.ingest.indexer import ingest
 from assistant.prompts import messages, prompt_names, render
 from assistant.retrieval.condense import deterministic_rewrite, needs_context, standalone_question, subject_of

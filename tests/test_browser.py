@@ -382,7 +382,7 @@ def test_conversations_survive_a_reload_and_stay_private(locked_site, browser):
 
 
 def test_practice_session_graded_with_passages_progress_and_class_view(locked_site, browser, embedder):
-    from assistant.chain import build_assistant
+    from assistant.answering.pipeline import build_assistant
     from assistant.config import Settings
     from assistant.practice.questions import QuestionBank
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.embeddings import MiniLMEmbedder
+from assistant.index.embeddings import MiniLMEmbedder
 from assistant.ingest.chunker import chunk_document, find_headings
-from assistant.ingest.documents import LoadedText, SourceInfo
+from assistant.documents import LoadedText, SourceInfo
 from assistant.ingest.loaders import load
 from assistant.ingest.manifest import load_manifest
 
@@ -66,7 +66,7 @@ def test_ids_are_content_hashes(count):
 
 def test_markdown_sections_use_heading_levels(count):
     text = "# Guide\n\nIntro text for all.\n\n## Liaison\n\nLiaison officers meet weekly with mayors.\n\n## Assessment\n\nTeams assess water and power supplies.\n"
-    from assistant.ingest.documents import Heading
+    from assistant.documents import Heading
     loaded = LoadedText(text=text, headings=[Heading(0, "Guide", 1), Heading(text.index("## L"), "Liaison", 2),
                                              Heading(text.index("## A"), "Assessment", 2)])
     chunks = chunk_document(loaded, SourceInfo("g", "g.md", "Guide"), "g.md", 200, count)

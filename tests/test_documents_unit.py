@@ -4,7 +4,7 @@ the glossary search by stems."""
 
 import pytest
 
-from assistant.conversations import ConversationStore, markdown, owner_of
+from assistant.userdata.conversations import ConversationStore, markdown, owner_of
 from assistant.errors import InvalidUpload, NotFound
 from assistant.ingest.manifest import load_manifest, write_entry
 from assistant.ingest.uploads import check_type, safe_name
@@ -74,8 +74,8 @@ def test_owner_is_the_login_else_a_well_formed_browser_id():
 
 
 def test_passages_are_rendered_as_safe_markdown_with_content_words_marked():
-    from assistant.text import content_words
-    from assistant.views import passage_html
+    from assistant.language import content_words
+    from assistant.web.views import passage_html
 
     out = passage_html("**Liaison** and the <script>x()</script> ![i](x.png) [l](javascript:y) cells.", set(content_words("liaisons cells")))
     assert "<strong><mark>Liaison</mark></strong>" in out and "<mark>cells</mark>" in out

@@ -16,7 +16,7 @@ def passages() -> list[str]:
 
 
 def test_int8_onnx_vectors_agree_with_the_original(embedder):
-    from assistant.embeddings import MiniLMEmbedder, OnnxMiniLMEmbedder
+    from assistant.index.embeddings import MiniLMEmbedder, OnnxMiniLMEmbedder
 
     assert isinstance(embedder, OnnxMiniLMEmbedder)  # the default
     texts = passages()
@@ -42,7 +42,7 @@ def test_int8_onnx_vectors_agree_with_the_original(embedder):
 
 def test_an_index_built_with_another_embedder_is_rebuilt(knowledge, make_settings, embedder):
     from assistant.ingest.indexer import ingest
-    from assistant.store import open_reader
+    from assistant.index.store import open_reader
     from fakes import HashEmbedder
 
     settings = make_settings()

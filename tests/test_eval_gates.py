@@ -72,8 +72,8 @@ def test_several_datasets_each_against_its_own_documents(env, tmp_path):
 
 
 def test_support_threshold_is_calibrated_on_the_labels():
-    from assistant.evaluation import calibrate
-    from assistant.grounding import DEFAULT_THRESHOLD
+    from assistant.evaluation.runner import calibrate
+    from assistant.answering.grounding import DEFAULT_THRESHOLD
 
     cal = calibrate(ROOT / "evals" / "labels")
     assert cal["labels"] >= 60 and 0 < cal["supported"] < cal["labels"]

@@ -8,9 +8,9 @@ import pytest
 
 from conftest import basic
 
-from assistant.auth import Auth
+from assistant.web.auth import Auth
 from assistant.errors import ConfigError, InvalidFeedback, NotAllowed, NotAuthenticated
-from assistant.feedback import Feedback, FeedbackStore
+from assistant.userdata.feedback import Feedback, FeedbackStore
 
 
 def entry(i=0, rating="down", comment=""):

@@ -10,7 +10,7 @@ import pytest
 from conftest import fresh_database
 
 from assistant.errors import InvalidFeedback
-from assistant.feedback import Feedback, FeedbackStore
+from assistant.userdata.feedback import Feedback, FeedbackStore
 
 pytestmark = pytest.mark.slow
 

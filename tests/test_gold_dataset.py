@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from assistant.text import fold
+from assistant.language import fold
 
 ROOT = Path(__file__).resolve().parent.parent
 

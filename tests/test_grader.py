@@ -5,8 +5,8 @@ override. A scripted model stands in for the chat model at the seam; the real on
 import pytest
 
 from assistant.errors import BackendUnavailable
-from assistant.practice import agreement
-from assistant.practice.agreement import case_question
+from assistant.evaluation import practice_agreement as agreement
+from assistant.evaluation.practice_agreement import case_question
 from assistant.practice.grader import Grader, held_out_grades, load
 from assistant.practice.grading import grade
 from fakes import ScriptedModel

@@ -145,7 +145,7 @@ def test_chroma_server_stopped_and_back(tmp_path):
 
 
 def test_injection_in_a_document_is_cited_not_obeyed(tmp_path, embedder):
-    from assistant.chain import build_assistant
+    from assistant.answering.pipeline import build_assistant
     from assistant.config import Settings
     from assistant.ingest.indexer import ingest
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from assistant.ingest.indexer import ingest
-from assistant.store import Segments, open_reader
+from assistant.index.store import Segments, open_reader
 from conftest import ROOT, chroma_service, free_port
 
 pytestmark = pytest.mark.slow
@@ -79,7 +79,7 @@ def test_changing_one_file_changes_only_its_chunks(knowledge, make_settings, emb
 def test_later_ingests_in_one_process_read_only_the_new_segments(knowledge, make_settings, embedder, monkeypatch):
     """The server's document jobs: each ingest after the first reads the metadata of the segments written
     since, not the whole index again, and still sees every change."""
-    from assistant.store import ChromaStore
+    from assistant.index.store import ChromaStore
 
     settings = make_settings()
     ingest(settings, embedder)

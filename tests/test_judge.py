@@ -15,15 +15,15 @@ CMI = ("Civil-Military Interaction (CMI)\nCMI is one of the two core activities 
 
 @pytest.fixture(scope="module")
 def judged(embedder):
-    from assistant.grounding import LexicalSupportScorer
-    from assistant.judge import calibrated_judge
+    from assistant.answering.grounding import LexicalSupportScorer
+    from assistant.evaluation.judge import calibrated_judge
 
     return calibrated_judge(embedder, LABELS, LexicalSupportScorer())
 
 
 def test_the_labels_are_many_varied_and_split():
-    from assistant.evaluation import calibrate
-    from assistant.judge import read_labels
+    from assistant.evaluation.runner import calibrate
+    from assistant.evaluation.judge import read_labels
 
     pairs = read_labels(LABELS)
     assert len(pairs) + calibrate(LABELS)["labels"] >= 300
@@ -45,9 +45,9 @@ def test_the_judge_agrees_with_the_held_out_labels(judged):
 
 
 def test_disagreements_with_the_chains_scorer_show_in_the_report(judged):
-    from assistant.evaluation import Case, score_case
-    from assistant.grounding import LexicalSupportScorer
-    from assistant.report_html import render_report
+    from assistant.evaluation.runner import Case, score_case
+    from assistant.answering.grounding import LexicalSupportScorer
+    from assistant.evaluation.report import render_report
 
     judge, _ = judged
     wrong_subject = "CIMIC is one of the two core activities of CIMIC."  # every word is in the passage; the subject is wrong
@@ -65,7 +65,7 @@ def test_disagreements_with_the_chains_scorer_show_in_the_report(judged):
     assert row["groundedness"] == 0.5 and row["judge_groundedness"] == 0.5 and row["judge_citation_precision"] == 0.5
     assert row["draft_groundedness"] == 0.5 and row["dropped_sentences"] == 0.0
 
-    from assistant.evaluation import summarise
+    from assistant.evaluation.runner import summarise
 
     report = {"meta": {"cases": 1, "dataset": "hand-made", "backend": "extractive", "top_k": 4, "support_threshold": 0.6,
                        "started": "", "finished": "", "seconds": 0}, "summary": summarise([row]), "splits": {},

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from assistant.grounding import LexicalSupportScorer
-from assistant.metrics import answer_scores, fact_recall, mean_ci, retrieval_scores
+from assistant.answering.grounding import LexicalSupportScorer
+from assistant.evaluation.metrics import answer_scores, fact_recall, mean_ci, retrieval_scores
 
 CSF = ("In response to the COVID-19 pandemic, the United Kingdom launched Operation Rescript in March 2020, "
        "which gave rise to the COVID Support Force (CSF), comprising up to 23,000 soldiers and reservists.")

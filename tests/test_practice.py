@@ -4,7 +4,7 @@ trainee's progress and the class view, and the missed questions come back."""
 
 import pytest
 
-from assistant.practice.agreement import GRADED, by_split, case_question, read_cases
+from assistant.evaluation.practice_agreement import GRADED, by_split, case_question, read_cases
 from assistant.practice.grading import grade, spelled_out
 from assistant.practice.questions import QuestionBank, leaks
 from assistant.practice.tutor import Tutor
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 def bank(tmp_path_factory, embedder):
     import shutil
 
-    from assistant.chain import build_assistant
+    from assistant.answering.pipeline import build_assistant
     from assistant.config import Settings
     from assistant.ingest.indexer import ingest
 
@@ -143,7 +143,7 @@ def test_written_feedback_is_kept_only_when_the_passage_holds_it(bank, database_
     a number the passage lacks is dropped with the reason; the grade never changes; without a chat model,
     or before any answer, there is none."""
     from assistant.errors import InvalidQuestion, NotFound
-    from assistant.grounding import LexicalSupportScorer, cited_sentences
+    from assistant.answering.grounding import LexicalSupportScorer, cited_sentences
     from assistant.practice.coaching import Coach
 
     tutor = Tutor(bank, database_url)
@@ -203,7 +203,7 @@ def test_a_connective_opening_a_sentence_is_no_key_point_and_a_section_named_lik
     inside a sentence ("Tuesdays, Wednesdays and") still can be one. A question on a section named like its
     document says where it comes from once ("according to Yuan dynasty:", not "Yuan dynasty, Yuan dynasty"),
     and an effect ("X resulted in Y") is asked as "what resulted in Y", not "explain why: Y"."""
-    from assistant.ingest.documents import Chunk
+    from assistant.documents import Chunk
     from assistant.practice.questions import build_questions, key_phrases
 
     text = "Furthermore, Mongol patronage of Buddhism resulted in monuments. It sits Tuesdays, Wednesdays and Thursdays."

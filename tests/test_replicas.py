@@ -10,7 +10,7 @@ import pytest
 
 from conftest import chroma_service, cimic_server, free_port, indexed_env, postgres_cluster
 
-from assistant.feedback import FeedbackStore
+from assistant.userdata.feedback import FeedbackStore
 
 pytestmark = pytest.mark.slow
 

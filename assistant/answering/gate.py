@@ -14,7 +14,7 @@ even the most favourable draft could not lift the question above the threshold, 
 spent drafting an answer that would be refused anyway.
 
 Leaves out: computing the signals, and the sentence-level support check that drops unsupported
-sentences from a draft (`grounding.py`): the gate reads how much of the draft survived it.
+sentences from a draft (`grounding.py`, run by `pipeline.py`): the gate reads how much of the draft survived it.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from assistant.text import content_words, negated, question_terms, sentences
+from assistant.language import content_words, negated, question_terms, sentences
 
 RETRIEVAL_SIGNALS = ("dense", "coverage", "focus", "unknown", "glossary", "answer_type", "pairs", "rare_missing",
                      "negation", "sentence_dense")

@@ -13,12 +13,12 @@ answerable above look-alike with ROC AUC 0.82; added to the extractive gate's si
 token (about 1-2 s on 2 cores) after the draft has streamed, so the time to the first token is unchanged.
 
 A back-end that reports no token probabilities gives 1.0 for a reply beginning "yes", else 0.0. Leaves out:
-the decision (`gate.py`) and the drafting of the quoted sentences (`responders.extractive_answer`).
+the decision (`gate.py`) and the drafting of the quoted sentences (`drafting.extractive_answer`).
 """
 
 from __future__ import annotations
 
-from assistant.grounding import cited_sentences
+from assistant.answering.grounding import cited_sentences
 from assistant.llm.base import yes_probability
 from assistant.prompts import messages
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from assistant.ingest.documents import Chunk, Heading, LoadedText, SourceInfo
-from assistant.text import LIST_ITEM
+from assistant.documents import Chunk, Heading, LoadedText, SourceInfo
+from assistant.language import LIST_ITEM
 
 TokenCounter = Callable[[str], int]
 

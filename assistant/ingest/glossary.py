@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from assistant.errors import ConfigError
-from assistant.ingest.documents import Chunk, SourceInfo
+from assistant.documents import Chunk, SourceInfo
 
 GLOSSARY = "glossary.yaml"
 
@@ -77,7 +77,7 @@ def search_glossary(entries: list[GlossaryEntry], query: str) -> list[GlossaryEn
     """Entries that match the query, best first: its term contains the query or its acronym equals it;
     then a keyword contains it, or every word of the query, stemmed ("liaison" finds "liaisons"), is in
     the term, acronym or keywords; then every stemmed word is in the definition. No query: every entry."""
-    from assistant.text import content_words
+    from assistant.language import content_words
 
     needle = " ".join(query.split()).lower()[:200]
     if not needle:
@@ -97,3 +97,16 @@ def search_glossary(entries: list[GlossaryEntry], query: str) -> list[GlossaryEn
 
     ranked = [(r, i, e) for i, e in enumerate(entries) if (r := rank(e)) is not None]
     return [e for _, _, e in sorted(ranked, key=lambda x: x[:2])]
+
+
+def entry_body(chunk) -> str:
+    """A passage's text without the term line a glossary entry starts with."""
+    text = chunk.text
+    if chunk.kind == "glossary" and chunk.term and text.startswith(chunk.term):
+        text = text[len(chunk.term):].lstrip()
+    return text
+
+
+def glossary_definition(chunk) -> str:
+    """A glossary entry's definition: its text without the term line and the "Connection to CIMIC" part."""
+    return entry_body(chunk).split(CONNECTION)[0]

@@ -20,11 +20,11 @@ from pathlib import Path
 
 from assistant.errors import DocumentError
 from assistant.ingest.chunker import chunk_document, document_card
-from assistant.ingest.documents import Chunk
+from assistant.documents import Chunk
 from assistant.ingest.glossary import GLOSSARY, glossary_chunks, load_glossary
 from assistant.ingest.loaders import LOADERS, load
 from assistant.ingest.manifest import MANIFEST, load_manifest
-from assistant.store import ChromaStore, SegmentedStore, Segments, http_client, persistent_client
+from assistant.index.store import ChromaStore, SegmentedStore, Segments, http_client, persistent_client
 
 CHUNKER_VERSION = "4"
 SKIP_NAMES = {MANIFEST, GLOSSARY, "README.md"}

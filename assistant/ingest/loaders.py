@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from assistant.errors import DocumentError
-from assistant.ingest.documents import Heading, LoadedText
+from assistant.documents import Heading, LoadedText
 
 Loader = Callable[[Path], LoadedText]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from assistant.errors import ConfigError
-from assistant.ingest.documents import SourceInfo
+from assistant.documents import SourceInfo
 
 MANIFEST = "sources.yaml"
 EDITABLE = ("title", "author", "publisher", "date", "kind")  # what the Documents tab may set on an entry

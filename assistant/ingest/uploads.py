@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.errors import DocumentError, InvalidUpload
-from assistant.ingest.documents import LoadedText
+from assistant.documents import LoadedText
 from assistant.ingest.loaders import LOADERS, load
 
 RESERVED = {"sources.yaml", "glossary.yaml", "readme.md"}  # the indexer's own files, never replaced by an upload

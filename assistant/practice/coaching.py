@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assistant.chain import NOT_IN_SOURCES
+from assistant.language import NOT_IN_SOURCES
 from assistant.errors import BackendUnavailable
-from assistant.grounding import cited_sentences
+from assistant.answering.grounding import cited_sentences
 from assistant.practice.grading import Grade
 from assistant.practice.questions import PracticeQuestion
 from assistant.prompts import messages

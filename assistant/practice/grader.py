@@ -35,7 +35,7 @@ from assistant.errors import BackendUnavailable, ConfigError
 from assistant.practice.grading import GRADES, Grade, word_signals
 from assistant.practice.model_check import model_reading, prepare
 from assistant.practice.questions import PracticeQuestion
-from assistant.text import clean
+from assistant.language import clean
 
 _log = logging.getLogger(__name__)
 FEATURES = ("model", "found", "partly", "contradicted", "wrong", "words_correct", "words_partial")

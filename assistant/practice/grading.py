@@ -37,9 +37,9 @@ from decimal import Decimal
 from functools import lru_cache
 from dataclasses import dataclass, field
 
-from assistant.grounding import fact_present, hard_facts, numbers_in
+from assistant.answering.grounding import fact_present, hard_facts, numbers_in
 from assistant.practice.questions import PracticeQuestion
-from assistant.text import clean, content_words, negated, sentences
+from assistant.language import clean, content_words, negated, sentences
 
 GRADES = ("correct", "partial", "incorrect")
 SIMILAR = 80  # rapidfuzz ratio at which two spellings of a word are taken as the same word

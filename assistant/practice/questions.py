@@ -26,8 +26,8 @@ import re
 import threading
 from dataclasses import dataclass, field
 
-from assistant.responders import glossary_definition
-from assistant.text import STOPWORDS, content_words, sentences, words
+from assistant.ingest.glossary import glossary_definition
+from assistant.language import STOPWORDS, content_words, sentences, words
 
 MAX_SENTENCE_WORDS = 45
 MAX_KEY_POINTS = 3

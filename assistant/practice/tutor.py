@@ -26,7 +26,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from assistant.errors import InvalidQuestion, NotFound
-from assistant.feedback import inert_cell
+from assistant.userdata.spreadsheet import inert_cell
 from assistant.practice.coaching import Feedback
 from assistant.practice.grader import Grader
 from assistant.practice.grading import grade
@@ -55,7 +55,7 @@ class Tutor:
     def __init__(self, bank: QuestionBank, url: str, coach=None, grader: Grader | None = None):
         from sqlalchemy import Column, Integer, MetaData, String, Table, Text
 
-        from assistant.database import open_engine
+        from assistant.userdata.database import open_engine
 
         self.bank = bank
         self.coach = coach  # coaching.Coach, or None without a chat model
@@ -139,7 +139,7 @@ class Tutor:
         return (due + new + rest)[:length]
 
     def _session(self, conn, owner: str, session_id: str):
-        from assistant.database import owned_row
+        from assistant.userdata.database import owned_row
 
         return owned_row(conn, self.sessions, owner, session_id,
                          f"no practice session {session_id!r} of yours; POST /api/practice starts one")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.text import question_terms
+from assistant.language import question_terms
 
 _ANAPHORA = re.compile(r"\b(it|its|they|them|their|this|that|these|those|he|she|his|her|there|the same|such)\b", re.I)
 _LEAD = re.compile(r"^\W*(and|but|so|also|what about|how about)\b", re.I)

@@ -23,9 +23,9 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from assistant.ingest.documents import Chunk
-from assistant.retrieval.lexical import BM25Index, bm25_tokens
-from assistant.text import content_words, fold, question_terms, snowball_stem, stem, words
+from assistant.documents import Chunk
+from assistant.index.bm25 import BM25Index, bm25_tokens
+from assistant.language import content_words, fold, question_terms, snowball_stem, stem, words
 
 RRF_K = 60
 SENTENCE_VECTORS = 4096  # sentence vectors kept for `closeness` (the same passages come back for related questions)

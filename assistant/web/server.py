@@ -15,21 +15,21 @@ log = logging.getLogger("cimic")
 def create_app(settings=None, assistant=None):
     import gradio as gr
 
-    from assistant.api import build_api
-    from assistant.auth import Auth
-    from assistant.chain import build_assistant
+    from assistant.web.api import build_api
+    from assistant.web.auth import Auth
+    from assistant.answering.pipeline import build_assistant
     from assistant.config import Settings
-    from assistant.conversations import ConversationStore
-    from assistant.eval_runs import EvalRuns
-    from assistant.feedback import FeedbackStore
+    from assistant.userdata.conversations import ConversationStore
+    from assistant.evaluation.runs import EvalRuns
+    from assistant.userdata.feedback import FeedbackStore
     from assistant.ingest.glossary import GLOSSARY, load_glossary
-    from assistant.library import Library
+    from assistant.ingest.library import Library
     from assistant.practice.coaching import Coach
     from assistant.practice.grader import Grader
     from assistant.practice.questions import QuestionBank
     from assistant.practice.tutor import Tutor
-    from assistant.ui import build_ui
-    from assistant.views import CSS
+    from assistant.web.page import build_ui
+    from assistant.web.views import CSS
 
     settings = settings or Settings()
     auth = Auth.from_settings(settings)

@@ -1,6 +1,6 @@
 """An independent support judge for the evaluation: does a passage state what a sentence says?
 
-The chain keeps a sentence only when its own lexical scorer (`grounding.py`: content-word recall plus
+The chain keeps a sentence only when its own lexical scorer (`answering/grounding.py`: content-word recall plus
 hard facts) supports it, so grading the kept sentences with that scorer again proves little. This judge
 reads differently: sentence embeddings (the index's MiniLM) compare the sentence with the passage's
 closest window (one sentence, or two or three consecutive ones) and with the whole passage; beside them,
@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import DatasetError
-from assistant.grounding import fact_present, hard_facts, strip_markers
-from assistant.text import sentences
+from assistant.answering.grounding import fact_present, hard_facts, strip_markers
+from assistant.language import sentences
 
 METHOD = ("logistic regression over MiniLM cosine (closest 1-3 sentence window, whole passage) "
           "and the numbers and other hard facts found; fitted on the calibration half of the hand labels")

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from assistant.answering.gate import OpenGate
-from assistant.evaluation import Case, load_dataset
+from assistant.evaluation.runner import Case, load_dataset
 
 
 def article_split(articles: list[str]) -> dict[str, str]:
@@ -60,7 +60,7 @@ def collect(settings, embedder, gold: list[Path], corpus: Path | None, per_artic
     """Signals for the extractive drafter on every doctrine case (the gold set and its rewordings, one source)
     and the corpus sample, and, with a chat model, for the llm drafter on the same cases (the corpus sample
     thinned to `llm_sample` cases)."""
-    from assistant.chain import assistant_over, build_assistant
+    from assistant.answering.pipeline import assistant_over, build_assistant
 
     gold_cases = [case for path in gold for case in load_dataset(path)]
     corpus_sample = corpus_cases(corpus, per_article) if corpus else []

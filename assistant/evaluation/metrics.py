@@ -1,6 +1,6 @@
-"""Deterministic evaluation metrics, on the support test the chain's grounding check uses (`grounding.py`).
+"""Deterministic evaluation metrics, on the support test the chain's grounding check uses (`answering/grounding.py`).
 
-Per case (a gold case of DESIGN.md and the Answer the assistant gave):
+Per case (a gold case in the README's dataset format and the Answer the assistant gave):
 - retrieval, against gold passages (a retrieved chunk "contains" a gold passage when its whitespace-
   and quote-normalised text includes it): hit@k (1 if any of the top k contains one), recall@k (share
   of gold passages contained in the top k), MRR (1 / rank of the first chunk that contains one, 0 if
@@ -25,8 +25,28 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from assistant.grounding import SupportScorer, best_support, cited_sentences, joint_support
-from assistant.text import fold
+from assistant.answering.grounding import SupportScorer, best_support, cited_sentences, joint_support
+from assistant.language import fold
+
+METRICS = {  # name: (plain-words formula, higher is better)
+    "hit": ("share of answerable questions with a gold passage in the top k retrieved", True),
+    "recall": ("share of a question's gold passages found in the top k, averaged", True),
+    "mrr": ("1 / rank of the first retrieved chunk that holds a gold passage (0 if none), averaged", True),
+    "ndcg": ("discounted gain of gold passages by rank, divided by the best possible", True),
+    "citation_validity": ("share of citations pointing at a passage that was retrieved", True),
+    "citation_recall": ("share of answer sentences that their cited passages, together, support", True),
+    "citation_precision": ("share of citations whose passage supports its sentence alone or is needed for it", True),
+    "groundedness": ("share of answer sentences that one retrieved passage alone supports", True),
+    "fact_recall": ("share of must-include facts present in the answer", True),
+    "unanswerable_refused": ("share of unanswerable and adversarial questions refused (true refusals)", True),
+    "answerable_refused": ("share of answerable questions refused (false refusals)", False),
+    "draft_groundedness": ("share of the raw draft's sentences that one retrieved passage alone supports, before the check", True),
+    "dropped_sentences": ("share of the raw draft's sentences the check dropped as unsupported", False),
+    "fallback_rate": ("share of drafted answers that fell back to extractive quoting or to a refusal after the check", False),
+    "judge_groundedness": ("share of answer sentences that the independent judge finds stated by one retrieved passage", True),
+    "judge_citation_precision": ("share of citations whose passage the independent judge finds stating its sentence", True),
+}
+
 
 
 def contains(text: str, passage: str) -> bool:

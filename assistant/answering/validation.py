@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from assistant.errors import InvalidQuestion
-from assistant.text import clean, norm_ws
+from assistant.language import clean, norm_ws
 
 
 def validate(question, history, max_chars: int, max_turns: int) -> tuple[str, list[tuple[str, str | None]]]:

@@ -128,3 +128,14 @@ def sentences(text: str) -> list[str]:
         else:
             out.append(piece)
     return out
+
+
+# ---- the chat model's refusal --------------------------------------------------------------------------
+NOT_IN_SOURCES = "NOT_IN_SOURCES"  # the marker the answer prompt asks the model to write when the passages lack the answer
+_MODEL_REFUSAL = re.compile(r"NOT_IN_SOURCES|(passages|sources|context)\s+(do|does)\s+not\s+(contain|provide|mention|answer|say)"
+                            r"|(cannot|can't|unable to)\s+(answer|find)|not\s+(mentioned|provided|stated)\s+in", re.I)
+
+
+def model_refuses(reply: str) -> bool:
+    """Whether a chat model's reply says the passages do not hold the answer (the marker, or in words)."""
+    return bool(_MODEL_REFUSAL.search(reply))

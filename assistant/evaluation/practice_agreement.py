@@ -33,7 +33,7 @@ def collect_readings(chat_model, cases: list[dict], earlier: list[dict] = (), pr
     """The model's reading of every case that has an answer (`model_check.model_reading`; slow: one call each). A
     reading in `earlier` by the same model is kept rather than read again, so that new hand grades need only theirs."""
     from assistant.practice.model_check import model_reading
-    from assistant.text import clean
+    from assistant.language import clean
 
     kept = {_key(r): r for r in earlier if r.get("model") == chat_model.name}
     out = []

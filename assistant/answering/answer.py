@@ -1,4 +1,4 @@
-"""The Answer contract (DESIGN.md): what `Assistant.ask`, `cimic ask --json` and `POST /api/ask` return."""
+"""The Answer contract (the README's "Answer" contract): what `Assistant.ask`, `cimic ask --json` and `POST /api/ask` return."""
 
 from __future__ import annotations
 

@@ -44,7 +44,7 @@ class ConversationStore:
     def __init__(self, url: str):
         from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, Text
 
-        from assistant.database import open_engine
+        from assistant.userdata.database import open_engine
 
         self.engine, _ = open_engine(url)
         meta = MetaData()
@@ -67,7 +67,7 @@ class ConversationStore:
         meta.create_all(self.engine)
 
     def _owned(self, conn, owner: str, conversation_id: str):
-        from assistant.database import owned_row
+        from assistant.userdata.database import owned_row
 
         return owned_row(conn, self.conversations, owner, conversation_id,
                          f"no conversation {conversation_id!r} of yours; GET /api/conversations lists them")

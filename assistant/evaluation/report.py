@@ -8,7 +8,8 @@ from __future__ import annotations
 import base64
 import io
 
-from assistant.evaluation import METRICS
+from assistant.evaluation.metrics import METRICS
+
 
 def _template() -> str:
     from importlib.resources import files

@@ -1,6 +1,6 @@
 """The HTML the page shows, built from plain records: answers with their citations and sources, the
 documents table and job progress, evaluation runs, practice questions and grades, progress and the
-class view. Pure functions, no Gradio: `ui.py` wires them to the page.
+class view. Pure functions, no Gradio: `page.py` wires them to the page.
 
 Every text that comes from a document or a user is escaped; a passage's Markdown is rendered with raw
 HTML, links and images switched off, and the words that support a sentence (never stop words) marked.
@@ -9,8 +9,8 @@ HTML, links and images switched off, and the words that support a sentence (neve
 import html
 import re
 
-from assistant.grounding import cited_sentences
-from assistant.text import STOPWORDS, content_words, stem
+from assistant.answering.grounding import cited_sentences
+from assistant.language import STOPWORDS, content_words, stem
 
 def _markdown():
     from markdown_it import MarkdownIt

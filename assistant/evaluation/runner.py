@@ -8,7 +8,7 @@ on hand labels the scorer was never tuned on), and pass or fail with the reasons
 every metric's mean with a bootstrap interval, per split (dev: tuned on; test: only reported) and per
 dataset, latency percentiles, the judge's and the scorer's agreement with the held-out hand labels, the
 change since a previous report, and the gates (thresholds per back-end in `evals/gates.yaml`, applied to
-the test split). Writes `report.json` and a self-contained `report.html` (`report_html.py`).
+the test split). Writes `report.json` and a self-contained `report.html` (`report.py`).
 Leaves out: LLM-as-judge scoring.
 """
 
@@ -23,27 +23,9 @@ import yaml
 
 from assistant.config import ROOT
 from assistant.errors import AssistantError, DatasetError
-from assistant.grounding import LexicalSupportScorer, SupportScorer, best_support, cited_sentences
-from assistant.metrics import answer_scores, fact_recall, mean_ci, percentile, retrieval_scores
+from assistant.answering.grounding import LexicalSupportScorer, SupportScorer, best_support, cited_sentences
+from assistant.evaluation.metrics import METRICS, answer_scores, fact_recall, mean_ci, percentile, retrieval_scores
 
-METRICS = {  # name: (plain-words formula, higher is better)
-    "hit": ("share of answerable questions with a gold passage in the top k retrieved", True),
-    "recall": ("share of a question's gold passages found in the top k, averaged", True),
-    "mrr": ("1 / rank of the first retrieved chunk that holds a gold passage (0 if none), averaged", True),
-    "ndcg": ("discounted gain of gold passages by rank, divided by the best possible", True),
-    "citation_validity": ("share of citations pointing at a passage that was retrieved", True),
-    "citation_recall": ("share of answer sentences that their cited passages, together, support", True),
-    "citation_precision": ("share of citations whose passage supports its sentence alone or is needed for it", True),
-    "groundedness": ("share of answer sentences that one retrieved passage alone supports", True),
-    "fact_recall": ("share of must-include facts present in the answer", True),
-    "unanswerable_refused": ("share of unanswerable and adversarial questions refused (true refusals)", True),
-    "answerable_refused": ("share of answerable questions refused (false refusals)", False),
-    "draft_groundedness": ("share of the raw draft's sentences that one retrieved passage alone supports, before the check", True),
-    "dropped_sentences": ("share of the raw draft's sentences the check dropped as unsupported", False),
-    "fallback_rate": ("share of drafted answers that fell back to extractive quoting or to a refusal after the check", False),
-    "judge_groundedness": ("share of answer sentences that the independent judge finds stated by one retrieved passage", True),
-    "judge_citation_precision": ("share of citations whose passage the independent judge finds stating its sentence", True),
-}
 
 
 @dataclass
@@ -289,8 +271,8 @@ def run_eval(settings, datasets: list[Path], out_dir: Path, backend: str | None 
     `on_progress(done, total)` is called after each case."""
     from tqdm import tqdm
 
-    from assistant.chain import assistant_over, build_assistant
-    from assistant.judge import calibrated_judge
+    from assistant.answering.pipeline import assistant_over, build_assistant
+    from assistant.evaluation.judge import calibrated_judge
 
     groups = []
     for path in datasets:
@@ -355,7 +337,7 @@ def run_eval(settings, datasets: list[Path], out_dir: Path, backend: str | None 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-    from assistant.report_html import render_report
+    from assistant.evaluation.report import render_report
 
     (out_dir / "report.html").write_text(render_report(report), encoding="utf-8")
     return report

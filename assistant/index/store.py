@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from assistant.errors import IndexBusy, StoreUnavailable
-from assistant.ingest.documents import Chunk
+from assistant.documents import Chunk
 
 POINTER = "CURRENT"
 STATE = "state.json"

@@ -5,7 +5,7 @@ alone. Built by `build_ui(...)`; nothing at import.
 
 Each answer keeps its own sources: its [n] marks link to its own passages in the source panel (every
 answer of the conversation is there, newest first), and under each answer a collapsed list of its
-sources serves narrow screens, where the panel is hidden. The HTML itself is built in `views.py`.
+sources serves narrow screens, where the panel is hidden. The HTML itself is built in `web/views.py`.
 Errors the chain raises for bad input are shown with their own message (`gr.Error`); an instructor's
 tab is shown to instructors only, and its actions check the role again on the server.
 """
@@ -15,7 +15,7 @@ import re
 import uuid
 from pathlib import Path
 
-from assistant.views import (SOURCES_PLACEHOLDER, chat_of, history_of, render_answer, render_chunks, render_class,
+from assistant.web.views import (SOURCES_PLACEHOLDER, chat_of, history_of, render_answer, render_chunks, render_class,
                               render_comparison, render_documents, render_feedback, render_graded, render_jobs,
                               render_practice_question, render_progress, render_runs, render_sources, render_summary,
                               render_tutor_feedback)
@@ -28,16 +28,16 @@ DOCUMENT_TYPES = [".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm"]
 def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = False, evals=None, library=None,
              conversations=None, tutor=None):
     """The chat page; `embed=True` gives the view for intranet iframes: chat and sources, no tabs. With
-    `evals` (`eval_runs.EvalRuns`) an Evaluation tab and with `library` (`library.Library`) a Documents
+    `evals` (`evaluation.runs.EvalRuns`) an Evaluation tab and with `library` (`ingest.library.Library`) a Documents
     tab, both shown to instructors only; with `conversations` (`conversations.ConversationStore`) every
     question and answer is saved for its user and the page lists the user's conversations; with `tutor`
     (`practice.tutor.Tutor`) a Practice tab, whose class view is for instructors."""
     import gradio as gr
 
-    from assistant.auth import Auth
-    from assistant.conversations import markdown, owner_of
+    from assistant.web.auth import Auth
+    from assistant.userdata.conversations import markdown, owner_of
     from assistant.errors import AssistantError
-    from assistant.feedback import Feedback
+    from assistant.userdata.feedback import Feedback
     from assistant.ingest.glossary import search_glossary
 
     auth = auth or Auth()

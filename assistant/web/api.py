@@ -2,9 +2,9 @@
 
 Endpoints: POST /api/ask, POST /api/ask/stream (NDJSON: token events, then the answer), GET /api/health,
 GET /api/glossary, POST /api/feedback, GET /api/feedback (instructors), POST/GET /api/evals and
-GET /api/evals/{id}[/report | /compare/{earlier}] (instructors: `eval_runs.py`), the documents
-(instructors: `library.py`): POST/GET /api/documents, GET/PATCH/DELETE /api/documents/{doc_id},
-GET /api/index/status; a user's own conversations (`conversations.py`): GET /api/conversations,
+GET /api/evals/{id}[/report | /compare/{earlier}] (instructors: `evaluation/runs.py`), the documents
+(instructors: `ingest/library.py`): POST/GET /api/documents, GET/PATCH/DELETE /api/documents/{doc_id},
+GET /api/index/status; a user's own conversations (`userdata/conversations.py`): GET /api/conversations,
 GET/PATCH/DELETE /api/conversations/{id}, and `conversation_id` on /api/ask; practice (`practice/tutor.py`):
 POST /api/practice, POST /api/practice/{session_id}/answer, POST /api/practice/{session_id}/feedback,
 GET /api/practice/topics, GET /api/practice/progress (one's own) and GET /api/practice/class
@@ -182,10 +182,10 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None, evals=
     from fastapi.responses import JSONResponse, StreamingResponse
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
-    from assistant.auth import Auth
-    from assistant.conversations import owner_of
+    from assistant.web.auth import Auth
+    from assistant.userdata.conversations import owner_of
     from assistant.errors import AssistantError, InvalidQuestion, NotAuthenticated
-    from assistant.feedback import Feedback
+    from assistant.userdata.feedback import Feedback
     from assistant.ingest.glossary import search_glossary
 
     auth = auth or Auth.from_settings(settings)
@@ -278,7 +278,7 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None, evals=
 
     @app.post("/api/ask")
     async def ask(req: AskRequest, request: Request):
-        """Answer a question; JSON out is the Answer contract (DESIGN.md), with the `conversation_id` it was
+        """Answer a question; JSON out is the Answer contract (README, "Answer"), with the `conversation_id` it was
         saved under (for a signed-in user or an X-CIMIC-Client id)."""
         chosen = await run_in_threadpool(pick_backend, req.backend)
         who, history = await run_in_threadpool(conversation_of, req, request)
@@ -317,7 +317,7 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None, evals=
         """One of your conversations with every turn (question, answer, citations); `?format=markdown` exports it."""
         from fastapi.responses import PlainTextResponse
 
-        from assistant.conversations import markdown
+        from assistant.userdata.conversations import markdown
 
         conv = await run_in_threadpool(conversations.get, owner(request), conversation_id)
         return PlainTextResponse(markdown(conv), media_type="text/markdown; charset=utf-8") if format == "markdown" else conv

@@ -13,30 +13,27 @@ UI edges.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
-from assistant.answer import Answer, Citation
+from assistant.answering.answer import Answer, Citation
 from assistant.answering.gate import Decision, Gate
 from assistant.answering.signals import Signals, retrieval_signals
 from assistant.answering.verification import confirmation
 from assistant.errors import BackendUnavailable, ConfigError, InvalidQuestion
-from assistant.grounding import LexicalSupportScorer, SupportScorer, best_support, cited_sentences, joint_support, renumber_markers
+from assistant.answering.grounding import LexicalSupportScorer, SupportScorer, best_support, cited_sentences, joint_support, renumber_markers
 from assistant.llm.base import ChatModel, make_chat_model
 from assistant.prompts import messages, render
-from assistant.responders import compress, expand_fragments, extractive_answer, glossary_answer
+from assistant.answering.context import compress
+from assistant.answering.drafting import expand_fragments, extractive_answer, glossary_answer
 from assistant.retrieval.condense import standalone_question
 from assistant.retrieval.hybrid import HybridRetriever, Retrieval, is_definitional
-from assistant.text import expand_contractions
-from assistant.validation import validate
+from assistant.language import NOT_IN_SOURCES, expand_contractions, model_refuses
+from assistant.answering.validation import validate
 
-NOT_IN_SOURCES = "NOT_IN_SOURCES"
-_MODEL_REFUSAL = re.compile(r"NOT_IN_SOURCES|(passages|sources|context)\s+(do|does)\s+not\s+(contain|provide|mention|answer|say)"
-                            r"|(cannot|can't|unable to)\s+(answer|find)|not\s+(mentioned|provided|stated)\s+in", re.I)
 
 
 def refusal_odds(first_token: dict[str, float], refused: bool) -> float:
@@ -202,7 +199,7 @@ class Assistant:
                 text = renumber_markers("".join(pieces), {n: k + 1 for n, (k, _) in enumerate(context, start=1)})
                 text = expand_fragments(text, passages, prep.standalone)
                 prep.timings["generate_ms"] = round((time.perf_counter() - t) * 1000)
-                refused = bool(_MODEL_REFUSAL.search(text))
+                refused = model_refuses(text)
                 yield {"type": "draft", "draft": Draft(text, "llm", refused, doubt=refusal_odds(first, refused))}
                 return
             except BackendUnavailable as exc:
@@ -315,10 +312,10 @@ def _check_record(drafted: Checked, fallback: str | None) -> dict:
 def build_assistant(settings, embedder=None, chat_model=None, retriever=None, scorer=None, gate=None) -> Assistant:
     """Wire the parts from settings; tests pass their own parts through the arguments."""
     from assistant.answering import gate as gates
-    from assistant.store import open_reader
+    from assistant.index.store import open_reader
 
     if embedder is None:
-        from assistant.embeddings import make_embedder
+        from assistant.index.embeddings import make_embedder
 
         embedder = make_embedder(settings)
     if retriever is None:
@@ -346,7 +343,7 @@ def assistant_over(settings, knowledge_dir: Path, store_dir: Path, embedder, cha
 def _generation_token(settings):
     """A callable telling the index's current state: the embedded store's CURRENT manifest, or the
     Chroma server's last ingest."""
-    from assistant.store import Segments, ServerGeneration
+    from assistant.index.store import Segments, ServerGeneration
 
     if settings.chroma_url:
         return ServerGeneration(settings)

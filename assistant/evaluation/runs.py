@@ -19,7 +19,8 @@ from pathlib import Path
 
 from assistant.config import ROOT
 from assistant.errors import DatasetError, EvalBusy, NotFound
-from assistant.evaluation import METRICS, compare, dataset_name, run_eval
+from assistant.evaluation.metrics import METRICS
+from assistant.evaluation.runner import compare, dataset_name, run_eval
 
 HEADLINE = ("fact_recall", "answerable_refused", "unanswerable_refused", "judge_groundedness", "draft_groundedness")
 MAX_SAMPLE = 100_000

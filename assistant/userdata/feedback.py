@@ -20,6 +20,7 @@ from pathlib import Path
 
 from assistant.config import ROOT
 from assistant.errors import ConfigError, InvalidFeedback
+from assistant.userdata.spreadsheet import inert_cell
 
 log = logging.getLogger("cimic")
 RATINGS = ("up", "down")
@@ -83,7 +84,7 @@ class FeedbackStore:
     def __init__(self, url: str, busy_timeout_s: float = 10.0, retries: int = 3):
         from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text
 
-        from assistant.database import open_engine
+        from assistant.userdata.database import open_engine
 
         self.retries = retries
         self.engine, db_file = open_engine(url, busy_timeout_s)
@@ -112,7 +113,7 @@ class FeedbackStore:
 
     @property
     def safe_url(self) -> str:
-        from assistant.database import safe_url
+        from assistant.userdata.database import safe_url
 
         return safe_url(self.engine)
 
@@ -199,8 +200,3 @@ class FeedbackStore:
                 r = {**r, "citations": "; ".join(f"[{c.get('n')}] {c.get('title')} - {c.get('section')}" for c in r["citations"])}
                 w.writerow({k: inert_cell(v) for k, v in r.items()})
         return len(rows)
-
-
-def inert_cell(value):
-    """A cell a spreadsheet would run as a formula ("=HYPERLINK(...)") is written as text."""
-    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

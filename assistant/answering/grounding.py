@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
 
-from assistant.text import MARKER, MODALS, NEGATIONS, STOPWORDS, content_words, fold, sentences, words
+from assistant.language import MARKER, MODALS, NEGATIONS, STOPWORDS, content_words, fold, sentences, words
 
 DEFAULT_THRESHOLD = 0.6
 

@@ -3,8 +3,8 @@ between refreshes) when the index changes."""
 
 from __future__ import annotations
 
-from assistant.ingest.documents import Chunk
-from assistant.text import content_words
+from assistant.documents import Chunk
+from assistant.language import content_words
 
 
 def bm25_tokens(c: Chunk) -> list[str]:

@@ -1,0 +1,1 @@
+"""What users leave behind: the SQL engine, saved conversations and feedback."""
