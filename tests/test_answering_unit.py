@@ -7,8 +7,9 @@ from assistant.answering.pipeline import build_assistant as build_real
 from assistant.errors import InvalidQuestion
 from assistant.answering.grounding import LexicalSupportScorer
 from assistant.ingest.indexer import ingest
+from assistant.language import subject_of
 from assistant.prompts import messages, prompt_names, render
-from assistant.retrieval.condense import deterministic_rewrite, needs_context, standalone_question, subject_of
+from assistant.retrieval.condense import deterministic_rewrite, needs_context, standalone_question
 from fakes import HashEmbedder, ScriptedModel
 
 

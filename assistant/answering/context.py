@@ -10,12 +10,10 @@ Leaves out: writing the draft (`drafting.py`) and checking it (`grounding.py`).
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
-from assistant.answering.signals import holds
 from assistant.ingest.glossary import entry_body
-from assistant.language import LIST_ITEM, SOURCE_REFS, content_words, question_terms, sentences
+from assistant.language import LIST_ITEM, PRONOUN_OPENING, SOURCE_REFS, content_words, question_terms, sentences
 from assistant.retrieval.hybrid import Retrieved
 
 
@@ -61,9 +59,6 @@ class Scored:
     follows: bool = False  # it opens with a pronoun ("Its objective ...") whose subject the sentence before names
 
 
-_PRONOUN = re.compile(r"^(?:It|Its|They|Their|This|These|He|She|His|Her)\b")
-
-
 def _weigh(weights: dict[str, float], terms) -> float:
     return sum(weights[t] for t in terms)
 
@@ -90,7 +85,7 @@ def score_sentences(question: str, passages: list[Retrieved], weights: dict[str,
         before: set[str] = set()
         for i, s in enumerate(sents[k]):
             own = terms & set(content_words(s))
-            follows = bool(i and _PRONOUN.match(s))
+            follows = bool(i and PRONOUN_OPENING.match(s))
             if follows:  # "Its objective was ...": the sentence before names what "its" is
                 own = own | before
             before = own

@@ -16,9 +16,8 @@ from collections.abc import Callable
 
 from assistant.answering.context import list_items, passage_sentences, score_sentences
 from assistant.answering.grounding import cited_markers, strip_markers
-from assistant.answering.signals import expects, holds
 from assistant.ingest.glossary import glossary_definition
-from assistant.language import echoes, fold, sentences
+from assistant.language import echoes, expects, fold, holds, sentences
 from assistant.retrieval.hybrid import Retrieved
 
 

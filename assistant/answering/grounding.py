@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
 
-from assistant.language import MARKER, MODALS, NEGATIONS, STOPWORDS, content_words, fold, sentences, words
+from assistant.language import (ACRONYM, MARKER, MODALS, NAME_FACT, NEGATIONS, REFERENCE, STOPWORDS, content_words, fold,
+                                sentences, words)
 
 DEFAULT_THRESHOLD = 0.6
 
@@ -43,10 +44,6 @@ class SupportScorer(Protocol):
 
 
 _NUMBER = re.compile(r"\d[\d,.\s]*\d|\d")
-_REF = re.compile(r"\b(?:art(?:icle)?s?|para(?:graph)?s?|§|annex|section|clause|chapter)\.?\s*[\w.\-]+", re.I)
-_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9\-]*[A-Z0-9]\b")
-# a capitalised word inside the sentence, or opening it as part of a longer name ("Domestic CIMIC")
-_NAME = re.compile(r"(?<=[\s(“\"])[A-Z][a-z]+(?:-[A-Za-z]+)*\b|^[A-Z][a-z]+(?:-[A-Za-z]+)*(?=\s+[A-Z])")
 
 
 def numbers_in(text: str) -> set[str]:
@@ -91,10 +88,10 @@ def cited_sentences(answer: str) -> list[tuple[str, list[int]]]:
 def hard_facts(sentence: str) -> list[tuple[str, str]]:
     """(kind, value) pairs that must appear in a supporting passage."""
     facts = [("number", n) for n in sorted(numbers_in(sentence))]
-    facts += [("reference", m.group()) for m in _REF.finditer(sentence)]
-    facts += [("acronym", a) for a in sorted(set(_ACRONYM.findall(sentence))) if len(a) >= 2]
+    facts += [("reference", m.group()) for m in REFERENCE.finditer(sentence)]
+    facts += [("acronym", a) for a in sorted(set(ACRONYM.findall(sentence))) if len(a) >= 2]
     facts += [("word", w) for w in sorted(set(words(sentence)) & (NEGATIONS | MODALS))]
-    facts += [("name", n) for n in sorted(set(_NAME.findall(sentence))) if n.lower() not in STOPWORDS]
+    facts += [("name", n) for n in sorted(set(NAME_FACT.findall(sentence))) if n.lower() not in STOPWORDS]
     return facts
 
 

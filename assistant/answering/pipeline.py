@@ -30,8 +30,8 @@ from assistant.prompts import messages, render
 from assistant.answering.context import compress
 from assistant.answering.drafting import expand_fragments, extractive_answer, glossary_answer
 from assistant.retrieval.condense import standalone_question
-from assistant.retrieval.hybrid import HybridRetriever, Retrieval, is_definitional
-from assistant.language import NOT_IN_SOURCES, expand_contractions, model_refuses
+from assistant.retrieval.hybrid import HybridRetriever, Retrieval
+from assistant.language import NOT_IN_SOURCES, expand_contractions, is_definitional, model_refuses
 from assistant.answering.validation import validate
 
 

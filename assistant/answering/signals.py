@@ -24,7 +24,8 @@ does not depend on the corpus's size or wording, so that a gate fitted on one co
 - `draft_support`: share of the draft's sentences that the support check grounds.
 - `model_confirms`: the chat model's probability that the sources' closest sentences answer the question,
   asked in one token after the draft (`verification.py`); 1.0 when no model drafted.
-Leaves out: the decision itself (`gate.py`) and how the sentences are checked (`grounding.py`).
+Leaves out: the decision itself (`gate.py`), how the sentences are checked (`grounding.py`) and what a
+question's form asks for (`language.expects`, `language.holds`).
 """
 
 from __future__ import annotations
@@ -32,19 +33,12 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from assistant.language import content_words, negated, question_terms, sentences
+from assistant.language import content_words, expects, holds, negated, question_terms, sentences
 
 RETRIEVAL_SIGNALS = ("dense", "coverage", "focus", "unknown", "glossary", "answer_type", "pairs", "rare_missing",
                      "negation", "sentence_dense")
 DRAFT_SIGNALS = ("model_refused", "model_doubt", "draft_support", "model_confirms")
 SIGNALS = RETRIEVAL_SIGNALS + DRAFT_SIGNALS
-
-_YEAR = re.compile(r"\b(1\d\d\d|20\d\d)\b|\b\d{1,2}(st|nd|rd|th)? century\b|\bcentur(y|ies)\b", re.I)
-_MONTH = re.compile(r"\b(january|february|march|april|may|june|july|august|september|october|november|december)\b", re.I)
-_DIGIT = re.compile(r"\d")
-_NUMBER_WORD = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundred|thousand|"
-                          r"million|billion|dozen|several|half)\b", re.I)
-
 
 @dataclass(frozen=True)
 class Signals:
@@ -69,35 +63,6 @@ class Signals:
 
 def asked_numbers(question: str) -> set[str]:
     return set(re.findall(r"\b\d+\b", question.replace(",", "")))
-
-
-def expects(question: str) -> str | None:
-    """What the question's form asks for: 'time', 'number' or None (nothing checkable)."""
-    q = question.lower()
-    if re.search(r"\bhow (many|much)\b|\b(number|percentage|proportion|amount) of\b|\bwhat (number|percentage|proportion|amount)\b", q):
-        return "number"
-    if re.search(r"^\W*when\b|\bin what year\b|\bwhat year\b|\bwhich year\b|\bwhat century\b|\bsince when\b", q):
-        return "time"
-    if re.search(r"^\W*(who|whom|whose)\b", q):
-        return "name"
-    return None
-
-
-_NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z][\w'’-]*")
-
-
-def holds(kind: str | None, text: str, question: str = "") -> bool:
-    """Whether `text` holds something of the kind asked for that the question does not already give."""
-    def new(found):
-        return any(f.lower() not in question.lower() for f in found)
-
-    if kind == "number":
-        return new(re.findall(r"\d[\d,.]*", text) + _NUMBER_WORD.findall(text))
-    if kind == "time":
-        return new([m.group() for m in _YEAR.finditer(text)] + [m.group() for m in _MONTH.finditer(text)])
-    if kind == "name":
-        return new(_NAME.findall(text))
-    return True
 
 
 def _pairs(text: str) -> set[tuple[str, str]]:

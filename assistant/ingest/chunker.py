@@ -13,13 +13,11 @@ import re
 from typing import Callable
 
 from assistant.documents import Chunk, Heading, LoadedText, SourceInfo
-from assistant.language import LIST_ITEM
+from assistant.language import DATELINE, LIST_ITEM, MONTHS
 
 TokenCounter = Callable[[str], int]
 
 _TERMINAL = tuple(".,;:!?…")
-_MONTHS = ("January February March April May June July August September October November December").split()
-_DATELINE = re.compile(rf"^(?:\d{{1,2}}\s+)?(?:{'|'.join(_MONTHS)})(?:\s+\d{{1,2}},)?\s+\d{{4}}$")
 
 
 def _looks_like_heading(line: str, previous: str | None, following: str | None) -> bool:
@@ -27,7 +25,7 @@ def _looks_like_heading(line: str, previous: str | None, following: str | None) 
     line = line.strip()
     if not line or len(line) > 100 or len(line.split()) > 14:
         return False
-    if _DATELINE.match(line):
+    if DATELINE.match(line):
         return False  # a dateline ("October 2008") belongs to the text it dates
     if line.endswith(_TERMINAL) or LIST_ITEM.match(line) or not (line[0].isupper() or line[0].isdigit()):
         return False
@@ -134,7 +132,7 @@ def _spoken_date(date: str) -> str:
     m = re.fullmatch(r"(\d{4})-(\d{2})(?:-(\d{2}))?", date.strip())
     if not m or not 1 <= int(m.group(2)) <= 12:
         return date
-    month = f"{_MONTHS[int(m.group(2)) - 1]} {m.group(1)}"
+    month = f"{MONTHS[int(m.group(2)) - 1]} {m.group(1)}"
     return f"{int(m.group(3))} {month}" if m.group(3) else month
 
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 from assistant.answering.grounding import fact_present, hard_facts, numbers_in
 from assistant.practice.questions import PracticeQuestion
-from assistant.language import clean, content_words, negated, sentences
+from assistant.language import BELOW, BOUND, CAPITALISED, SCALES, clean, content_words, negated, sentences
 
 GRADES = ("correct", "partial", "incorrect")
 SIMILAR = 80  # rapidfuzz ratio at which two spellings of a word are taken as the same word
@@ -75,10 +75,9 @@ def has_word(stem: str, answer_stems: set[str]) -> bool:
     return process.extractOne(stem, same_start, scorer=fuzz.ratio, score_cutoff=SIMILAR) is not None
 
 
-_SCALES = {"hundred": 10**2, "thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
 # a digit before a scale word, as text2num leaves it ("1.3 1000000"), and the same as typed ("1.3 million")
-_SCALED = re.compile(rf"(?<![\d.,])(\d[\d,]*(?:\.\d+)?) ({'|'.join(str(v) for v in _SCALES.values())})\b")
-_DIGITS = re.compile(rf"\d[\d,.]*(?:\s+(?:{'|'.join(_SCALES)})\b)?", re.I)
+_SCALED = re.compile(rf"(?<![\d.,])(\d[\d,]*(?:\.\d+)?) ({'|'.join(str(v) for v in SCALES.values())})\b")
+_DIGITS = re.compile(rf"\d[\d,.]*(?:\s+(?:{'|'.join(SCALES)})\b)?", re.I)
 
 
 def _scaled(m: re.Match) -> str:
@@ -95,9 +94,6 @@ def spelled_out(text: str) -> str:
     return _SCALED.sub(_scaled, alpha2digit(text, "en"))
 
 
-_CAPITALISED = re.compile(r"\b[A-Z][\w’'-]*")
-
-
 def point_match(point: str, answer_stems: set[str], answer_numbers: set[str], given: set[str]) -> str:
     """"found", "partly" (most of its words, but a name or half of a two-word point missing) or "missing".
     The point's numbers must all be there; so must its names (capitalised words: "Russian", "Operations"),
@@ -109,7 +105,7 @@ def point_match(point: str, answer_stems: set[str], answer_numbers: set[str], gi
     if not stems:
         return "found" if numbers else "missing"
     hits = [s for s in stems if has_word(s, answer_stems)]
-    names = {s for w in _CAPITALISED.findall(point) for s in stems_of(w)} - given
+    names = {s for w in CAPITALISED.findall(point) for s in stems_of(w)} - given
     enough = len(hits) == len(stems) if len(stems) <= 2 else len(hits) / len(stems) >= 0.5
     if enough and all(has_word(n, answer_stems) for n in names):
         return "found"
@@ -144,19 +140,13 @@ def contradictions(answer: str, question: PracticeQuestion, found: tuple[str, ..
     return out
 
 
-_BOUND = re.compile(r"\b(?P<bound>less than|fewer than|under|below|at most|up to|no more than|more than|over|above|"
-                    r"at least|upwards of|no fewer than|no less than)\s+(?:about |around |some |nearly |almost )?"
-                    r"(?P<number>\d[\d,.]*\d|\d)", re.I)
-_BELOW = {"less than", "fewer than", "under", "below", "at most", "up to", "no more than"}
-
-
 def bounds(text: str) -> dict[str, str]:
     """Each number a text bounds, with the bound's direction: "more than 30" -> {"30": "above"}."""
     out = {}
-    for m in _BOUND.finditer(spelled_out(text)):
+    for m in BOUND.finditer(spelled_out(text)):
         number = numbers_in(m.group("number"))
         if number:
-            out[number.pop()] = "below" if m.group("bound").lower() in _BELOW else "above"
+            out[number.pop()] = "below" if m.group("bound").lower() in BELOW else "above"
     return out
 
 

@@ -27,27 +27,17 @@ import threading
 from dataclasses import dataclass, field
 
 from assistant.ingest.glossary import glossary_definition
-from assistant.language import STOPWORDS, content_words, sentences, words
+from assistant.language import (APPARATUS, CAUSE, EFFECT, EFFECT_ASKED, LEADING_CAUSE, MONTH_WORDS, PERCENT, STOPWORDS,
+                                content_words, sentences, words)
 
 MAX_SENTENCE_WORDS = 45
 MAX_KEY_POINTS = 3
 MIN_SECTION_QUESTIONS = 2  # a document's section is offered as a topic from this many questions
-_NUMBERISH = re.compile(r"\b(?:1[89]\d\d|20\d\d)\b|\b\d[\d,.]*(?:\s?%| per ?cent)?")
+_NUMBERISH = re.compile(r"\b(?:1[89]\d\d|20\d\d)\b|\b\d[\d,.]*(?:" + PERCENT + ")?")
 # a fact worth asking: a number standing alone (not a footnote mark glued to a word, not part of
 # "COVID-19" or "№ 15860/C"), that is a year, a share, or counts the word that follows it
-_FACT = re.compile(r"(?<![\w\-–№/.,(\[])(?P<n>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?P<unit>\s?%| per ?cent)?(?![\w\-–/\]])")
-_MONTHS = "january february march april may june july august september october november december".split()
-# a purpose or a cause after the statement ("... in order to ..."), an effect after its cause ("... led to ..."),
-# or a cause that opens the sentence ("In response to ..., ...")
-_CAUSE = re.compile(r"\b(in order to|so as to|so that|because of|because|due to|with the aim of|aimed at|as a result of|"
-                    r"aims? to|intended to|designed to|thanks to|caused by|to ensure|for the purpose of)\b", re.I)
-# each effect marker, and how the question asks about it
-_EFFECT_ASKED = {"led to": "led to", "leading to": "led to", "resulted in": "resulted in", "resulting in": "resulted in"}
-_EFFECT = re.compile(r"\b(" + "|".join(_EFFECT_ASKED) + r")\b", re.I)
-_LEADING_CAUSE = re.compile(r"^(in response to|because of|due to|as a result of|following|thanks to)\b", re.I)
+_FACT = re.compile(r"(?<![\w\-–№/.,(\[])(?P<n>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?P<unit>" + PERCENT + r")?(?![\w\-–/\]])")
 _RUN = re.compile(r"[\w’'-]+")
-# the apparatus of a paper, not its content: no questions from these sections
-_APPARATUS = re.compile(r"^(references|bibliography|works cited|literature|notes|footnotes|endnotes|sources|acknowledge?ments)$", re.I)
 
 
 @dataclass(frozen=True)
@@ -144,7 +134,7 @@ def _worth_asking(m: re.Match, sentence: str) -> bool:
         return True  # a year
     if m.group("unit"):
         return True  # a share
-    if before and before[-1].lower().strip(",") in _MONTHS:
+    if before and before[-1].lower().strip(",") in MONTH_WORDS:
         return True  # a date
     count = value.replace(",", "")
     return count.isdigit() and int(count) >= 2 and bool(re.match(r"[a-z]", after))  # "17 bridges", "23,000 soldiers"
@@ -172,7 +162,7 @@ def _document_questions(chunk, idf) -> list[tuple[str, str, tuple[str, ...]]]:
             if point in chunk.text and not leaks(text, point):
                 out.append(("fact", text, (point,)))
                 continue
-        cause, inner, effect = _LEADING_CAUSE.match(plain), _CAUSE.search(plain), _EFFECT.search(plain)
+        cause, inner, effect = LEADING_CAUSE.match(plain), CAUSE.search(plain), EFFECT.search(plain)
         inner = inner if inner and _balanced(plain[:inner.start()]) else None  # a cause inside an aside or a quotation
         effect = effect if effect and _balanced(plain[:effect.start()]) else None  # is not the sentence's own
         led_to = None  # "X resulted in Y": Y is what was caused, a phrase rather than a statement of its own
@@ -182,7 +172,7 @@ def _document_questions(chunk, idf) -> list[tuple[str, str, tuple[str, ...]]]:
             statement, reason = plain[:inner.start()], plain[inner.end():]
         elif effect and effect.start() > 20:
             reason, statement = plain[:effect.start()], plain[effect.end():]
-            led_to = _EFFECT_ASKED[effect.group().lower()]
+            led_to = EFFECT_ASKED[effect.group().lower()]
         else:
             continue
         statement = statement.strip(" ,.;")
@@ -204,7 +194,7 @@ def build_questions(chunks: dict, idf) -> list[PracticeQuestion]:
     for chunk_id, c in sorted(chunks.items(), key=lambda kv: (kv[1].doc_id, kv[1].path, kv[1].start, kv[0])):
         if c.kind == "glossary":
             made, topics = _glossary_questions(c, idf), ("glossary", c.doc_id)
-        elif c.kind == "text" and not _APPARATUS.match(c.section.split(">")[-1].strip()):
+        elif c.kind == "text" and not APPARATUS.match(c.section.split(">")[-1].strip()):
             top = c.section.split(">")[0].strip()
             made, topics = _document_questions(c, idf), (c.doc_id, f"{c.doc_id}#{top}") if top else (c.doc_id,)
         else:

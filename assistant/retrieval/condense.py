@@ -12,20 +12,12 @@ follow-ups brought subjects of its own and cost a second model call before the f
 
 from __future__ import annotations
 
-import re
-
-from assistant.language import question_terms
-
-_ANAPHORA = re.compile(r"\b(it|its|they|them|their|this|that|these|those|he|she|his|her|there|the same|such)\b", re.I)
-_LEAD = re.compile(r"^\W*(and|but|so|also|what about|how about)\b", re.I)
-_WH = re.compile(r"^\W*(what|who|whom|which|when|where|why|how( many| much| long| often)?|is|are|was|were|do|does|did|"
-                 r"can|could|should|would|will|has|have|had|define|describe|explain|tell me about|list|name)\b\s*", re.I)
-_AUX = re.compile(r"^(is|are|was|were|does|do|did|the|a|an|meant by|by)\b\s*", re.I)
+from assistant.language import ANAPHORA, FOLLOW_UP_LEAD, POSSESSIVE_PRONOUN, SUBJECT_PRONOUN, question_terms, subject_of
 
 
 def is_follow_up(question: str) -> bool:
     """It points back ("it", "they", "and ...") or names nothing of its own ("Why?")."""
-    return bool(_ANAPHORA.search(question) or _LEAD.search(question) or not question_terms(question))
+    return bool(ANAPHORA.search(question) or FOLLOW_UP_LEAD.search(question) or not question_terms(question))
 
 
 def needs_context(question: str, history: list) -> bool:
@@ -40,38 +32,19 @@ def standalone_question(question: str, history: list) -> str:
     return deterministic_rewrite(question, [(anchor, None)]) if anchor else question
 
 
-_NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:(?:of|on|for|the|and|de|in)\s+)*(?:[A-Z][\w'’-]*|\d{4}\b))*")
-
-
-def subject_of(question: str) -> str:
-    """The name or noun phrase a question asks about: its longest capitalised name ('How many soldiers did
-    the COVID Support Force comprise?' -> 'COVID Support Force'), else what follows its question words
-    ('What was Operation Rescript?' -> 'Operation Rescript')."""
-    q = question.strip().rstrip("?.! ")
-    names = [m.group() for m in _NAME.finditer(q) if m.start() > 0]
-    if names:
-        return max(names, key=len)
-    q = _WH.sub("", q)
-    for _ in range(3):
-        q = _AUX.sub("", q)
-    q = re.split(r"\b(?:carried out|launched|deployed|defined|used|mean|do|did)\b", q)[0].strip(" ,")
-    return q
-
-
 def deterministic_rewrite(question: str, history: list) -> str:
     last_user = next((u for u, _ in reversed(history) if u and u.strip()), "")
     subject = subject_of(last_user)
     if not subject:
         return question
-    q = _LEAD.sub("", question).strip()
+    q = FOLLOW_UP_LEAD.sub("", question).strip()
     q = q[:1].upper() + q[1:]
     if len(subject.split()) > 4:  # a clause, not a name: keep it beside the question
         return f"{q.rstrip('?')} ({subject})?"
-    replaced, n = re.subn(r"\b(it|they|this|that|these|those|he|she)\b(?!\s+(is|was)\s+(?:not\s+)?(?:a|an|the)\b)",
-                          subject, q, count=1, flags=re.I)
+    replaced, n = SUBJECT_PRONOUN.subn(subject, q, count=1)
     if n:
-        return re.sub(r"\b(its|their)\b", f"{subject}'s", replaced, count=1, flags=re.I)
-    replaced, n = re.subn(r"\b(its|their)\b", f"{subject}'s", q, count=1, flags=re.I)
+        return POSSESSIVE_PRONOUN.sub(f"{subject}'s", replaced, count=1)
+    replaced, n = POSSESSIVE_PRONOUN.subn(f"{subject}'s", q, count=1)
     if n:
         return replaced
     return f"{q.rstrip('?')} ({subject})?"

@@ -21,26 +21,13 @@ import re
 import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from assistant.documents import Chunk
 from assistant.index.bm25 import BM25Index, bm25_tokens
-from assistant.language import content_words, fold, question_terms, snowball_stem, stem, words
+from assistant.language import content_words, definition_words, fold, question_terms, snowball_stem, words
 
 RRF_K = 60
 SENTENCE_VECTORS = 4096  # sentence vectors kept for `closeness` (the same passages come back for related questions)
-# anywhere in the question ("cmi - what is it", "how is CIMIC defined", "tell me about CFI"); a glossary answer is
-# only given when the term is also what the question is about (a strong match, `glossary_matches`)
-_DEFINITIONAL = re.compile(r"\b(what\s+(is|are|does|do|was|were)|who\s+(is|are)|define[ds]?|definition|meaning|means?"
-                           r"|explain|describe|tell\s+me\s+about|stands?\s+for|counts?\s+as)\b", re.I)
-
-
-@lru_cache(maxsize=1)
-def _definition_words() -> frozenset[str]:
-    """Stemmed, like the question_terms they are taken from ("definition" -> "definit")."""
-    return frozenset(stem(w) for w in ("stand", "mean", "define", "definition", "term", "concept", "acronym", "abbreviation", "refer"))
-
-
 def _plain(text: str) -> str:
     return " ".join(fold(re.sub(r"[^\w\s-]", " ", text)).split())
 
@@ -62,11 +49,6 @@ def _clauses(question: str) -> list[str]:
     "cmi: what is it"): a glossary match is strong when the term is what the whole question or one such part is about."""
     parts = [p for p in re.split(r"\s[-–—]\s|[:;]\s", question) if p.strip()]
     return [question] + (parts if len(parts) > 1 else [])
-
-
-def is_definitional(question: str) -> bool:
-    """'What is X?', 'define X', 'what does X stand for': a question that asks for a definition."""
-    return bool(_DEFINITIONAL.search(question))
 
 
 @dataclass
@@ -218,7 +200,7 @@ class HybridRetriever:
         the match is strong: the term is what the question, or a part of it set apart by a dash or colon, is about
         (it covers most of its words), not a word inside a longer subject ("Domestic CIMIC", "the Digital CIMIC Handbook")."""
         q = _stems(query)
-        clauses = [(_stems(c), question_terms(c) - _definition_words()) for c in _clauses(query)]
+        clauses = [(_stems(c), question_terms(c) - definition_words()) for c in _clauses(query)]
         found = {}
         for name, i in self._terms:
             if _names(q, name):
