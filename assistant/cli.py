@@ -153,15 +153,34 @@ def cmd_gate(args) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
         print(f"\n{len(rows)} labelled rows written to {data}")
-    if args.fit or args.collect:
+    if args.add:
+        from assistant.evaluation.gate_data import add
+        from assistant.index.embeddings import make_embedder
+        from assistant.llm.base import make_chat_model
+
+        corpus = Path(args.corpus) if args.corpus else None
+        model = make_chat_model(settings) if settings.llm_backend != "extractive" else None
+        done = {(r.get("source"), r["id"], r["kind"]) for r in gates.read_rows(data)} if data.exists() else set()
+
+        def sink(row):
+            with data.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+
+        def progress(i, n):
+            print(f"\r{i}/{n}", end="", file=sys.stderr, flush=True)
+
+        rows = add(settings, make_embedder(settings), set(args.add), [Path(d) for d in args.dataset], corpus, args.per_article,
+                   args.llm_sample, model, done, sink, progress)
+        print(f"\n{len(rows)} labelled rows added to {data}")
+    if args.fit or args.collect or args.add:
         rows = gates.read_rows(data)
-        models = gates.fit(rows, settings.refusal_budget)
-        gates.save(models, path, {"data": data.name, "budget": settings.refusal_budget, "rows": len(rows),
+        models = gates.fit(rows, settings.refusal_budget, wrong_answer_cost=settings.wrong_answer_cost)
+        gates.save(models, path, {"data": data.name, "budget": settings.refusal_budget, "wrong_answer_cost": settings.wrong_answer_cost, "rows": len(rows),
                                   "fitted": time.strftime("%Y-%m-%d %H:%M:%S")})
         print(f"gate fitted on the dev rows of {data.name} (false-refusal budget {settings.refusal_budget:.0%}); "
               f"parameters in {path}")
     rows = gates.read_rows(data)
-    print(gates.ablation_table(gates.ablation(rows, settings.refusal_budget)))
+    print(gates.ablation_table(gates.ablation(rows, settings.refusal_budget, settings.wrong_answer_cost)))
     return 0
 
 
@@ -262,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gate", help="collect the answer gate's labelled signals and fit it; prints what each signal adds")
     p.add_argument("--collect", action="store_true", help="run the assistant with the gate open over the cases (slow), then fit")
     p.add_argument("--fit", action="store_true", help="fit on the dev rows of the signals beside the gate file")
+    p.add_argument("--add", nargs="+", choices=["lodo", "oos"], metavar="PART",
+                   help="add out-of-scope rows (resumable), then fit: lodo (each document left out of the index, the cases it "
+                        "alone answers asked without it; with --corpus, its articles too), oos (evals/datasets/out_of_scope.jsonl)")
     p.add_argument("--dataset", nargs="+", default=["evals/datasets/gold.jsonl", "evals/datasets/reworded.jsonl"],
                    help="collect: doctrine cases (their split field), one or several files")
     p.add_argument("--corpus", metavar="DIR", help="collect: a generalization corpus (docs/ and cases.jsonl)")

@@ -48,7 +48,10 @@ class Settings(BaseSettings):
     gate_file: Path = Field(Path(str(resources.files("assistant") / "answering" / "fitted" / "gate.json")),
                             description="the answer gate's fitted parameters (signals.jsonl, their data, beside them)")
     gate_off: str = Field("", description="comma-separated gate signals to switch off (the gate is refitted without them)")
-    refusal_budget: float = Field(0.03, ge=0, le=0.5, description="most answerable dev questions the gate may refuse when refitted")
+    refusal_budget: float = Field(0.05, ge=0, le=0.5, description="ceiling: most of each source's answerable dev questions "
+                                  "the gate may refuse when refitted")
+    wrong_answer_cost: float = Field(3.0, gt=0, le=100, description="cost of a cited answer to a question the sources do not "
+                                     "answer, against 1 for refusing an answerable one; sets the gate's operating point")
     max_answer_tokens: int = Field(160, ge=16, le=1024)
     max_question_chars: int = Field(2000, ge=10)
     max_history_turns: int = Field(20, ge=0)

@@ -297,3 +297,17 @@ _MODEL_REFUSAL = re.compile(r"NOT_IN_SOURCES|(passages|sources|context)\s+(do|do
 def model_refuses(reply: str) -> bool:
     """Whether a chat model's reply says the passages do not hold the answer (the marker, or in words)."""
     return bool(_MODEL_REFUSAL.search(reply))
+
+
+# ---- questions about a document itself -------------------------------------------------------------------
+_ABOUT_A_DOCUMENT = re.compile(
+    r"\b(author|authors|authored|wrote|written|writer|publish\w*|publisher|doi|issued|released)\b"
+    r"|\b(title|date|kind|type|genre)\s+of\s+(the|this|that)\b"
+    r"|\bwhat\s+(kind|type|sort)\s+of\s+(document|source|publication|text|paper|article|brief|site|web site|website)\b", re.I)
+
+
+def asks_about_a_document(question: str) -> bool:
+    """Whether a question asks for a catalogue detail of a document (its title, authors, date, publisher or
+    kind: "Who wrote the article on mass casualty events?", "When was the HHI brief published?"), the only
+    questions a document's catalogue card may answer."""
+    return bool(_ABOUT_A_DOCUMENT.search(question))

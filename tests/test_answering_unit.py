@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.answering.gate import OpenGate
+from assistant.answering.gate import Decision, OpenGate
 from assistant.answering.pipeline import build_assistant as build_real
 from assistant.errors import InvalidQuestion
 from assistant.answering.grounding import LexicalSupportScorer
@@ -33,6 +33,7 @@ def test_every_prompt_renders_with_strict_variables():
     m = messages("answer", question="Q?", passages=[{"n": 1, "text": "P."}])
     assert "[1] P." in m[1]["content"]
     assert render("refusal", "text", topics=["x"])
+    assert render("refusal", "partial", asked="number", sentence="S [1]").startswith("The doctrine sources do not give that number")
     from assistant.errors import ConfigError
     with pytest.raises(ConfigError):
         render("answer", "user", question="Q?")  # passages missing
@@ -62,8 +63,20 @@ def test_uncited_and_unsupported_sentences_are_fixed_or_dropped(built):
     for c in ans.citations:
         assert scorer.score("Operation Rescript was launched in March 2020", c.text).supported
     # what the check did is kept for the evaluation: three draft sentences, two dropped, one re-cited
-    assert ans.check == {"draft_sentences": 3, "dropped": 2, "recited": 1, "fallback": None}
+    assert ans.check == {"draft_sentences": 3, "dropped": 2, "recited": 1, "fallback": None, "model_refusal": None}
     assert "FIFA" in ans.draft
+
+
+@pytest.mark.parametrize("question, follows", [
+    ("and how many soldiers did they send?", True),  # "and ..." continues the conversation
+    ("how many soldiers did they send?", True),  # a pronoun with nothing of the question's own before it
+    ("Why?", True),  # names nothing
+    ("waht was operaton rescript and who ran it", False),  # "it" points at what the first clause names
+    ("What was Operation Rescript, and how many soldiers did it deploy?", False),
+    ("What is CIMIC?", False),
+])
+def test_a_pronoun_alone_does_not_make_a_follow_up(question, follows):
+    assert needs_context(question, [("how did the army help in Poland during covid", None)]) is follows
 
 
 def test_a_standalone_question_is_not_rewritten_and_a_follow_up_keeps_the_users_subject():
@@ -115,6 +128,42 @@ def test_model_refusal_is_a_signal_the_gate_decides_on(built):
     assert gate.seen[-1].model_refused == 1.0 and gate.seen[-1].draft_support == 0.0
     assert ans.gate["signals"]["model_refused"] == 1.0 and ans.draft == "NOT_IN_SOURCES"
     assert ans.check["fallback"] == "refusal"
+
+
+class _Gate:
+    """Answers when told to; drafting always allowed."""
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    def decide(self, kind, signals):
+        return Decision(self.answer, 0.9 if self.answer else 0.1, 0.5, signals.as_dict())
+
+    def worth_drafting(self, kind, signals):
+        return Decision(True, 1.0, 0.5, signals.as_dict())
+
+
+def test_the_models_refusal_stands_or_is_overridden_by_the_gate_and_the_check_says_which(built):
+    settings, emb = built
+    question = "How many soldiers did the COVID Support Force comprise?"
+    stood = build_assistant(settings, embedder=emb, chat_model=ScriptedModel(["NOT_IN_SOURCES"]), gate=_Gate(False)).ask(question)
+    assert stood.refused and stood.check["model_refusal"] == "stood"
+    overridden = build_assistant(settings, embedder=emb, chat_model=ScriptedModel(["NOT_IN_SOURCES"]), gate=_Gate(True)).ask(question)
+    assert not overridden.refused and overridden.check["model_refusal"] == "overridden" and "23,000" in overridden.answer
+    answered = build_assistant(settings, embedder=emb, chat_model=ScriptedModel(["It comprised 23,000 soldiers [1]."]),
+                               gate=_Gate(True)).ask(question)
+    assert answered.check["model_refusal"] is None
+
+
+def test_a_refusal_quotes_what_the_sources_say_of_its_subject_and_nothing_of_an_unknown_one(built):
+    settings, emb = built
+    a = build_assistant(settings, embedder=emb, gate=_Gate(False))
+    partial = a.ask("How many vehicles did the COVID Support Force use?")
+    assert partial.refused and partial.partial and partial.partial.endswith("[1]")
+    assert partial.answer.startswith("The doctrine sources do not give that number")
+    assert len(partial.citations) == 1 and "COVID Support Force" in partial.citations[0].text
+    unknown = a.ask("How many vehicles did Operation Zephyr in Atlantis use?")
+    assert unknown.refused and unknown.partial is None and unknown.citations == []
 
 
 def test_dead_backend_falls_back_to_extractive_with_a_notice(built):

@@ -105,7 +105,8 @@ def test_ask_cite_highlight_and_thumbs_down(site, page):
     link.wait_for(timeout=60_000)
     bot = page.locator("#chat [aria-label^=\"bot's message\"]").last
     assert "Operation Rescript" in bot.inner_text() and "[1]" in bot.inner_text()
-    assert re.fullmatch(r"(\d+) of \1 sentences supported \(grounding 1\.00\)", page.locator("#sources .badge").inner_text())
+    assert re.match(r"(\d+) of \1 sentences backed by their source\s+How sure the assistant is that the sources answer this "
+                    r"question: \d+%", page.locator("#sources .badge").inner_text())
 
     link.click()
     assert page.evaluate("location.hash") == "#a1-src-1"  # this answer's (message 1) passage 1

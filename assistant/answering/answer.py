@@ -33,7 +33,8 @@ class Answer:
     timings: dict = field(default_factory=dict)
     draft: str = ""  # the drafter's text before the support check (for the evals)
     gate: dict = field(default_factory=dict)  # the answer gate's decision: probability, threshold, signals
-    check: dict = field(default_factory=dict)  # what the support check did to the draft (chain._check_record)
+    check: dict = field(default_factory=dict)  # what the support check did to the draft (pipeline._check_record)
+    partial: str | None = None  # a refusal's quote of what the sources do say about the subject, cited [1]
 
     def to_dict(self) -> dict:
         return asdict(self)

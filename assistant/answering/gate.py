@@ -2,13 +2,14 @@
 
 The signals of a question (`signals.py`) are combined by a logistic regression, one per kind of drafter
 ("extractive": source sentences quoted; "llm": a chat model's draft), fitted on the dev split of the
-labelled cases in `fitted/signals.jsonl` (answerable or not), each source (the gold set, a
-generalization corpus) and each label weighing the same, so that out-of-scope questions (few, in the
-gold set) count as much as look-alike ones (many, in the corpus). Its threshold is chosen so that at
-most `budget` of the answerable dev cases are refused (the false-refusal budget), each judged by its
-held-out probability (from a fit without it, 5-fold), so that the budget holds on questions the fit has not
-seen; everything below it is refused. The fitted parameters live in `fitted/gate.json` (package data), beside the data they were fitted on,
-and are refitted by `cimic gate --fit`. A signal switched off (`CIMIC_GATE_OFF=coverage,dense`) is
+labelled cases in `fitted/signals.jsonl` (answerable or not), each source (the gold set, out-of-scope
+questions, questions asked of an index without their document, a generalization corpus) and each label
+weighing the same. Its threshold is the operating point of least expected cost on held-out dev data
+(each row judged by its probability from a fit without it, 5-fold): a cited answer to a question the
+sources do not answer costs `wrong_answer_cost` (CIMIC_WRONG_ANSWER_COST), a refusal of an answerable one
+costs 1, under a ceiling: at most `budget` (CIMIC_REFUSAL_BUDGET) of each source's answerable dev questions
+refused. Everything below the threshold is refused. The fitted parameters live in `fitted/gate.json`
+(package data), beside the data they were fitted on, and are refitted by `cimic gate --fit`. A signal switched off (`CIMIC_GATE_OFF=coverage,dense`) is
 left out of a model refitted at start from the same data. Before drafting, the gate refuses only when
 even the most favourable draft could not lift the question above the threshold, so that no time is
 spent drafting an answer that would be refused anyway.
@@ -110,6 +111,9 @@ FOLDS = 5
 # 0.1, 0.03): 0.1 refuses fewer answerable corpus questions and more out-of-scope ones for both kinds of drafter
 # than 1.0, whose signals of one kind (coverage, focus, unknown words) pulled against each other
 C = 0.1
+# what a cited answer to a question the sources do not answer costs, against 1 for refusing an answerable one
+# (CIMIC_WRONG_ANSWER_COST; the README says why 3)
+WRONG_ANSWER_COST = 3.0
 
 
 def _regression(rows: list[dict], signals: tuple[str, ...]) -> Model:
@@ -146,20 +150,89 @@ def _held_out_probabilities(rows: list[dict], signals: tuple[str, ...]) -> list[
     return out
 
 
-def _fit_one(rows: list[dict], signals: tuple[str, ...], budget: float) -> Model:
-    """The regression on all the rows, and the threshold that refuses at most `budget` of the answerable rows by
-    their held-out probabilities: a row's probability from a fit that included it is too sure of it, and a
-    threshold set on those refused 9.7% of the corpus's answerable dev questions against a budget of 3%
-    (cross-validated on the llm dev rows, C = 1; 5.4% with held-out probabilities)."""
+def operating_cost(held: list[float], rows: list[dict], threshold: float, wrong_answer_cost: float) -> tuple[float, dict]:
+    """The expected cost of a threshold on held-out probabilities, and each source's figures.
+
+    Each source weighs the same, as in the regression: the cost is the mean share of answerable questions
+    refused (over the sources that have answerable rows) plus `wrong_answer_cost` times the mean share of
+    unanswerable questions answered (over the sources that have unanswerable rows), i.e. the cost per question
+    when half are answerable, a refusal of an answerable question costing 1."""
+    by_source: dict[str, dict[bool, list[float]]] = {}
+    for p, r in zip(held, rows):
+        by_source.setdefault(r.get("source", ""), {True: [], False: []})[r["answerable"]].append(p)
+    figures = {}
+    for source, groups in by_source.items():
+        figures[source] = {
+            "answerable_refused": sum(p < threshold for p in groups[True]) / len(groups[True]) if groups[True] else None,
+            "unanswerable_answered": sum(p >= threshold for p in groups[False]) / len(groups[False]) if groups[False] else None,
+            "answerable": len(groups[True]), "unanswerable": len(groups[False])}
+    refused = [f["answerable_refused"] for f in figures.values() if f["answerable_refused"] is not None]
+    answered = [f["unanswerable_answered"] for f in figures.values() if f["unanswerable_answered"] is not None]
+    cost = (sum(refused) / len(refused) if refused else 0.0) + wrong_answer_cost * (sum(answered) / len(answered) if answered else 0.0)
+    return cost / 2, figures
+
+
+# a source's refusal ceiling binds only where it has this many answerable dev rows (fewer: one row is over 5%)
+CEILING_ROWS = 20
+
+
+def choose_threshold(held: list[float], rows: list[dict], budget: float, wrong_answer_cost: float) -> float:
+    """The threshold of least expected cost (`operating_cost`) among those that refuse at most `budget` of
+    each source's answerable rows (the ceiling on false refusals), each row judged by its held-out probability;
+    of equally cheap thresholds, the lowest (fewest refusals). Every threshold between two distinct held-out
+    probabilities behaves the same, so only those probabilities are tried."""
+    candidates = sorted({0.0, *held})
+    best = None
+    for t in candidates:
+        cost, figures = operating_cost(held, rows, t, wrong_answer_cost)
+        if any(f["answerable_refused"] is not None and f["answerable"] >= CEILING_ROWS and f["answerable_refused"] > budget
+               for f in figures.values()):
+            continue
+        if best is None or cost < best[0] - 1e-12:
+            best = (cost, t)
+    return best[1] if best else 0.0
+
+
+def _fit_one(rows: list[dict], signals: tuple[str, ...], budget: float, wrong_answer_cost: float) -> Model:
+    """The regression on all the rows, and the threshold of least expected cost with at most `budget` of each
+    source's answerable rows refused, judged by held-out probabilities: a row's probability from a fit that
+    included it is too sure of it (a threshold set on those refused 9.7% of the corpus's answerable dev
+    questions against a budget of 3%; 5.4% with held-out probabilities)."""
     model = _regression(rows, signals)
     held = _held_out_probabilities(rows, signals)
-    answerable = sorted(p for p, r in zip(held, rows) if r["answerable"])
-    refused = int(math.floor(budget * len(answerable)))  # at most this many answerable dev cases below the threshold
-    threshold = answerable[refused] if answerable else 0.5
+    threshold = choose_threshold(held, rows, budget, wrong_answer_cost)
     return Model(model.signals, model.coef, model.intercept, model.mean, model.scale, float(threshold))
 
 
-def fit(rows: list[dict], budget: float, off: set[str] = frozenset()) -> dict[str, Model]:
+def risk_coverage(scored: list[tuple[float, bool]], points: int = 11) -> list[dict]:
+    """The risk-coverage curve of a decision by probability: for thresholds from the lowest to the highest
+    probability, the share of questions answered (coverage) and the share of the answered ones that were
+    right (selective accuracy). `scored`: (probability, right) per question, right meaning answerable and
+    answered well."""
+    if not scored:
+        return []
+    ps = sorted({p for p, _ in scored})
+    step = max(1, len(ps) // (points - 1))
+    out = []
+    for t in ps[::step] + [ps[-1] + 1e-9]:
+        answered = [right for p, right in scored if p >= t]
+        out.append({"threshold": round(t, 4), "coverage": round(len(answered) / len(scored), 4),
+                    "accuracy": round(sum(answered) / len(answered), 4) if answered else None})
+    return out
+
+
+def curve_table(curve: list[dict], threshold: float) -> str:
+    """The curve as text, the row where `threshold` sits marked."""
+    lines = [f"{'threshold':>10s} {'answered':>9s} {'right':>7s}"]
+    mark = max((i for i, c in enumerate(curve) if c["threshold"] <= threshold), default=0)
+    for i, c in enumerate(curve):
+        acc = "-" if c["accuracy"] is None else f"{c['accuracy']:.1%}"
+        lines.append(f"{c['threshold']:>10.3f} {c['coverage']:>9.1%} {acc:>7s}" + ("   <- the gate's threshold" if i == mark else ""))
+    return "\n".join(lines)
+
+
+def fit(rows: list[dict], budget: float, off: set[str] = frozenset(), wrong_answer_cost: float = WRONG_ANSWER_COST
+        ) -> dict[str, Model]:
     """One model per kind of drafter that has rows, fitted on the dev rows of that kind."""
     models = {}
     for kind in KINDS:
@@ -169,7 +242,7 @@ def fit(rows: list[dict], budget: float, off: set[str] = frozenset()) -> dict[st
         if len({r["answerable"] for r in mine}) < 2:
             raise ConfigError(f"the gate cannot be fitted for {kind}: it needs answerable and unanswerable dev cases")
         use = tuple(s for s in SIGNALS if s not in UNUSED[kind] and s not in off)
-        models[kind] = _fit_one(mine, use, budget)
+        models[kind] = _fit_one(mine, use, budget, wrong_answer_cost)
     if not models:
         raise ConfigError("the gate cannot be fitted: no dev rows")
     return models
@@ -192,11 +265,11 @@ def evaluate(models: dict[str, Model], rows: list[dict]) -> dict[str, dict]:
     return out
 
 
-def ablation(rows: list[dict], budget: float) -> dict[str, dict]:
+def ablation(rows: list[dict], budget: float, wrong_answer_cost: float = WRONG_ANSWER_COST) -> dict[str, dict]:
     """What each signal adds: the test figures with every signal, then with each one left out."""
-    out = {"all": evaluate(fit(rows, budget), rows)}
+    out = {"all": evaluate(fit(rows, budget, wrong_answer_cost=wrong_answer_cost), rows)}
     for s in SIGNALS:
-        out[f"without {s}"] = evaluate(fit(rows, budget, {s}), rows)
+        out[f"without {s}"] = evaluate(fit(rows, budget, {s}, wrong_answer_cost), rows)
     return out
 
 
@@ -225,7 +298,7 @@ def save(models: dict[str, Model], path: Path, meta: dict) -> None:
     tmp.replace(path)
 
 
-def load(path: Path, off: set[str] = frozenset(), budget: float | None = None) -> Gate:
+def load(path: Path, off: set[str] = frozenset(), budget: float | None = None, wrong_answer_cost: float | None = None) -> Gate:
     """The fitted gate; with signals switched off, refitted without them from the data beside it."""
     if not path.exists():
         raise ConfigError(f"the answer gate's parameters are missing ({path}): run `cimic gate --fit`")
@@ -235,6 +308,7 @@ def load(path: Path, off: set[str] = frozenset(), budget: float | None = None) -
         raise ConfigError(f"CIMIC_GATE_OFF names unknown signals: {', '.join(sorted(unknown))} (known: {', '.join(SIGNALS)})")
     if off:
         rows = read_rows(path.parent / data["meta"]["data"])
-        return Gate(fit(rows, budget if budget is not None else data["meta"]["budget"], set(off)))
+        cost = wrong_answer_cost if wrong_answer_cost is not None else data["meta"].get("wrong_answer_cost", WRONG_ANSWER_COST)
+        return Gate(fit(rows, budget if budget is not None else data["meta"]["budget"], set(off), cost))
     models = {k: Model(**{f: tuple(v) if isinstance(v, list) else v for f, v in m.items()}) for k, m in data["models"].items()}
     return Gate(models)

@@ -31,7 +31,8 @@ from assistant.answering.context import compress
 from assistant.answering.drafting import expand_fragments, extractive_answer, glossary_answer
 from assistant.retrieval.condense import standalone_question
 from assistant.retrieval.hybrid import HybridRetriever, Retrieval
-from assistant.language import NOT_IN_SOURCES, expand_contractions, is_definitional, model_refuses
+from assistant.language import (NOT_IN_SOURCES, content_words, expand_contractions, expects, is_definitional, model_refuses,
+                                subject_of)
 from assistant.answering.validation import validate
 
 
@@ -136,7 +137,8 @@ class Assistant:
         prep = self._prepare(q, hist)
         early = self.gate.worth_drafting(self.kind, prep.signals)
         if not early.answer:
-            yield {"type": "answer", "answer": self._refusal(prep, early, None, Checked((), ()), "not drafted")}
+            yield {"type": "answer", "answer": self._refusal(prep, early, None, Checked((), ()), "not drafted",
+                                                             quoted=self._extractive(prep))}
             return
         draft = None
         for event in self._draft(prep):
@@ -158,10 +160,14 @@ class Assistant:
                           f"{why}; this answer quotes the passages that come closest", raw, draft.doubt)
             checked = Checked(self._check(draft.text, prep.retrieval).kept, checked.unsupported)
         decision = self.gate.decide(self.kind, signals)
+        # the chat model's refusal stands unless the gate, reading it among its signals, answers all the same
+        model_refusal = ("overridden" if decision.answer and checked.kept else "stood") if signals.model_refused else None
         if not decision.answer or not checked.kept:
-            yield {"type": "answer", "answer": self._refusal(prep, decision, draft, checked, "refusal", drafted)}
+            yield {"type": "answer", "answer": self._refusal(prep, decision, draft, checked, "refusal", drafted,
+                                                             quoted if quoted is not None else draft.text if draft.drafter == "extractive" else None,
+                                                             model_refusal)}
             return
-        yield {"type": "answer", "answer": self._final(prep, decision, draft, checked, drafted)}
+        yield {"type": "answer", "answer": self._final(prep, decision, draft, checked, drafted, model_refusal)}
 
     # ---- steps --------------------------------------------------------------------------------
     def _prepare(self, question: str, history: list) -> Prepared:
@@ -256,7 +262,8 @@ class Assistant:
         return [i + 1] if i is not None and support.supported else []
 
     # ---- results ------------------------------------------------------------------------------
-    def _final(self, prep: Prepared, decision: Decision, draft: Draft, checked: Checked, drafted: Checked) -> Answer:
+    def _final(self, prep: Prepared, decision: Decision, draft: Draft, checked: Checked, drafted: Checked,
+               model_refusal: str | None = None) -> Answer:
         passages = prep.retrieval.passages
         order: list[int] = []
         for _, cited in checked.kept:
@@ -266,7 +273,7 @@ class Assistant:
         citations = [self._citation(renumber[n], passages[n - 1]) for n in order]
         fallback = "extractive" if draft.replaced is not None else None
         return self._answer(prep, decision, draft, text, False, checked.support, citations, list(checked.unsupported),
-                            _check_record(drafted, fallback))
+                            _check_record(drafted, fallback, model_refusal))
 
     def _citation(self, n: int, p) -> Citation:
         c = p.chunk
@@ -274,19 +281,46 @@ class Assistant:
                         score=round(float(p.score), 4), page=c.page, chunk_id=p.id)
 
     def _refusal(self, prep: Prepared, decision: Decision, draft: Draft | None, checked: Checked, fallback: str,
-                 drafted: Checked | None = None) -> Answer:
-        topics = []
-        for p in prep.retrieval.passages[:6]:
-            c = p.chunk
-            name = (c.term or (c.title if c.kind == "document" else c.section.split(" > ")[-1]) or c.title).strip()
-            if name and name not in topics and name.lower() not in {"references", "abstract"}:
-                topics.append(name)
-        text = render("refusal", "text", topics=topics[:3])
-        return self._answer(prep, decision, draft, text, True, 0.0, [], list(checked.unsupported),
-                            _check_record(drafted or checked, fallback))
+                 drafted: Checked | None = None, quoted: str | None = None, model_refusal: str | None = None) -> Answer:
+        """A refusal: what the sources do say about the question's subject, quoted and cited, when they say
+        something about it (a partial answer, still a refusal); else the topics they do cover."""
+        partial = self._partial(prep, quoted)
+        citations = []
+        if partial:
+            sentence, passage = partial
+            text = render("refusal", "partial", asked=expects(prep.standalone) or "", sentence=f"{sentence} [1]")
+            citations = [self._citation(1, passage)]
+        else:
+            topics = []
+            for p in prep.retrieval.passages[:6]:
+                c = p.chunk
+                name = (c.term or (c.title if c.kind == "document" else c.section.split(" > ")[-1]) or c.title).strip()
+                if name and name not in topics and name.lower() not in {"references", "abstract"}:
+                    topics.append(name)
+            text = render("refusal", "text", topics=topics[:3])
+        return self._answer(prep, decision, draft, text, True, 0.0, citations, list(checked.unsupported),
+                            _check_record(drafted or checked, fallback, model_refusal),
+                            partial=f"{partial[0]} [1]" if partial else None)
+
+    def _partial(self, prep: Prepared, quoted: str | None):
+        """The sources' closest sentence and its passage, when the support check grounds it and it names the
+        question's subject (its words, in the sentence, its heading or its document's title); else None: a
+        question about something the sources never mention gets no quote beside the point."""
+        subject = set(content_words(subject_of(prep.standalone)))
+        if not quoted or not subject:
+            return None
+        kept = self._check(quoted, prep.retrieval).kept
+        if not kept:
+            return None
+        sentence, cited = kept[0]
+        passage = prep.retrieval.passages[cited[0] - 1]
+        c = passage.chunk
+        if c.kind == "document" or not subject <= set(content_words(f"{sentence} {c.section} {c.term or ''} {c.title}")):
+            return None
+        return sentence, passage
 
     def _answer(self, prep: Prepared, decision: Decision, draft: Draft | None, text: str, refused: bool,
-                grounding: float, citations, unsupported, check: dict) -> Answer:
+                grounding: float, citations, unsupported, check: dict, partial: str | None = None) -> Answer:
         prep.timings.setdefault("ttft_ms", round((time.perf_counter() - prep.t0) * 1000))
         drafter = draft.drafter if draft else prep.drafter
         backend = {"glossary": f"{self.backend} (glossary)", "extractive": "extractive"}.get(drafter, self.backend)
@@ -298,15 +332,17 @@ class Assistant:
             retrieved=list(prep.retrieval.ranked),
             notice=draft.notice if draft and not refused else None, timings=dict(prep.timings),
             draft=(draft.replaced or draft.text) if draft else "", gate=decision.as_dict(), check=check,
+            partial=partial,
         )
 
 
-def _check_record(drafted: Checked, fallback: str | None) -> dict:
+def _check_record(drafted: Checked, fallback: str | None, model_refusal: str | None = None) -> dict:
     """What the support check did to the first draft: its sentences, those dropped as unsupported, those
-    re-cited, and what the answer fell back to ("extractive" quoting, a "refusal" after the check, "not
-    drafted": refused before drafting; None: the draft's own kept sentences)."""
+    re-cited, what the answer fell back to ("extractive" quoting, a "refusal" after the check, "not
+    drafted": refused before drafting; None: the draft's own kept sentences), and what became of the chat
+    model's refusal ("stood", "overridden" by the gate; None: it did not refuse)."""
     return {"draft_sentences": drafted.sentences, "dropped": len(drafted.unsupported), "recited": drafted.recited,
-            "fallback": fallback}
+            "fallback": fallback, "model_refusal": model_refusal}
 
 
 def build_assistant(settings, embedder=None, chat_model=None, retriever=None, scorer=None, gate=None) -> Assistant:
@@ -325,7 +361,8 @@ def build_assistant(settings, embedder=None, chat_model=None, retriever=None, sc
     if chat_model is None and settings.llm_backend != "extractive":
         chat_model = make_chat_model(settings)
     if gate is None:
-        gate = gates.load(settings.resolved(settings.gate_file), settings.gate_off_signals(), settings.refusal_budget)
+        gate = gates.load(settings.resolved(settings.gate_file), settings.gate_off_signals(), settings.refusal_budget,
+                          settings.wrong_answer_cost)
     return Assistant(settings, retriever, chat_model, gate, scorer)
 
 

@@ -8,7 +8,16 @@ Two sources, each with a dev part (fitted on) and a test part (only reported):
   questions: in alphabetical order, the 1st, 3rd, 5th ... article is dev and the others test, so the
   test articles are never seen while fitting. A fixed, seeded sample of cases is taken per article,
   half answerable and half not.
-Every row: {"source", "id", "split", "kind" ("extractive" or "llm"), "answerable", "signals"}.
+Out-of-scope questions at scale, by construction (`cimic gate --add lodo oos`, appended to the rows):
+- *leave one document out* (sources `gold-lodo`, `<corpus>-lodo`): every answerable case whose gold passages
+  all lie in one document, asked against an index built without that document (and without what is derived
+  from it: a glossary whose `source_doc` names it) is a question with in-domain words that the index does
+  not answer. One index, changed by the incremental ingest: a document out, its cases asked, back in.
+- *written* out-of-scope doctrine questions (`evals/datasets/out_of_scope.jsonl`, source `oos`), with their
+  own dev/test split.
+Every row: {"source", "id", "split", "kind" ("extractive" or "llm"), "answerable", "signals"}. Adding is
+resumable: a row already in the file (same source, id and kind) is not collected again, and each row is
+written as soon as it is collected.
 Leaves out: the fitting itself (`gate.py`).
 """
 
@@ -16,11 +25,16 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from assistant.answering.gate import OpenGate
 from assistant.evaluation.runner import Case, load_dataset
+from assistant.language import norm_ws
+
+LOADABLE = {".txt", ".md", ".pdf", ".docx", ".html", ".htm"}
 
 
 def article_split(articles: list[str]) -> dict[str, str]:
@@ -44,14 +58,78 @@ def corpus_cases(corpus: Path, per_article: int, splits=("dev", "test"), seed: i
     return out
 
 
-def rows_for(assistant, cases: list[Case], source: str, progress=None) -> list[dict]:
+def rows_for(assistant, cases: list[Case], source: str, progress=None, done: set | None = None, sink=None) -> list[dict]:
+    """Each case asked with the gate open: its labelled signals. `done`: (source, id, kind) already collected,
+    skipped; `sink`: called with each row as soon as it is collected."""
     rows = []
     for i, case in enumerate(cases):
+        if done is not None and (source, case.id, assistant.kind) in done:
+            continue
         answer = assistant.ask(case.question, case.history)
-        rows.append({"source": source, "id": case.id, "split": case.split, "kind": assistant.kind,
-                     "answerable": case.answerable, "signals": answer.gate["signals"]})
+        row = {"source": source, "id": case.id, "split": case.split, "kind": assistant.kind,
+               "answerable": case.answerable, "signals": answer.gate["signals"]}
+        rows.append(row)
+        if sink:
+            sink(row)
         if progress:
             progress(i + 1, len(cases))
+    return rows
+
+
+def _derived(docs_dir: Path, doc: Path) -> list[Path]:
+    """The files indexed from `doc`'s content: a YAML file whose `source_doc` names it (the glossary)."""
+    import yaml
+
+    out = []
+    for f in sorted(docs_dir.glob("*.yaml")):
+        try:
+            data = yaml.safe_load(f.read_text(encoding="utf-8"))
+        except yaml.YAMLError:
+            continue
+        if isinstance(data, dict) and data.get("source_doc") == doc.stem:
+            out.append(f)
+    return out
+
+
+def held_by_one_document(docs_dir: Path, cases: list[Case]) -> dict[Path, list[Case]]:
+    """The answerable cases whose gold passages all lie in one document of `docs_dir` (whitespace-normalised)."""
+    texts = {f: norm_ws(f.read_text(encoding="utf-8", errors="replace")) for f in sorted(docs_dir.iterdir())
+             if f.suffix.lower() in LOADABLE}
+    out: dict[Path, list[Case]] = {}
+    for case in cases:
+        if not case.answerable or not case.gold:
+            continue
+        found = [{f for f, t in texts.items() if norm_ws(g) in t} for g in case.gold]
+        holders = set().union(*found)
+        if len(holders) == 1 and all(found):
+            out.setdefault(holders.pop(), []).append(case)
+    return out
+
+
+def leave_one_out(settings, embedder, docs_dir: Path, cases: list[Case], source: str, chat_models: list,
+                  progress=None, done: set | None = None, sink=None) -> list[dict]:
+    """Unanswerable rows by construction: each document left out of the index in turn, and the cases it
+    alone answers asked without it (ids `<case>@-<document>`), once per chat model (None: extractive)."""
+    from assistant.answering.pipeline import assistant_over
+
+    groups = held_by_one_document(docs_dir, cases)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="cimic-lodo-") as tmp:
+        knowledge, aside = Path(tmp) / "knowledge", Path(tmp) / "aside"
+        shutil.copytree(docs_dir, knowledge)
+        aside.mkdir()
+        for doc, group in groups.items():
+            out = [knowledge / doc.name] + [knowledge / f.name for f in _derived(docs_dir, doc)]
+            for f in out:
+                f.rename(aside / f.name)
+            try:
+                asked = [replace(c, id=f"{c.id}@-{doc.stem}", answerable=False) for c in group]
+                for model in chat_models:
+                    there = assistant_over(settings, knowledge, Path(tmp) / "store", embedder, model, OpenGate())
+                    rows += rows_for(there, asked, source, progress, done, sink)
+            finally:
+                for f in out:
+                    (aside / f.name).rename(f)
     return rows
 
 
@@ -82,3 +160,34 @@ def _thin(cases: list[Case], n: int) -> list[Case]:
         return cases
     step = len(cases) / n
     return [cases[int(i * step)] for i in range(n)]
+
+
+OUT_OF_SCOPE = "evals/datasets/out_of_scope.jsonl"
+
+
+def add(settings, embedder, parts: set[str], gold: list[Path], corpus: Path | None, per_article: int, llm_sample: int,
+        chat_model=None, done: set | None = None, sink=None, progress=None) -> list[dict]:
+    """The out-of-scope rows (`parts`: "lodo", "oos"), for the extractive drafter and, with a chat model, the
+    llm drafter: doctrine and corpus cases with their document left out, and the written out-of-scope cases."""
+    from assistant.answering.pipeline import build_assistant
+    from assistant.config import ROOT
+
+    models = [None, chat_model] if chat_model is not None else [None]
+    rows = []
+    if "oos" in parts:
+        cases = load_dataset(ROOT / OUT_OF_SCOPE)
+        for model in models:
+            here = build_assistant(settings.model_copy(update={"llm_backend": "extractive" if model is None else settings.llm_backend}),
+                                   embedder=embedder, chat_model=model, gate=OpenGate())
+            rows += rows_for(here, cases, "oos", progress, done, sink)
+    if "lodo" in parts:
+        doctrine = [case for path in gold for case in load_dataset(path)]
+        rows += leave_one_out(settings, embedder, settings.resolved(settings.knowledge_dir), doctrine, "gold-lodo", models,
+                              progress, done, sink)
+        if corpus:
+            sample = [c for c in corpus_cases(corpus, per_article) if c.answerable]
+            for model in models:
+                cases = sample if model is None else _thin(sample, llm_sample)
+                rows += leave_one_out(settings, embedder, corpus / "docs", cases, f"{corpus.name}-lodo", [model],
+                                      progress, done, sink)
+    return rows

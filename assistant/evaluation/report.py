@@ -49,7 +49,22 @@ def plots(report: dict) -> dict:
     ax.set_xlabel("seconds per question")
     ax.set_ylabel("questions")
     latency_png = _png(fig)
-    return {"metrics": metrics_png, "latency": latency_png}
+    out = {"metrics": metrics_png, "latency": latency_png, "risk_coverage": None}
+    rc = report.get("risk_coverage")
+    if rc and rc["curve"]:
+        fig, ax = plt.subplots(figsize=(5.5, 3.6))
+        pts = [c for c in rc["curve"] if c["accuracy"] is not None]
+        ax.plot([c["coverage"] for c in pts], [c["accuracy"] for c in pts], marker=".", color="#2563eb")
+        if rc["point"]["accuracy"] is not None:
+            ax.plot([rc["point"]["coverage"]], [rc["point"]["accuracy"]], marker="o", markersize=9, color="#dc2626",
+                    label=f"the gate's threshold ({rc['threshold']:.2f})")
+            ax.legend(loc="lower left")
+        ax.set_xlim(0, 1.02)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("share of questions answered")
+        ax.set_ylabel("share of answered ones right")
+        out["risk_coverage"] = _png(fig)
+    return out
 
 
 def render_report(report: dict) -> str:

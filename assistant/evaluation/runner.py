@@ -105,7 +105,9 @@ def score_case(case: Case, answer: dict, retrieved_texts: list[str], k: int, sco
                          for c in answer.get("citations", [])],
            "unsupported": answer.get("unsupported", []), "retrieved_texts": retrieved_texts,
            "notice": answer.get("notice"), "reasons": [], "sentences": [], "draft": answer.get("draft", ""),
-           "check": answer.get("check") or {}}
+           "check": answer.get("check") or {}, "partial": answer.get("partial"),
+           "gate_probability": (answer.get("gate") or {}).get("probability"),
+           "gate_threshold": (answer.get("gate") or {}).get("threshold")}
     reasons = row["reasons"]
     row.update(draft_scores(row["draft"], row["check"], retrieved_texts, scorer))
     if case.answerable:
@@ -135,7 +137,25 @@ def score_case(case: Case, answer: dict, retrieved_texts: list[str], k: int, sco
             row["fact_recall"], missing = fact_recall(answer["answer"], case.facts)
             reasons += [f"the fact “{m}” is missing" for m in missing]
     row["passed"] = not reasons
+    # for the risk-coverage curve: right if answered, i.e. answerable and, when it was answered, no fact missing
+    row["right_if_answered"] = bool(case.answerable and (answer["refused"] or (row.get("fact_recall") if row.get("fact_recall") is not None else 1.0) >= 1.0))
     return row
+
+
+def risk_coverage_of(rows: list[dict]) -> dict | None:
+    """The risk-coverage curve of the run by the gate's probability (questions answered against the share of
+    the answered that were answerable and right; a refused answerable question counts as right had it been
+    answered), and the point where the gate's threshold sits."""
+    from assistant.answering.gate import risk_coverage
+
+    scored = [(r["gate_probability"], r["right_if_answered"]) for r in rows if r.get("gate_probability") is not None]
+    if not scored:
+        return None
+    threshold = next((r["gate_threshold"] for r in rows if r.get("gate_threshold") is not None), 0.0)
+    answered = [right for p, right in scored if p >= threshold]
+    return {"curve": risk_coverage(scored), "threshold": threshold,
+            "point": {"coverage": round(len(answered) / len(scored), 4),
+                      "accuracy": round(sum(answered) / len(answered), 4) if answered else None}}
 
 
 def draft_scores(draft: str, check: dict, retrieved_texts: list[str], scorer: SupportScorer) -> dict:
@@ -331,7 +351,8 @@ def run_eval(settings, datasets: list[Path], out_dir: Path, backend: str | None 
         "summary": summary, "splits": splits, "by_dataset": by_dataset, "judge": judge_figures,
         "calibration": calibrate(ROOT / "evals" / "labels"),
         "gates": {"split": gated, "thresholds": gates, "missed": check_gates(splits.get(gated, summary), gates)},
-        "answer_gate": answer_gate_figures(settings),
+        "answer_gate": answer_gate_figures(settings), "risk_coverage": risk_coverage_of(rows),
+        "by_kind": {kind: summarise([r for r in rows if r["kind"] == kind]) for kind in sorted({r["kind"] for r in rows})},
         "comparison": compare(rows, summary, old) if old else None, "cases": rows,
     }
     out_dir = Path(out_dir)
@@ -353,7 +374,7 @@ def answer_gate_figures(settings) -> dict | None:
         return None
     rows = gates.read_rows(data)
     return {"data": str(data), "rows": len(rows), "budget": settings.refusal_budget,
-            "ablation": gates.ablation(rows, settings.refusal_budget)}
+            "ablation": gates.ablation(rows, settings.refusal_budget, settings.wrong_answer_cost)}
 
 
 def terminal_summary(report: dict, out_dir: Path) -> str:
@@ -373,6 +394,18 @@ def terminal_summary(report: dict, out_dir: Path) -> str:
         lines.append(f"  {split} split ({sp['cases']['total']} cases): " + ", ".join(
             f"{name} {sp[name]['mean']:.3f}" for name in ("hit", "fact_recall", "answerable_refused", "unanswerable_refused")
             if sp[name]["mean"] is not None))
+    for kind, ks in (report.get("by_kind") or {}).items():
+        shown = [f"{n} {ks[n]['mean']:.3f}" for n in ("fact_recall", "answerable_refused", "unanswerable_refused", "groundedness")
+                 if ks.get(n, {}).get("mean") is not None]
+        lines.append(f"kind {kind} ({ks['cases']['total']} cases): " + ", ".join(shown))
+    rc = report.get("risk_coverage")
+    if rc:
+        from assistant.answering.gate import curve_table
+
+        point = rc["point"]
+        lines.append(f"risk-coverage (all cases, by the gate's probability): at its threshold {rc['threshold']:.3f}, "
+                     f"{point['coverage']:.1%} answered, {point['accuracy'] if point['accuracy'] is None else format(point['accuracy'], '.1%')} of those right")
+        lines.append(curve_table(rc["curve"], rc["threshold"]))
     if report.get("answer_gate"):
         from assistant.answering.gate import ablation_table
 

@@ -12,12 +12,24 @@ follow-ups brought subjects of its own and cost a second model call before the f
 
 from __future__ import annotations
 
+import re
+
 from assistant.language import ANAPHORA, FOLLOW_UP_LEAD, POSSESSIVE_PRONOUN, SUBJECT_PRONOUN, question_terms, subject_of
+
+_CLAUSE = re.compile(r"\s*(?:[,;]|\band\b)\s*", re.I)
 
 
 def is_follow_up(question: str) -> bool:
-    """It points back ("it", "they", "and ...") or names nothing of its own ("Why?")."""
-    return bool(ANAPHORA.search(question) or FOLLOW_UP_LEAD.search(question) or not question_terms(question))
+    """It opens with "and ...", names nothing of its own ("Why?"), or points back ("it", "they") to nothing it
+    names itself: a pronoun after a clause that names its own subject ("What was Operation Rescript and who
+    ran it?") points inside the question, so that question stands on its own."""
+    if FOLLOW_UP_LEAD.search(question) or not question_terms(question):
+        return True
+    pronoun = ANAPHORA.search(question)
+    if not pronoun:
+        return False
+    first_clause = _CLAUSE.split(question[:pronoun.start()], maxsplit=1)
+    return not (len(first_clause) == 2 and question_terms(first_clause[0]))
 
 
 def needs_context(question: str, history: list) -> bool:

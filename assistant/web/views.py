@@ -60,11 +60,21 @@ def _passages(answer: dict, anchor: str | None) -> str:
 
 
 def _badge(answer: dict) -> str:
+    """Two things a trainee must not confuse: whether each sentence is backed by its source (the support check),
+    and how sure the assistant is that the sources answer this question at all (the gate's probability)."""
+    sure = (answer.get("gate") or {}).get("probability")
     if answer["refused"]:
-        return "<p>No sources: the question is outside what the doctrine sources cover.</p>"
+        if answer.get("partial"):
+            return ('<p class="badge refused">Not answered: the sources do not hold what was asked. '
+                    'The passage below is what they do say about it.</p>')
+        return '<p class="badge refused">Not answered: the question is outside what the doctrine sources cover.</p>'
     supported = len(_cited(answer))
     total = supported + len(answer.get("unsupported") or [])
-    return f'<p class="badge">{supported} of {total} sentences supported (grounding {answer["grounding"]:.2f})</p>'
+    backed = f"{supported} of {total} sentences backed by their source" + (
+        f" ({total - supported} left out: no source backs them)" if total > supported else "")
+    answers = "" if sure is None else (f'<br><span class="sure">How sure the assistant is that the sources answer this '
+                                       f'question: {sure:.0%}</span>')
+    return f'<p class="badge">{backed}{answers}</p>'
 
 
 def render_answer(answer: dict, turn: int) -> str:
@@ -88,7 +98,7 @@ def render_sources(answers: dict) -> str:
     for turn in sorted(answers, key=int, reverse=True):
         a = answers[turn]
         parts.append(f'<section class="answer-block" id="a{turn}"><h4>{html.escape(a.get("question") or "")}</h4>'
-                     f'{_badge(a)}{_passages(a, f"a{turn}") if not a["refused"] else ""}</section>')
+                     f'{_badge(a)}{_passages(a, f"a{turn}") if a["citations"] else ""}</section>')
     return "\n".join(parts)
 
 
