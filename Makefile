@@ -5,7 +5,7 @@ PIP     := $(VENV)/bin/pip -q --disable-pip-version-check
 STAMP   := $(VENV)/.installed
 CIMIC   := $(VENV)/bin/cimic
 
-.PHONY: run test eval setup index model browser postgres bench bench-answer bench-serve clean
+.PHONY: run test test-fast eval setup index model browser postgres bench bench-answer bench-serve clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,9 @@ run: index model
 
 test: $(STAMP) model browser postgres
 	$(PY) -m pytest
+
+test-fast: $(STAMP) model                         ## the fast tier: no real LLM, server, browser or database server
+	$(PY) -m pytest -m "not slow"
 
 eval: index model                                 ## the whole gold set on the local model; report under evals/reports/
 	$(CIMIC) eval --backend local

@@ -248,6 +248,7 @@ def definition_words() -> frozenset[str]:
 # a follow-up points back ("it", "they", "the same") or opens with "and ..." ("and how many soldiers?")
 ANAPHORA = re.compile(r"\b(it|its|they|them|their|this|that|these|those|he|she|his|her|there|the same|such)\b", re.I)
 FOLLOW_UP_LEAD = re.compile(r"^\W*(and|but|so|also|what about|how about)\b", re.I)
+CLAUSE_BREAK = re.compile(r"\s*(?:[,;]|\band\b)\s*", re.I)  # where a question's first clause ends ("X and who ran it")
 # the pronoun a follow-up's subject replaces ("was it carried out"), but not one that a definition follows
 # ("it is a ..."), and the possessive that becomes the subject's ("its aim" -> "Operation Rescript's aim")
 SUBJECT_PRONOUN = re.compile(r"\b(it|they|this|that|these|those|he|she)\b(?!\s+(is|was)\s+(?:not\s+)?(?:a|an|the)\b)", re.I)

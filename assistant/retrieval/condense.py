@@ -12,11 +12,8 @@ follow-ups brought subjects of its own and cost a second model call before the f
 
 from __future__ import annotations
 
-import re
 
-from assistant.language import ANAPHORA, FOLLOW_UP_LEAD, POSSESSIVE_PRONOUN, SUBJECT_PRONOUN, question_terms, subject_of
-
-_CLAUSE = re.compile(r"\s*(?:[,;]|\band\b)\s*", re.I)
+from assistant.language import ANAPHORA, CLAUSE_BREAK, FOLLOW_UP_LEAD, POSSESSIVE_PRONOUN, SUBJECT_PRONOUN, question_terms, subject_of
 
 
 def is_follow_up(question: str) -> bool:
@@ -28,7 +25,7 @@ def is_follow_up(question: str) -> bool:
     pronoun = ANAPHORA.search(question)
     if not pronoun:
         return False
-    first_clause = _CLAUSE.split(question[:pronoun.start()], maxsplit=1)
+    first_clause = CLAUSE_BREAK.split(question[:pronoun.start()], maxsplit=1)
     return not (len(first_clause) == 2 and question_terms(first_clause[0]))
 
 
