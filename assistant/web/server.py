@@ -17,6 +17,7 @@ def create_app(settings=None, assistant=None):
 
     from assistant.web.api import build_api
     from assistant.web.auth import Auth
+    from assistant.web.chat_service import ChatService
     from assistant.answering.pipeline import build_assistant
     from assistant.config import Settings
     from assistant.userdata.conversations import ConversationStore
@@ -46,12 +47,13 @@ def create_app(settings=None, assistant=None):
     conversations = ConversationStore(settings.feedback_db)
     coach = Coach(assistant.chat_model, assistant.scorer) if assistant.chat_model is not None else None
     tutor = Tutor(QuestionBank(assistant.retriever), settings.feedback_db, coach, Grader(assistant.chat_model if settings.practice_model_reading else None))
-    api = build_api(assistant, entries, settings, feedback, auth, evals, library, conversations, tutor)
+    chat = ChatService(assistant, conversations)  # one for the API, the page and the embed view
+    api = build_api(assistant, entries, settings, feedback, auth, evals, library, conversations, tutor, chat=chat)
     page = dict(css=CSS, max_file_size=int(settings.max_file_mb * 2**20), footer_links=["settings"])
-    api = gr.mount_gradio_app(api, build_ui(assistant, entries, feedback, auth, embed=True, conversations=conversations),
-                              path="/embed", **page)
+    api = gr.mount_gradio_app(api, build_ui(assistant, entries, feedback, auth, embed=True, conversations=conversations,
+                                            chat=chat), path="/embed", **page)
     return gr.mount_gradio_app(api, build_ui(assistant, entries, feedback, auth, evals=evals, library=library,
-                                             conversations=conversations, tutor=tutor), path="/", **page)
+                                             conversations=conversations, tutor=tutor, chat=chat), path="/", **page)
 
 
 def serve(settings, host: str | None = None, port: int | None = None) -> None:

@@ -1,0 +1,45 @@
+"""What the routers share: the services they reach (`Services`, kept on `app.state.services` by
+`build_api`), the signed-in user the guard identified, the owner of what a request reads and writes, and
+the instructor check. Leaves out: the routes themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+CLIENT_HEADER = "x-cimic-client"
+
+
+@dataclass
+class Services:
+    """Everything the routes answer from, built once by the server."""
+
+    assistant: Any
+    glossary: list
+    settings: Any
+    feedback: Any
+    auth: Any
+    chat: Any  # web.chat_service.ChatService
+    evals: Any = None
+    library: Any = None
+    tutor: Any = None
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def user_name(request: Request) -> str:
+    return request.state.user.name
+
+
+def instructor(request: Request, what: str = "an evaluation"):
+    """The signed-in user if an instructor (the guard identified the user already); NotAllowed otherwise."""
+    return services(request).auth.allow(request.state.user, instructor=True, what=what)
+
+
+def owner(request: Request, needed: bool = True) -> str | None:
+    """Whose conversations and practice this request reads and writes: the login name or the client's id."""
+    return services(request).chat.owner(request.state.user.name, request.headers.get(CLIENT_HEADER), needed)

@@ -1,0 +1,71 @@
+"""The documents (instructors; `ingest/library.py`): POST/GET /api/documents, GET|PATCH|DELETE
+/api/documents/{doc_id}, GET /api/index/status. Uploads are checked at once and indexed in the background."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from assistant.web.routes.common import instructor, services, user_name
+
+router = APIRouter()
+WHAT = "managing documents"
+
+
+class DocumentPatch(BaseModel):
+    model_config = {"extra": "forbid"}
+    title: str | None = Field(None, max_length=300)
+    author: str | None = Field(None, max_length=300)
+    publisher: str | None = Field(None, max_length=300)
+    date: str | None = Field(None, max_length=300)
+    kind: str | None = Field(None, max_length=300)
+
+
+@router.post("/api/documents", status_code=202)
+async def upload_document(request: Request, file: UploadFile = File(...), title: str = Form(""), author: str = Form(""),
+                          publisher: str = Form(""), date: str = Form(""), kind: str = Form(""),
+                          replace: bool = Form(False)):
+    """Upload a document (instructors): checked at once (4xx with the reason, nothing written), then
+    indexed in the background; `GET /api/index/status` follows the job."""
+    instructor(request, WHAT)
+    data = await file.read()
+    fields = {k: v for k, v in dict(title=title, author=author, publisher=publisher, date=date, kind=kind).items() if v}
+    return await run_in_threadpool(services(request).library.upload, file.filename or "", data, fields, replace,
+                                   user_name(request))
+
+
+@router.get("/api/documents")
+async def list_documents(request: Request):
+    """What is indexed: each document's title, kind, pages, chunks and when it was indexed, and the files skipped."""
+    instructor(request, WHAT)
+    return await run_in_threadpool(services(request).library.documents)
+
+
+@router.get("/api/documents/{doc_id}")
+async def get_document(doc_id: str, request: Request):
+    """One document and its chunks as the assistant sees them (section, page, text)."""
+    instructor(request, WHAT)
+    return await run_in_threadpool(services(request).library.document, doc_id)
+
+
+@router.patch("/api/documents/{doc_id}", status_code=202)
+async def edit_document(doc_id: str, req: DocumentPatch, request: Request):
+    """Change a document's title, author, publisher, date or kind (re-indexed in the background)."""
+    instructor(request, WHAT)
+    return await run_in_threadpool(services(request).library.edit, doc_id, req.model_dump(exclude_unset=True),
+                                   user_name(request))
+
+
+@router.delete("/api/documents/{doc_id}", status_code=202)
+async def delete_document(doc_id: str, request: Request):
+    """Remove a document from the index; its file is moved to knowledge/.trash/."""
+    instructor(request, WHAT)
+    return await run_in_threadpool(services(request).library.delete, doc_id, user_name(request))
+
+
+@router.get("/api/index/status")
+async def index_status(request: Request):
+    """idle, or indexing with the running job's progress; queued and recent document jobs."""
+    instructor(request, WHAT)
+    return services(request).library.status()

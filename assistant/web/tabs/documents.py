@@ -1,0 +1,103 @@
+"""The Documents tab (instructors): upload files with their metadata, follow the indexing jobs, list the
+documents, preview one's chunks, edit its entry or delete it (`ingest/library.py`)."""
+
+from pathlib import Path
+
+import gradio as gr
+
+from assistant.errors import AssistantError
+from assistant.web.tabs.common import Page, open_tab
+from assistant.web.views import render_chunks, render_documents, render_jobs
+
+DOCUMENT_TYPES = [".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm"]
+WHAT = "managing documents"
+
+
+def documents_tab(page: Page) -> None:
+    library = page.library
+
+    def upload_documents(files, title, author, publisher, date, kind, replace, user=None):
+        if not files:
+            raise gr.Error("Drop one or more files first (txt, md, pdf, docx, html).")
+        fields = {"author": author, "publisher": publisher, "date": date, "kind": kind}
+        if len(files) == 1:
+            fields["title"] = title  # one title cannot name several files: theirs come from their own metadata
+        lines = []
+        for f in files:
+            path = Path(f if isinstance(f, str) else f.name)
+            try:
+                library.upload(path.name, path.read_bytes(), {k: v for k, v in fields.items() if v}, bool(replace), user.name)
+                lines.append(f"- {path.name}: checked, queued for indexing")
+            except AssistantError as exc:
+                lines.append(f"- {path.name}: refused: {exc.message}")
+        return "\n".join(lines), None
+
+    def follow_documents(known, request: gr.Request):
+        """Every second while the tab is open: the progress, and the table and picker when a job ended."""
+        if not page.instructor(request):
+            return gr.update(), gr.update(), gr.update(), known
+        status = library.status()
+        ended = [j["id"] for j in status["recent"]]
+        if ended == known:
+            return render_jobs(status), gr.update(), gr.update(), known
+        listing = library.documents()
+        choices = [(f"{d['title']} ({d['file']})", d["doc_id"]) for d in listing["documents"] if d["editable"]]
+        return render_jobs(status), render_documents(listing), gr.update(choices=choices), ended
+
+    def preview_document(doc_id, user=None):
+        if not doc_id:
+            return "", "", "", "", "", ""
+        doc = library.document(doc_id)
+        return render_chunks(doc), doc["title"], doc.get("author") or "", doc.get("publisher") or "", doc.get("date") or "", doc["kind"]
+
+    def save_document(doc_id, title, author, publisher, date, kind, user=None):
+        if not doc_id:
+            raise gr.Error("Pick a document first.")
+        library.edit(doc_id, {"title": title, "author": author, "publisher": publisher, "date": date, "kind": kind}, user.name)
+        return "Saved; the document is being re-indexed."
+
+    def delete_document(doc_id, user=None):
+        if not doc_id:
+            raise gr.Error("Pick a document first.")
+        library.delete(doc_id, user.name)
+        return "Deleted; its chunks are leaving the index and its file goes to knowledge/.trash/."
+
+    with gr.Tab("Documents", visible=False) as tab:
+        gr.Markdown("Upload documents to the knowledge folder; they are indexed in the background and "
+                    "answered from as soon as their job ends. Deleted documents' files go to `knowledge/.trash/`.")
+        files = gr.File(file_count="multiple", file_types=DOCUMENT_TYPES, label="Drop files here (txt, md, pdf, docx, html)",
+                        elem_id="doc-files")
+        with gr.Row():
+            d_title = gr.Textbox(label="Title (one file; empty: the file's own)", elem_id="doc-title", max_lines=1)
+            d_author = gr.Textbox(label="Author", elem_id="doc-author", max_lines=1)
+            d_publisher = gr.Textbox(label="Publisher", elem_id="doc-publisher", max_lines=1)
+            d_date = gr.Textbox(label="Date", elem_id="doc-date", max_lines=1)
+            d_kind = gr.Textbox(label="Kind", placeholder="e.g. doctrine, report", elem_id="doc-kind", max_lines=1)
+        d_replace = gr.Checkbox(label="Replace a document of the same name", elem_id="doc-replace")
+        upload = gr.Button("Upload and index", variant="primary", elem_id="doc-upload")
+        uploaded = gr.Markdown(elem_id="doc-upload-status")
+        progress = gr.HTML(elem_id="index-status")
+        table = gr.HTML(elem_id="documents")
+        gr.Markdown("### Edit, delete or preview a document")
+        pick_doc = gr.Dropdown([], label="Document", elem_id="doc-pick")
+        with gr.Row():
+            e_title = gr.Textbox(label="Title", elem_id="edit-title", max_lines=1)
+            e_author = gr.Textbox(label="Author", elem_id="edit-author", max_lines=1)
+            e_publisher = gr.Textbox(label="Publisher", elem_id="edit-publisher", max_lines=1)
+            e_date = gr.Textbox(label="Date", elem_id="edit-date", max_lines=1)
+            e_kind = gr.Textbox(label="Kind", elem_id="edit-kind", max_lines=1)
+        with gr.Row():
+            save = gr.Button("Save changes", elem_id="doc-save")
+            drop = gr.Button("Delete document", variant="stop", elem_id="doc-delete")
+        edited = gr.Markdown(elem_id="doc-edit-status")
+        chunks = gr.HTML(elem_id="doc-preview")
+        seen = gr.State(None)
+        upload.click(page.guarded(WHAT, upload_documents),
+                     [files, d_title, d_author, d_publisher, d_date, d_kind, d_replace], [uploaded, files])
+        doc_timer = gr.Timer(1.0, active=False)
+        tab.select(open_tab(page), None, doc_timer)
+        doc_timer.tick(follow_documents, seen, [progress, table, pick_doc, seen], concurrency_limit=None)
+        pick_doc.input(page.guarded(WHAT, preview_document), pick_doc, [chunks, e_title, e_author, e_publisher, e_date, e_kind])
+        save.click(page.guarded(WHAT, save_document), [pick_doc, e_title, e_author, e_publisher, e_date, e_kind], edited)
+        drop.click(page.guarded(WHAT, delete_document), pick_doc, edited)
+    page.instructor_tabs.append(tab)
