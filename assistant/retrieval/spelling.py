@@ -1,0 +1,62 @@
+"""Misspelt question words corrected against the words the sources use.
+
+"requirments" becomes "requirements" when the sources use that word and it is close enough (rapidfuzz
+ratio >= 85 against the source words with the same first letter). The words the sources use are counted
+per chunk and updated by what an ingest removed and added, so a refresh after a small ingest costs
+little. Leaves out: corrections across word boundaries ("civilmilitary"), words of fewer than 5 letters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Iterable
+
+from assistant.documents import Chunk
+from assistant.language import words
+
+
+class SpellingCorrector:
+    """The words the sources use (`surface`) and `correct`, which puts them in place of misspelt ones."""
+
+    def __init__(self):
+        self._counts: Counter = Counter()  # per word: the chunks that use it (text, title, section or term)
+        self.surface: frozenset[str] = frozenset()
+        self._by_initial: dict[str, list[str]] = {}
+
+    def update(self, gone: Iterable[Chunk], came: Iterable[Chunk]) -> None:
+        """Count out the chunks that left (or changed) and count in those that came."""
+        for c in gone:
+            self._counts.subtract(set(surface_words(c)))
+        for c in came:
+            self._counts.update(set(surface_words(c)))
+        for key in [k for k, n in self._counts.items() if n <= 0]:
+            del self._counts[key]
+        self.surface = frozenset(self._counts)
+        by_initial: dict[str, list[str]] = {}
+        for w in self.surface:
+            if w.isalpha() and len(w) >= 4:
+                by_initial.setdefault(w[0], []).append(w)
+        self._by_initial = by_initial
+
+    def correct(self, query: str) -> str:
+        """The query with its misspelt words ("requirments") replaced by the closest word the sources use
+        ("requirements"), when one is close enough (rapidfuzz ratio >= 85); words the sources use, English
+        words simplemma knows, short words and numbers are left as they are."""
+        import simplemma
+        from rapidfuzz import fuzz, process
+
+        def fix(m):
+            w = m.group()
+            low = w.lower()
+            if len(low) < 5 or not low.isalpha() or low in self.surface or simplemma.is_known(low, lang="en"):
+                return w
+            best = process.extractOne(low, self._by_initial.get(low[0], ()), scorer=fuzz.ratio, score_cutoff=85)
+            return best[0] if best else w
+
+        return re.sub(r"[A-Za-z]+", fix, query)
+
+
+def surface_words(c: Chunk) -> list[str]:
+    """The words of a chunk as written: its text, title, section and term."""
+    return words(" ".join(filter(None, (c.text, c.title, c.section, c.term))))
