@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 def _project_root() -> Path:
@@ -68,6 +68,23 @@ class Settings(BaseSettings):
     instructors: str = Field("", description="comma-separated users who may open the review and evaluation tabs")
     eval_datasets: str = Field("", description="comma-separated dataset files the Evaluation tab offers beside evals/datasets/")
     eval_reports_dir: Path = Field(ROOT / "evals" / "reports", description="where evaluation runs and their reports are kept")
+    data_dir: Path = Field(default_factory=lambda: Path.cwd() / "var",
+                           description="the server's own files (the feedback spool); relative to the working directory; "
+                                       "never inside the installed package")
+    allowed_hosts: str = Field("", description="comma-separated Host names the server answers to ('*': any); unset: any, "
+                               "except on an anonymous server bound beyond localhost (localhost names only)")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir_outside_the_package(cls, value: Path) -> Path:
+        value = value if value.is_absolute() else Path.cwd() / value
+        package = Path(__file__).resolve().parent
+        if value.resolve() == package or package in value.resolve().parents:
+            from assistant.errors import ConfigError
+
+            raise ConfigError(f"CIMIC_DATA_DIR {value} is inside the installed package ({package}); "
+                              "point it at a writable folder of its own, e.g. var/ under the working directory")
+        return value
 
     def gate_off_signals(self) -> set[str]:
         return {s.strip() for s in self.gate_off.split(",") if s.strip()}

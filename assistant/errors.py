@@ -104,3 +104,30 @@ class InvalidUpload(AssistantError):
     def __init__(self, message: str, status: int = 422):
         super().__init__(message)
         self.status = status
+
+
+class InvalidText(AssistantError):
+    """A text field holding what is not text that can be stored: an unpaired surrogate or a NUL byte.
+    `field` names it."""
+
+    status = 422
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
+
+
+class TooManyAttempts(AssistantError):
+    """Too many failed logins for a user name or from a client address: wait `retry_after` seconds."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class HostNotAllowed(AssistantError):
+    """A request whose Host header is not one of the names this server answers to (CIMIC_ALLOWED_HOSTS)."""
+
+    status = 400

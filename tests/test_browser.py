@@ -214,10 +214,16 @@ def test_markup_from_documents_and_questions_stays_inert(site, page):
     assert page.dialogs == []
 
 
-@pytest.mark.parametrize("question,message", [("   \u200b  ", "empty"), ("x" * 2500, "limit")])
+@pytest.mark.parametrize("question,message", [("   \u200b  ", "empty"), ("x" * 2500, "limit"),
+                                              ("what is cimic \x00", "the question holds a NUL byte"),
+                                              ("what is cimic \ud800", "not valid text")])
 def test_bad_input_in_the_page_shows_the_reason(site, page, question, message):
     page.goto(site["url"])
-    page.locator("#question textarea").fill(question)
+    if "\ud800" in question:  # typed by a script: Playwright's own channel would make the lone surrogate U+FFFD
+        page.locator("#question textarea").evaluate(
+            "(el) => { el.value = 'what is cimic \\ud800'; el.dispatchEvent(new Event('input', {bubbles: true})); }")
+    else:
+        page.locator("#question textarea").fill(question)
     page.locator("#ask").click()
     page.get_by_text(message, exact=False).first.wait_for(timeout=30_000)
     assert "Traceback" not in page.content() and "went wrong" not in page.content()

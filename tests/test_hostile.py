@@ -42,7 +42,9 @@ def test_malformed_gradio_calls_get_a_short_answer_and_leave_no_traceback(server
 
 
 @pytest.mark.parametrize("body,status,needle", [
-    ({"question": "\x00\x01\x02\x7f"}, 422, "empty"),
+    ({"question": "\x01\x02\x7f"}, 422, "empty"),
+    ({"question": "\x00\x01\x02\x7f"}, 422, "the question holds a NUL byte"),
+    ({"question": "What is CMI?\u202e\u2066 with bidi marks \u0000 and a NUL"}, 422, "the question holds a NUL byte"),
     ({"question": "\u200b\u200c\u200d\ufeff"}, 422, "empty"),
     ({"question": "x" * 20_000}, 422, "limit"),
     ({"question": {"text": "What is CMI?"}}, 422, "question"),
@@ -63,7 +65,7 @@ def test_malformed_bodies_get_a_clear_4xx(server):
 
 @pytest.mark.parametrize("body", [
     {"question": "Что такое CIMIC? 什么是 CMI? ¿Qué es la cooperación cívico-militar? What is CMI?"},
-    {"question": "What is CMI?\u202e\u2066 with bidi marks \u0000 and a NUL"},
+    {"question": "What is CMI?\u202e\u2066 with bidi marks and no NUL"},
     {"question": "Under which procedure was it carried out?",
      "history": [["What was Operation Rescript?", "Operation Rescript was launched in March 2020. [1]"]] * 500},
 ])
@@ -75,6 +77,30 @@ def test_odd_but_valid_questions_get_a_bounded_answer(server, body):
     a = r.json()
     assert a["refused"] or (a["citations"] and len(a["answer"]) < 3000)
     assert httpx.get(f"{server[0]}/api/health").json()["status"] == "ok"
+
+
+def test_unpaired_surrogates_and_nul_bytes_are_refused_by_name_and_log_no_traceback(server):
+    """Issue 30: a lone surrogate in a question gave a plain-text 500 and a traceback, and the stream stopped with
+    neither an answer nor an error line; a NUL byte in a comment was spooled for ever on PostgreSQL."""
+    url, _, log = server
+    before = log.read_bytes()
+    client = {"content-type": "application/json", "x-cimic-client": "hostile-tester-1"}
+    for body, field in [(b'{"question": "what is cimic \\ud800"}', "question"),
+                        (b'{"question": "what is cimic \\u0000"}', "question"),
+                        (b'{"question": "and then?", "history": [["what is cimic \\udfff", null]]}', "history"),
+                        (b'{"rating": "down", "question": "q", "answer": "a", "comment": "x \\u0000 y"}', "comment"),
+                        (b'{"text": "an answer \\ud800"}', "text")]:
+        path = "/api/feedback" if b"rating" in body else "/api/practice/x/answer" if b"text" in body else "/api/ask"
+        for where in ([path, "/api/ask/stream"] if path == "/api/ask" else [path]):
+            r = httpx.post(f"{url}{where}", content=body, headers=client, timeout=30)
+            assert r.status_code == 422 and f"the {field}" in r.json()["error"], (where, body, r.text)
+    assert httpx.get(f"{url}/api/conversations", headers=client, timeout=30).json()["conversations"] == []
+    with httpx.stream("POST", f"{url}/api/ask/stream", json={"question": "What was Operation Rescript?"},
+                      headers=client, timeout=60) as r:
+        events = [json.loads(line) for line in r.iter_lines() if line.strip()]
+    assert events[-1]["type"] == "answer"
+    time.sleep(0.5)
+    assert "Traceback" not in log.read_bytes()[len(before):].decode("utf-8", "replace")
 
 
 def test_bounded_load_no_errors_and_flat_memory(server):
@@ -166,3 +192,36 @@ def test_injection_in_a_document_is_cited_not_obeyed(tmp_path, embedder):
     first = assistant.ask("What does the Zyxwv liaison cell keep?")
     assert not first.refused and "roster" in first.answer
     assert any(c.doc_id.startswith("zyxwv") or "Zyxwv" in c.title or "Zyxwv" in c.text for c in first.citations)
+
+
+def test_three_hundred_wrong_passwords_are_throttled(tmp_path):
+    """Issue 30: 300 wrong passwords in 0.4 s were all answered 401. The back-off doubles from 1 s after five free
+    failures, so however long the 300 attempts take (t seconds), at most 5 + 1 + log2(t + 1) of them are counted
+    and answered 401; the rest get 429 with Retry-After. (The exact back-off, per user name and per address, is
+    tested with an injected clock in test_web_edge.py.)"""
+    import math
+
+    env = indexed_env(tmp_path, CIMIC_AUTH="alice:right,bob:other")
+    url, service = cimic_server(env)
+    with service:
+        t0 = time.monotonic()
+        codes = [httpx.get(f"{url}/api/glossary", auth=("alice", f"guess{i}"), timeout=30) for i in range(300)]
+        elapsed = time.monotonic() - t0
+        unauthorised = sum(r.status_code == 401 for r in codes)
+        assert unauthorised <= 6 + math.log2(elapsed + 1), (unauthorised, elapsed)
+        throttled = [r for r in codes if r.status_code == 429]
+        assert len(throttled) + unauthorised == 300
+        assert all(int(r.headers["retry-after"]) >= 1 and "too many failed logins" in r.json()["error"] for r in throttled)
+        assert httpx.get(f"{url}/api/glossary", auth=("bob", "other"), timeout=30).status_code == 200  # bob is not held up
+
+
+def test_an_anonymous_server_bound_beyond_localhost_answers_localhost_names_only(tmp_path):
+    """Issue 30: an anonymous server answered any Host header (DNS rebinding reached it)."""
+    env = indexed_env(tmp_path, CIMIC_HOST="0.0.0.0")
+    url, service = cimic_server(env)  # reached as 127.0.0.1: a localhost name
+    with service:
+        assert httpx.get(f"{url}/api/health", timeout=30).status_code == 200
+        assert httpx.get(f"{url}/api/health", headers={"host": "localhost"}, timeout=30).status_code == 200
+        rebound = httpx.post(f"{url}/api/ask", json={"question": "What is CMI?"}, headers={"host": "evil.example"}, timeout=30)
+        assert rebound.status_code == 400 and "CIMIC_ALLOWED_HOSTS" in rebound.json()["error"]
+        assert httpx.get(f"{url}/", headers={"host": "evil.example:7860"}, timeout=30).status_code == 400

@@ -1,9 +1,13 @@
 """Thumbs and comments on answers, stored with the question, the answer, its citations and a timestamp.
 
-SQLite by default (`CIMIC_FEEDBACK_DB`), any SQLAlchemy URL (PostgreSQL for several replicas). A
+SQLite by default (`CIMIC_FEEDBACK_DB`), any SQLAlchemy URL (PostgreSQL for several replicas). Every text
+is checked before anything is written (`fields.check_text`: no unpaired surrogate, no NUL byte). A
 write that meets a locked database waits for it (busy timeout, then retries); if the database stays
-unavailable the entry is appended to a spool file beside it and written on the next successful
-write, so that a trainee's feedback is never lost. Leaves out: editing or deleting feedback.
+unavailable the entry is appended to a spool file and written on the next successful write, so that a
+trainee's feedback is never lost. The spool lives in `spool_dir` (the server passes CIMIC_DATA_DIR), else
+beside a SQLite file, else in `var/` under the working directory, never in the package. An entry the
+database refuses for its content (not for being busy) goes at once to the `.rejected.jsonl` file beside the
+spool, and the entries behind it are written. Leaves out: editing or deleting feedback.
 """
 
 from __future__ import annotations
@@ -12,14 +16,15 @@ import csv
 import json
 import logging
 import math
+import os
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from assistant.config import ROOT
 from assistant.errors import ConfigError, InvalidFeedback
+from assistant.userdata.fields import check_text
 from assistant.userdata.spreadsheet import inert_cell
 
 log = logging.getLogger("cimic")
@@ -46,9 +51,8 @@ class Feedback:
             raise InvalidFeedback("feedback needs the question and the answer it is about")
         if len(self.comment or "") > MAX_COMMENT_CHARS:
             raise InvalidFeedback(f"the comment is {len(self.comment):,} characters; the limit is {MAX_COMMENT_CHARS:,}")
-        for name in ("question", "answer", "comment", "backend", "user"):
-            _check_text(name, getattr(self, name) or "")
-        _check_text("citations", json.dumps(self.citations, ensure_ascii=False))
+        for name in ("question", "answer", "comment", "backend", "user", "citations"):
+            check_text(name, getattr(self, name) or "", InvalidFeedback)
         if self.grounding is not None and not (isinstance(self.grounding, (int, float)) and math.isfinite(self.grounding)
                                                and 0 <= self.grounding <= 1):
             raise InvalidFeedback(f"grounding must be a number from 0 to 1, not {self.grounding!r}")
@@ -71,17 +75,18 @@ class Feedback:
                    grounding=answer.get("grounding"), user=user)
 
 
-def _check_text(name: str, value: str) -> None:
-    """Text that cannot be stored (a lone surrogate such as \\ud800 is not Unicode text) is refused up front."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidFeedback(f"the {name} holds a character that is not valid text ({value[exc.start]!r} at "
-                              f"position {exc.start}); remove it and send again") from exc
+def refused_for_content(exc: BaseException) -> bool:
+    """Whether the database refused a row for what it holds (it will refuse it again), rather than for being
+    busy or unreachable (worth waiting for): a data or integrity error, or text the driver cannot send."""
+    from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
+
+    if isinstance(exc, (DataError, IntegrityError, ValueError, TypeError)):
+        return True
+    return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
 
 
 class FeedbackStore:
-    def __init__(self, url: str, busy_timeout_s: float = 10.0, retries: int = 3):
+    def __init__(self, url: str, busy_timeout_s: float = 10.0, retries: int = 3, spool_dir: Path | None = None):
         from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text
 
         from assistant.userdata.database import open_engine
@@ -103,7 +108,10 @@ class FeedbackStore:
             Column("grounding", Float),
             Column("user", String(200)),
         )
-        self._spool = db_file.with_name(db_file.name + ".spool.jsonl") if db_file else ROOT / "var" / "feedback.spool.jsonl"
+        name = f"{db_file.name}.spool.jsonl" if db_file else "feedback.spool.jsonl"
+        folder = Path(spool_dir) if spool_dir else db_file.parent if db_file else Path.cwd() / "var"
+        self._spool = folder / name
+        self._rejected = self._spool.with_name(self._spool.stem + ".rejected.jsonl")
         self._lock = threading.Lock()
         try:
             meta.create_all(self.engine)
@@ -117,20 +125,32 @@ class FeedbackStore:
 
         return safe_url(self.engine)
 
+    @property
+    def spool_path(self) -> Path:
+        return self._spool
+
     def add(self, fb: Feedback) -> str:
         """Store one entry. Returns "stored", or "spooled" when the database was unavailable and the entry
-        waits in the spool file for the next write."""
+        waits in the spool file for the next write. An entry the database refuses for its content is set
+        aside in the `.rejected.jsonl` file and refused (InvalidFeedback), never spooled."""
         row = fb.validated().row()
         for attempt in range(self.retries):
             try:
                 with self.engine.begin() as conn:
                     conn.execute(self.table.insert(), [row])
                 break
-            except Exception:  # noqa: BLE001 - locked or unreachable: wait and try again, then spool
+            except Exception as exc:  # noqa: BLE001 - locked or unreachable: wait and try again, then spool
+                if refused_for_content(exc):
+                    with self._lock:
+                        self._reject([json.dumps(row)])
+                    raise InvalidFeedback(f"the feedback database refused this entry for what it holds "
+                                          f"({exc.__class__.__name__}); it was set aside for the administrator") from exc
                 time.sleep(0.2 * (attempt + 1))
         else:
-            with self._lock, self._spool.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(row) + "\n")
+            with self._lock:
+                self._spool.parent.mkdir(parents=True, exist_ok=True)
+                with self._spool.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps(row) + "\n")
             return "spooled"
         try:  # this entry is stored: a spool that cannot be written now waits for the next write
             self._drain()
@@ -138,10 +158,18 @@ class FeedbackStore:
             log.warning("feedback spool %s could not be written yet; it is kept", self._spool)
         return "stored"
 
+    def _reject(self, lines: list[str]) -> None:
+        """Set entries aside for good (the caller holds the lock)."""
+        self._rejected.parent.mkdir(parents=True, exist_ok=True)
+        with self._rejected.open("a", encoding="utf-8") as f:
+            f.write("".join(line + "\n" for line in lines))
+        log.warning("%d feedback entries cannot be stored; moved to %s", len(lines), self._rejected)
+
     def _drain(self) -> None:
         """Write entries that were spooled while the database was unavailable. An entry that can never be
-        stored (it fails validation) is moved to a `.rejected.jsonl` file beside the spool, so that it
-        cannot block the others."""
+        stored (it fails validation, or the database refuses it for its content) is moved to the
+        `.rejected.jsonl` file at once, so that it cannot block the others; when the database is busy again,
+        the entries not yet written stay in the spool, in order."""
         if not self._spool.exists():
             return
         with self._lock:
@@ -154,17 +182,43 @@ class FeedbackStore:
                 try:
                     row = json.loads(line)
                     Feedback(**{**row, "citations": json.loads(row.get("citations") or "[]")}).validated()
-                    good.append(row)
+                    good.append((line, row))
                 except (ValueError, TypeError, InvalidFeedback):
                     bad.append(line)
             if bad:
-                with self._spool.with_name(self._spool.stem + ".rejected.jsonl").open("a", encoding="utf-8") as f:
-                    f.write("\n".join(bad) + "\n")
-                log.warning("%d spooled feedback entries cannot be stored; moved beside the spool", len(bad))
-            if good:
+                self._reject(bad)
+            try:
+                with self.engine.begin() as conn:  # the usual case: all of them at once
+                    if good:
+                        conn.execute(self.table.insert(), [row for _, row in good])
+                left = []
+            except Exception as exc:  # noqa: BLE001
+                if not refused_for_content(exc):
+                    left = [line for line, _ in good]  # busy again: the spool keeps them all
+                else:
+                    left = self._one_by_one(good)
+            self._rewrite(left)
+
+    def _one_by_one(self, entries: list[tuple[str, dict]]) -> list[str]:
+        """Each entry in its own transaction: those refused for their content are set aside; at the first
+        sign of a busy database, that entry and those behind it are returned, to stay in the spool."""
+        for i, (line, row) in enumerate(entries):
+            try:
                 with self.engine.begin() as conn:
-                    conn.execute(self.table.insert(), good)
+                    conn.execute(self.table.insert(), [row])
+            except Exception as exc:  # noqa: BLE001
+                if not refused_for_content(exc):
+                    return [line for line, _ in entries[i:]]
+                self._reject([line])
+        return []
+
+    def _rewrite(self, lines: list[str]) -> None:
+        if not lines:
             self._spool.unlink()
+            return
+        fresh = self._spool.with_name(self._spool.name + ".tmp")
+        fresh.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        os.replace(fresh, self._spool)
 
     def pending(self) -> int:
         return len(self._spool.read_text(encoding="utf-8").splitlines()) if self._spool.exists() else 0

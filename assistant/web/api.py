@@ -50,7 +50,7 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None, evals=
 
 def _error_answers(app) -> None:
     """Every error as `{"error": message}`: the project's own errors with their status, Starlette's (404, 405,
-    a body that is not JSON) and request validation (422, naming the field)."""
+    a body that is not JSON), request validation (422, naming the field) and any other failure (500)."""
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
     from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -67,6 +67,11 @@ def _error_answers(app) -> None:
         if exc.status_code == 400:
             detail = f"invalid request: the body could not be read as JSON in UTF-8 ({detail})"
         return JSONResponse({"error": detail}, exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def internal_error(_, exc: Exception):  # a bug: still an {"error"} answer (the log has the traceback)
+        return JSONResponse({"error": f"internal error ({exc.__class__.__name__}): the server could not answer this "
+                                      "request; its log has the details"}, 500)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_, exc: RequestValidationError):

@@ -4,8 +4,9 @@ history a question is asked with, and saving each answered turn.
 `ChatService(assistant, conversations)`: `owner(user_name, client_id)` names the owner (the login name, or
 the browser's or client's id; `owner_of`), `ask`/`stream` answer a question with the request's history or
 the saved conversation's and save the turn for its owner, and the conversation methods (`list`, `get`,
-`markdown`, `rename`, `delete`) always name their owner. Leaves out: HTTP and Gradio (the routes and the tabs
-translate errors), and answering itself (`answering.pipeline`).
+`markdown`, `rename`, `delete`) always name their owner. Every text that reaches the pipeline or the store
+is checked first (`userdata.fields`: no unpaired surrogate, no NUL byte). Leaves out: HTTP and Gradio (the
+routes and the tabs translate errors), and answering itself (`answering.pipeline`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Iterator
 
 from assistant.errors import InvalidQuestion
 from assistant.userdata.conversations import markdown, owner_of
+from assistant.userdata.fields import check_fields, check_text
 
 NO_OWNER = ("conversations are kept per user: sign in, or send an X-CIMIC-Client header (8 to 64 letters, digits, "
             "- or _) that names this browser or client")
@@ -54,6 +56,7 @@ class ChatService:
         """{"type": "token", "text"} while the answer is written, then {"type": "answer", "answer": the Answer
         as a dict, "conversation_id": where the turn was saved, or None when nothing is saved}. Bad input
         raises (an AssistantError) at the first step, before any event."""
+        check_fields({"question": question, "history": given_history or [], "conversation_id": conversation_id})
         chosen = self.pick(backend)
         history = self.history(who, conversation_id, given_history)
         for event in chosen.ask_stream(question, history):
@@ -84,13 +87,16 @@ class ChatService:
         return self.conversations.list(who) if who and self.conversations is not None else []
 
     def get(self, who: str, conversation_id: str) -> dict:
+        check_text("conversation_id", conversation_id)
         return self.conversations.get(who, conversation_id)
 
     def markdown(self, who: str, conversation_id: str) -> str:
         return markdown(self.get(who, conversation_id))
 
     def rename(self, who: str, conversation_id: str, title: str) -> None:
+        check_fields({"title": title, "conversation_id": conversation_id})
         self.conversations.rename(who, conversation_id, title)
 
     def delete(self, who: str, conversation_id: str) -> None:
+        check_text("conversation_id", conversation_id)
         self.conversations.delete(who, conversation_id)

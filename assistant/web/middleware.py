@@ -1,11 +1,14 @@
 """The HTTP rules the whole server follows, page and API alike, as middleware: `install(app, settings, auth)`.
 
-From the outside in: the body limit (`BodyLimit`: 413 over 256 KiB, chunked bodies included; an
-instructor's upload may be as large as a knowledge file), Gradio's malformed calls answered with a short
-400 (`GradioErrors`), CORS for CIMIC_ALLOWED_ORIGINS, and the guard: a refusal of state-changing requests
-sent by pages of other origins (a form posted cross-site carries the browser's saved login; JSON requests
-are stopped by CORS preflights, forms are not), the optional login (`auth.py`), and a Content-Security-Policy
-whose frame-ancestors allow only the allowed origins to embed the page. Leaves out: the routes (`routes/`).
+From the outside in: the allowed hosts (`AllowedHosts`: a request naming another Host gets 400, against DNS
+rebinding; CIMIC_ALLOWED_HOSTS, and by default on an anonymous server bound beyond localhost, localhost names
+only), the body limit (`BodyLimit`: 413 over 256 KiB, chunked bodies included; an instructor's upload may
+be as large as a knowledge file), Gradio's malformed calls answered with a short 400 (`GradioErrors`), CORS
+for CIMIC_ALLOWED_ORIGINS, and the guard: a refusal of state-changing requests sent by pages of other
+origins (a form posted cross-site carries the browser's saved login; JSON requests are stopped by CORS
+preflights, forms are not), the optional login (`auth.py`, throttled per user name and client address: 429
+with Retry-After), and a Content-Security-Policy whose frame-ancestors allow only the allowed origins to
+embed the page. Leaves out: the routes (`routes/`).
 """
 
 from __future__ import annotations
@@ -17,10 +20,62 @@ MAX_BODY_BYTES = 256 * 1024
 OPEN_PATHS = ("/api/health",)  # probes from a load balancer need no login
 UPLOAD_PATHS = ("/api/documents", "/gradio_api/upload")  # where an instructor's file may be larger than MAX_BODY_BYTES
 LOGIN_CHALLENGE = {"WWW-Authenticate": 'Basic realm="CIMIC doctrine assistant", charset="UTF-8"'}
+LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
 def origins(settings) -> list[str]:
     return [o.strip().rstrip("/") for o in (settings.allowed_origins or "").split(",") if o.strip()]
+
+
+def host_name(value: str) -> str:
+    """The name in a Host header or a CIMIC_ALLOWED_HOSTS entry: lower case, without the port or IPv6 brackets."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1:].split("]", 1)[0]
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def local(bind: str) -> bool:
+    """Whether a listening address is reachable from this machine only."""
+    return bind.strip().lower() in LOCAL_NAMES or bind.startswith("127.")
+
+
+def allowed_hosts(settings, anonymous: bool) -> list[str] | None:
+    """The host names the server answers to; None for any. CIMIC_ALLOWED_HOSTS when set ("*": any); else,
+    for an anonymous server bound beyond localhost (nothing else stands between a rebound DNS name and it),
+    the localhost names; else any (a login, or a server only this machine reaches)."""
+    listed = [host_name(h) for h in (settings.allowed_hosts or "").split(",") if h.strip()]
+    if listed:
+        return None if "*" in listed else listed
+    return list(LOCAL_NAMES) if anonymous and not local(settings.host) else None
+
+
+class AllowedHosts:
+    """ASGI middleware: a request whose Host header names none of `hosts` gets 400 with the reason (a page of
+    another site whose DNS name was rebound to this server's address sends its own name). An entry starting
+    with a dot also takes the names under it (".example.org")."""
+
+    def __init__(self, app, hosts: list[str]):
+        self.app = app
+        self.hosts = hosts
+
+    def allows(self, name: str) -> bool:
+        return any(name == h or (h.startswith(".") and (name.endswith(h) or name == h[1:])) for h in self.hosts)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        given = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+        if self.allows(host_name(given)):
+            return await self.app(scope, receive, send)
+        if scope["type"] == "websocket":
+            return await send({"type": "websocket.close", "code": 1008})
+        from assistant.errors import HostNotAllowed
+
+        refused = HostNotAllowed(f"this server does not answer to {repr(given) if given else 'no Host header'}: it "
+                                 f"answers to {', '.join(self.hosts)}. An administrator adds the names it is reached "
+                                 "by to CIMIC_ALLOWED_HOSTS (comma-separated)")
+        await json_error(send, refused.status, refused.message)
 
 
 class BodyLimit:
@@ -118,7 +173,7 @@ def guard(auth, allowed: list[str]):
     from fastapi import Request
     from fastapi.responses import JSONResponse
 
-    from assistant.errors import NotAuthenticated
+    from assistant.errors import NotAuthenticated, TooManyAttempts
 
     async def guarded(request: Request, call_next):
         origin = (request.headers.get("origin") or "").rstrip("/")
@@ -131,9 +186,11 @@ def guard(auth, allowed: list[str]):
                                           "origins (CIMIC_ALLOWED_ORIGINS)"}, 403)
         if request.method != "OPTIONS" and request.url.path not in OPEN_PATHS:
             try:
-                request.state.user = auth.require(request.headers)
+                request.state.user = auth.sign_in(request.headers, request.client.host if request.client else None)
             except NotAuthenticated as exc:
                 return JSONResponse({"error": exc.message}, exc.status, headers=LOGIN_CHALLENGE)
+            except TooManyAttempts as exc:
+                return JSONResponse({"error": exc.message}, exc.status, headers={"Retry-After": str(exc.retry_after)})
             if request.url.path.endswith("/gradio_api/upload") and not request.state.user.instructor:
                 # the page's only file input is the instructors' Documents tab
                 return JSONResponse({"error": "only an instructor may upload files (the Documents tab)"}, 403)
@@ -153,7 +210,7 @@ def guard(auth, allowed: list[str]):
 
 def install(app, settings, auth) -> None:
     """Add the middleware to `app`, innermost first: the guard, CORS (so that it answers preflights before
-    the guard), Gradio's errors, the body limit."""
+    the guard), Gradio's errors, the body limit, the allowed hosts."""
     from fastapi.middleware.cors import CORSMiddleware
 
     allowed = origins(settings)
@@ -172,3 +229,9 @@ def install(app, settings, auth) -> None:
 
     app.add_middleware(GradioErrors)
     app.add_middleware(BodyLimit, limit_for=limit_for)
+    hosts = allowed_hosts(settings, anonymous=not auth.enabled)
+    if hosts is not None:
+        import logging
+
+        logging.getLogger("cimic").warning("answering to the host names %s only (CIMIC_ALLOWED_HOSTS)", ", ".join(hosts))
+        app.add_middleware(AllowedHosts, hosts=hosts)

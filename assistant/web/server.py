@@ -34,14 +34,14 @@ def create_app(settings=None, assistant=None):
 
     settings = settings or Settings()
     auth = Auth.from_settings(settings)
-    feedback = FeedbackStore(settings.feedback_db)
+    feedback = FeedbackStore(settings.feedback_db, spool_dir=settings.data_dir)
     assistant = assistant or build_assistant(settings)
     assistant.retriever.embedder.embed(["warm up"])
     glossary_path = settings.knowledge_dir / GLOSSARY
     entries = load_glossary(glossary_path) if glossary_path.exists() else []
-    log.warning("loaded index (%d chunks) from %s; back-end %s; %d glossary entries; feedback in %s; login %s",
+    log.warning("loaded index (%d chunks) from %s; back-end %s; %d glossary entries; feedback in %s (spool %s); login %s",
                 assistant.retriever.count(), settings.chroma_url or settings.store_dir, assistant.backend, len(entries),
-                feedback.safe_url, "required" if auth.enabled else "off")
+                feedback.safe_url, feedback.spool_path, "required" if auth.enabled else "off")
     evals = EvalRuns(settings, assistant)
     library = Library(settings, assistant)
     conversations = ConversationStore(settings.feedback_db)
@@ -60,4 +60,6 @@ def serve(settings, host: str | None = None, port: int | None = None) -> None:
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, log_level="info")
+    # the address it listens on is a setting the app reads too (the allowed hosts of an anonymous server)
+    settings = settings.model_copy(update={"host": host or settings.host, "port": port or settings.port})
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")

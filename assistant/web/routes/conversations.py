@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from assistant.web.routes.common import owner, services
+from assistant.web.routes.common import Checked, checked_params, owner, services
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(checked_params)])
 
 
-class Rename(BaseModel):
+class Rename(Checked):
     title: str = Field(..., max_length=200)
 
 

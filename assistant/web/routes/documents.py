@@ -3,17 +3,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from assistant.web.routes.common import instructor, services, user_name
+from assistant.userdata.fields import check_fields
+from assistant.web.routes.common import Checked, checked_params, instructor, services, user_name
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(checked_params)])
 WHAT = "managing documents"
 
 
-class DocumentPatch(BaseModel):
+class DocumentPatch(Checked):
     model_config = {"extra": "forbid"}
     title: str | None = Field(None, max_length=300)
     author: str | None = Field(None, max_length=300)
@@ -29,8 +30,10 @@ async def upload_document(request: Request, file: UploadFile = File(...), title:
     """Upload a document (instructors): checked at once (4xx with the reason, nothing written), then
     indexed in the background; `GET /api/index/status` follows the job."""
     instructor(request, WHAT)
+    given = dict(title=title, author=author, publisher=publisher, date=date, kind=kind)
+    check_fields({**given, "file name": file.filename or ""})  # a form is not a Checked body: the same check here
     data = await file.read()
-    fields = {k: v for k, v in dict(title=title, author=author, publisher=publisher, date=date, kind=kind).items() if v}
+    fields = {k: v for k, v in given.items() if v}
     return await run_in_threadpool(services(request).library.upload, file.filename or "", data, fields, replace,
                                    user_name(request))
 

@@ -3,17 +3,17 @@ its HTML report and its comparison with an earlier run. One runs at a time (409 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from assistant.web.routes.common import instructor, services, user_name
+from assistant.web.routes.common import Checked, checked_params, instructor, services, user_name
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(checked_params)])
 
 
-class EvalRequest(BaseModel):
+class EvalRequest(Checked):
     datasets: list[str] | None = Field(None, max_length=20, description="dataset names (GET /api/evals lists them); default gold")
     backend: str = Field(..., max_length=32, description="the server's own back-end or extractive")
     sample: int | None = Field(None, description="a deterministic subset of about this many cases per dataset")

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from assistant.userdata.feedback import Feedback
-from assistant.web.routes.common import instructor, services, user_name
+from assistant.web.routes.common import Checked, checked_params, instructor, services, user_name
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(checked_params)])
 
 
-class FeedbackRequest(BaseModel):
+class FeedbackRequest(Checked):
     rating: Literal["up", "down"]
     question: str = Field(..., max_length=20_000)
     answer: str = Field(..., max_length=20_000)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
 from assistant.ingest.glossary import search_glossary
-from assistant.web.routes.common import services
+from assistant.web.routes.common import checked_params, services
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(checked_params)])
 
 
 @router.get("/api/glossary")

@@ -3,14 +3,14 @@ the vector store cannot be reached). Open to probes without a login (`middleware
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from assistant.errors import AssistantError
-from assistant.web.routes.common import services
+from assistant.web.routes.common import checked_params, services
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(checked_params)])
 
 
 @router.get("/api/health")

@@ -6,23 +6,23 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from assistant.web.routes.common import instructor, owner, services
+from assistant.web.routes.common import Checked, checked_params, instructor, owner, services
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(checked_params)])
 
 
-class PracticeStart(BaseModel):
+class PracticeStart(Checked):
     topic: str | None = Field(None, max_length=200, description="a topic key (GET /api/practice/topics); default everything")
     length: int | None = Field(None, description="questions in the session, 1 to 20 (default 5)")
     again: list[str] | None = Field(None, max_length=20, description="question ids to practise again (from a summary)")
 
 
-class PracticeAnswer(BaseModel):
+class PracticeAnswer(Checked):
     text: str = Field("", description="the trainee's answer (at most 4,000 characters)")
     give_up: bool = Field(False, description="show the answer: the question is graded incorrect")
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import gradio as gr
 
 from assistant.errors import AssistantError
+from assistant.userdata.fields import check_fields, check_text
 from assistant.web.tabs.common import Page, open_tab
 from assistant.web.views import render_chunks, render_documents, render_jobs
 
@@ -22,10 +23,12 @@ def documents_tab(page: Page) -> None:
         fields = {"author": author, "publisher": publisher, "date": date, "kind": kind}
         if len(files) == 1:
             fields["title"] = title  # one title cannot name several files: theirs come from their own metadata
+        check_fields(fields)
         lines = []
         for f in files:
             path = Path(f if isinstance(f, str) else f.name)
             try:
+                check_text("file name", path.name)
                 library.upload(path.name, path.read_bytes(), {k: v for k, v in fields.items() if v}, bool(replace), user.name)
                 lines.append(f"- {path.name}: checked, queued for indexing")
             except AssistantError as exc:
@@ -53,6 +56,7 @@ def documents_tab(page: Page) -> None:
     def save_document(doc_id, title, author, publisher, date, kind, user=None):
         if not doc_id:
             raise gr.Error("Pick a document first.")
+        check_fields({"title": title, "author": author, "publisher": publisher, "date": date, "kind": kind})
         library.edit(doc_id, {"title": title, "author": author, "publisher": publisher, "date": date, "kind": kind}, user.name)
         return "Saved; the document is being re-indexed."
 

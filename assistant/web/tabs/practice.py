@@ -7,6 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from assistant.userdata.fields import check_fields, check_text
 from assistant.web.tabs.common import Page, shown
 from assistant.web.views import (render_class, render_graded, render_practice_question, render_progress, render_summary,
                                  render_tutor_feedback)
@@ -27,6 +28,7 @@ def practice_tab(page: Page, client) -> None:
 
     def start_practice(topic, length, client, again, request: gr.Request):
         with shown():
+            check_fields({"topic": topic, "questions to practise again": again or []})
             who = practice_owner(request, client)
             started = tutor.start(who, topic, int(length) if length else None, again or None)
         return (started["session_id"], render_practice_question(started["question"]), "", "", "", gr.update(visible=False),
@@ -36,6 +38,7 @@ def practice_tab(page: Page, client) -> None:
         if not session:
             raise gr.Error("Start a practice session first.")
         with shown():
+            check_text("answer", text)
             who = practice_owner(request, client)
             result = tutor.answer(who, session, text, give_up=give_up)
             progress = render_progress(tutor.progress(who))
