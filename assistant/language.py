@@ -246,6 +246,37 @@ def definition_words() -> frozenset[str]:
 
 
 # a follow-up points back ("it", "they", "the same") or opens with "and ..." ("and how many soldiers?")
+# ---- open questions: they ask for several points, not one fact ------------------------------------------
+_POINTS = (r"problems?|challenges?|barriers?|obstacles?|difficult(?:y|ies)|issues?|benefits?|advantages?|lessons?|"
+           r"factors?|reasons?|causes?|effects?|consequences?|impacts?|roles?|tasks?|functions?|measures?|steps?|"
+           r"elements?|components?|principles?|differences?|similarities|changes?|recommendations?|implications?|"
+           r"weaknesses|strengths|risks?|limitations?|conditions?|requirements?|aspects?|ways?|areas?|priorities|"
+           r"conclusions?|findings?|activities|responsibilities|powers|provisions|institutions")
+_OPEN_BY_POINTS = re.compile(  # asks for points by name: open even in a "what is/are" form
+    r"\bwhy\b|^\W*(compare|summari[sz]e|outline|discuss)\b"
+    rf"|\b(what|which)\s+({_POINTS})\b"  # what problems, what role
+    rf"|\b(what|which)\s+(\w+\s+){{1,3}}({_POINTS})(?<=s)\b"  # what were the main barriers (not "what is civil factor ...")
+    rf"|\b(main|key|major|principal)\s+({_POINTS})\b"
+    r"|\bdiffer\w*\b|\bin common\b|\b(both|two)\s+(documents|sources|articles|texts|countries)\b|\bshare\b"  # comparisons
+    r"|\bwhat\s+happened\b|\b(evolve[ds]?|evolution|develop(ed|ment)?)\b|\bover (time|the years)\b|\bvar(y|ies|ied)\b",
+    re.I)
+_OPEN_BY_FORM = re.compile(  # a description: open unless it asks what something is ("How does NATO define X?")
+    r"^\W*(describe|explain)\b|^\W*how\b(?!\s+(many|much|long|often|old|far|big|large|tall)\b)"
+    r"|\bwhat\s+(did|does|do|should|can|could|would|must)\b.{0,80}\b(do|reveal|achieve|depend on|offer|involve|mean|"
+    r"change|show|teach|contribute|cover)\b"  # what did X do / what does X depend on
+    r"|\bwhat\s+makes\s+up\b", re.I)
+
+
+def is_open(question: str) -> bool:
+    """Whether a question asks for several points (reasons, problems, lessons, factors, differences, what
+    happened over a period, what two sources share) rather than one fact. A question for a number, a date or a
+    name (`expects`) is not open; a description ("how ...", "what did X do") is, unless it asks what something is
+    (`is_definitional`)."""
+    if expects(question) is not None:
+        return False
+    return bool(_OPEN_BY_POINTS.search(question)) or (bool(_OPEN_BY_FORM.search(question)) and not is_definitional(question))
+
+
 ANAPHORA = re.compile(r"\b(it|its|they|them|their|this|that|these|those|he|she|his|her|there|the same|such)\b", re.I)
 FOLLOW_UP_LEAD = re.compile(r"^\W*(and|but|so|also|what about|how about)\b", re.I)
 CLAUSE_BREAK = re.compile(r"\s*(?:[,;]|\band\b)\s*", re.I)  # where a question's first clause ends ("X and who ran it")

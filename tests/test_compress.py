@@ -92,3 +92,23 @@ def test_extractive_answer_ranks_its_best_sentences_again_by_meaning():
     answer = extractive_answer(question, ps, max_sentences=1,
                                closeness=lambda texts: [next(v for k, v in closer.items() if k in t) for t in texts])
     assert answer.startswith("July is usually the warmest") and answer.endswith("[1]")
+
+
+def test_an_open_question_gets_distinct_points_from_the_section_that_answers_it_and_no_reference_list():
+    from assistant.answering.drafting import extractive_answer
+    from assistant.answering.grounding import cited_sentences
+
+    covid = ("The COVID Support Force was formed during Operation Rescript. Soldiers built the Nightingale hospitals "
+             "in a few weeks. They distributed personal protective equipment to hospitals and care homes. Military "
+             "drivers supported the transport of patients between regions. The armed forces also helped to run the "
+             "vaccination programme across the country.")
+    ps = [passage(covid, section="Examples > COVID-19 pandemic", title="Mass casualty events", doc="mce"),
+          passage("UK Ministry of Defence. Operation Rescript. Defence News. COVID Support Force, London, 2021.",
+                  section="References", title="Mass casualty events", doc="mce", score=0.8)]
+    answer = extractive_answer("What did the COVID Support Force do during Operation Rescript?", ps)
+    points = cited_sentences(answer)
+    assert 3 <= len(points) <= 6 and all(ns == [1] for _, ns in points)  # from the section, each cited
+    for point in ("Nightingale hospitals", "personal protective equipment", "transport of patients", "vaccination programme"):
+        assert point in answer
+    fact = extractive_answer("When was the COVID Support Force formed?", ps)
+    assert len(cited_sentences(fact)) <= 2  # a question for one fact keeps its short answer

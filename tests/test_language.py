@@ -195,3 +195,32 @@ def test_language_imports_nothing_from_the_package_but_errors_and_config():
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
     assert {m for m in imported if m.startswith("assistant")} <= {"assistant.errors", "assistant.config"}
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("Why is CIMIC sometimes underused?", True),  # reasons
+    ("What are the main barriers to civil-military cooperation?", True),  # points by name, even in a "what are" form
+    ("what problems did ukrainian cimic face", True),
+    ("How do the organisational cultures of civilian and military administrations differ?", True),  # a comparison
+    ("What do the two documents share?", True),
+    ("How did Ukrainian CIMIC evolve after 2014?", True),  # over a period
+    ("What did the COVID Support Force do during Operation Rescript?", True),  # a description
+    ("How does NATO define resilience?", False),  # a definition, though it opens with "how"
+    ("What is civil factor integration?", False),  # "factor" inside a term's name is not a point
+    ("How many soldiers did the COVID Support Force comprise?", False),  # a number
+    ("When was Operation Rescript launched?", False),  # a date
+    ("What is CIMIC?", False),
+])
+def test_is_open(question, expected):
+    assert L.is_open(question) is expected
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("Who wrote the article on mass casualty events?", True),
+    ("When was the HHI brief published?", True),
+    ("What kind of document is the CCOE text?", True),
+    ("Who founded the CIMIC Centre of Excellence?", False),  # about the subject, not the document
+    ("Where is the CCOE located?", False),
+])
+def test_asks_about_a_document(question, expected):
+    assert L.asks_about_a_document(question) is expected

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from assistant.answering.context import list_items, passage_sentences, score_sentences
 from assistant.answering.grounding import cited_markers, strip_markers
 from assistant.ingest.glossary import glossary_definition
-from assistant.language import echoes, expects, fold, holds, sentences
+from assistant.language import content_words, echoes, expects, fold, holds, is_open, sentences
 from assistant.retrieval.hybrid import Retrieved
 
 
@@ -72,6 +72,8 @@ def extractive_answer(question: str, passages: list[Retrieved], max_sentences: i
     sents, scored, weights = score_sentences(question, passages, weights)
     if not weights:
         return None
+    if is_open(question):
+        return _points(question, sents, scored, closeness)
     candidates = []
     for s in scored:
         items = list_items(sents[s.passage], s.i)
@@ -104,6 +106,69 @@ def extractive_answer(question: str, passages: list[Retrieved], max_sentences: i
         parts.append(f"{_as_sentence(s)} [{n}]")
         for j in list_items(sents[n - 1], i):  # a sentence that introduces a list brings its items
             parts.append(f"{_as_sentence(sents[n - 1][j])} [{n}]")
+    return " ".join(parts)
+
+
+# an open question's answer (`_points`), chosen on the open dev split: at most this many points, each kept only
+# while it scores at least this share of the best one, and left out when its words overlap a chosen point's this much
+POINTS = 6
+POINT_FLOOR = 0.3
+POINT_OVERLAP = 0.5
+MMR_RELEVANCE = 0.7  # maximal marginal relevance: the weight of relevance against redundancy
+PASSAGE_SHARE = 0.5  # what a sentence takes of its passage's best score
+
+
+def _overlap(a: set[str], b: set[str]) -> float:
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
+
+
+def _points(question: str, sents: dict, scored: list, closeness=None) -> str | None:
+    """An open question's answer: the distinct points the passages make about it, quoted and cited, in reading
+    order. Candidates are the sentences that speak to the question by their own words or their section heading
+    ("Barriers to cooperation"), never one that only announces a topic (a lead-in with no items, or an echo of
+    the question); they are chosen by maximal marginal relevance (relevance by words, and by meaning with
+    `closeness`, against content-word overlap with the points already chosen), and a sentence that introduces
+    a list brings its items."""
+    passage_best: dict[int, float] = {}
+    for s in scored:
+        passage_best[s.passage] = max(passage_best.get(s.passage, 0.0), s.score)
+    candidates = []
+    for s in scored:
+        items = list_items(sents[s.passage], s.i)
+        lead_in = s.text.rstrip().endswith(":") and not items
+        if s.apparatus or len(s.text.split()) < 6 or lead_in or (echoes(s.text, question) and not items):
+            continue
+        # a point may not repeat the question's words: a sentence of a passage that speaks to the question
+        # counts with half that passage's best score (the section answers, sentence by sentence)
+        relevance = s.score + PASSAGE_SHARE * passage_best[s.passage]
+        candidates.append([relevance / (1 + 0.15 * s.passage), s.passage + 1, s.i, s.text, set(content_words(s.text))])
+    if not candidates:
+        return None
+    candidates.sort(key=lambda c: -c[0])
+    candidates = candidates[:4 * POINTS]
+    best = candidates[0][0] or 1.0
+    if closeness:
+        for c, m in zip(candidates, closeness([c[3] for c in candidates])):
+            c[0] = c[0] / best + MEANING * m
+        best = max(c[0] for c in candidates) or 1.0
+    chosen: list = []
+    while candidates and len(chosen) < POINTS:
+        def mmr(c):
+            return MMR_RELEVANCE * c[0] / best - (1 - MMR_RELEVANCE) * max((_overlap(c[4], d[4]) for d in chosen), default=0.0)
+        pick = max(candidates, key=mmr)
+        candidates.remove(pick)
+        if chosen and pick[0] < POINT_FLOOR * best:
+            break
+        if any(_overlap(pick[4], d[4]) >= POINT_OVERLAP for d in chosen):
+            continue
+        chosen.append(pick)
+    chosen.sort(key=lambda c: (c[1], c[2]))
+    parts, seen = [], set()
+    for _, n, i, text, _ in chosen:
+        for j in [i] + list_items(sents[n - 1], i):
+            if (n, j) not in seen:
+                seen.add((n, j))
+                parts.append(f"{_as_sentence(sents[n - 1][j])} [{n}]")
     return " ".join(parts)
 
 

@@ -41,8 +41,8 @@ from assistant.answering.context import compress
 from assistant.answering.drafting import expand_fragments, extractive_answer, glossary_answer
 from assistant.retrieval.condense import standalone_question
 from assistant.retrieval.hybrid import HybridRetriever, Retrieval
-from assistant.language import (NOT_IN_SOURCES, content_words, expand_contractions, expects, is_definitional, model_refuses,
-                                subject_of)
+from assistant.language import (NOT_IN_SOURCES, content_words, expand_contractions, expects, is_definitional, is_open,
+                                model_refuses, subject_of)
 from assistant.answering.validation import validate
 
 
@@ -65,6 +65,7 @@ class Prepared:
     signals: Signals
     weights: dict  # the question's words and their rarity in the whole index
     drafter: str  # "glossary", "llm" or "extractive"
+    gate_kind: str  # which of the gate's models decides: "llm" when a chat model drafts (or may), else "extractive"
     t0: float
     timings: dict = field(default_factory=dict)
 
@@ -174,7 +175,7 @@ class Assistant:
 
     def _drafted(self, prep: Prepared) -> Iterator:
         """Token events while the draft streams, then a `Drafted` (no draft when the gate refuses before drafting)."""
-        early = self.gate.worth_drafting(self.kind, prep.signals)
+        early = self.gate.worth_drafting(prep.gate_kind, prep.signals)
         if not early.answer:
             yield Drafted(prep, None, early)
             return
@@ -204,7 +205,7 @@ class Assistant:
             draft = Draft(quoted or "", "extractive", True,
                           f"{why}; this answer quotes the passages that come closest", raw, draft.doubt)
             checked = Checked(self._check(draft.text, prep.retrieval).kept, checked.unsupported)
-        decision = self.gate.decide(self.kind, signals)
+        decision = self.gate.decide(prep.gate_kind, signals)
         # the chat model's refusal stands unless the gate, reading it among its signals, answers all the same
         model_refusal = ("overridden" if decision.answer and checked.kept else "stood") if signals.model_refused else None
         if not decision.answer or not checked.kept:
@@ -225,9 +226,14 @@ class Assistant:
         passages = retrieval.passages
         if passages and passages[0].glossary_match and passages[0].chunk.kind == "glossary" and is_definitional(standalone):
             drafter = "glossary"
+        elif is_open(standalone):
+            # an open question's points are quoted, cited, from the passages (`drafting.extractive_answer`): the local
+            # model reads 130 words in its first-token budget, too few to hold the points; the extractive gate decides
+            drafter = "extractive"
         else:
             drafter = self.kind
-        return Prepared(question, tuple(history), standalone, retrieval, signals, weights, drafter, t0, timings)
+        gate_kind = "extractive" if drafter == "extractive" else self.kind
+        return Prepared(question, tuple(history), standalone, retrieval, signals, weights, drafter, gate_kind, t0, timings)
 
     def _draft(self, prep: Prepared) -> Iterator[dict]:
         """Token events while drafting, then {"type": "draft", "draft": Draft}."""

@@ -12,7 +12,6 @@ follow-ups brought subjects of its own and cost a second model call before the f
 
 from __future__ import annotations
 
-
 from assistant.language import ANAPHORA, CLAUSE_BREAK, FOLLOW_UP_LEAD, POSSESSIVE_PRONOUN, SUBJECT_PRONOUN, question_terms, subject_of
 
 
