@@ -145,7 +145,7 @@ def _points(question: str, sents: dict, scored: list, closeness=None) -> str | N
     if not candidates:
         return None
     candidates.sort(key=lambda c: -c[0])
-    candidates = candidates[:4 * POINTS]
+    candidates = candidates[:3 * POINTS]  # the rest would rarely be chosen, and each is embedded for its meaning
     best = candidates[0][0] or 1.0
     if closeness:
         for c, m in zip(candidates, closeness([c[3] for c in candidates])):
