@@ -42,8 +42,8 @@ def test_the_spool_lives_in_the_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("CIMIC_DATA_DIR", "spool-here")
     settings = Settings(_env_file=None)
     assert settings.data_dir == tmp_path / "spool-here"
-    store = FeedbackStore(f"sqlite:///{tmp_path / 'db' / 'fb.db'}", spool_dir=settings.data_dir)
-    assert store.spool_path == tmp_path / "spool-here" / "fb.db.spool.jsonl"
+    settings = settings.model_copy(update={"feedback_db": f"sqlite:///{tmp_path / 'db' / 'fb.db'}"})
+    assert FeedbackStore.from_settings(settings).spool_path == tmp_path / "spool-here" / "fb.db.spool.jsonl"
     monkeypatch.delenv("CIMIC_DATA_DIR")
     assert Settings(_env_file=None).data_dir == tmp_path / "var"  # by default var/ under the working directory
     unnamed = FeedbackStore("sqlite://")  # a database without a file (PostgreSQL, in memory) and no folder given

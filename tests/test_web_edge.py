@@ -197,7 +197,7 @@ def test_the_back_off_doubles_per_user_and_is_cleared_by_a_success():
     throttle.check("bob", "10.0.0.1")  # another user from the same address is not held up
     throttle.succeeded("alice", "10.0.0.1")
     throttle.failed("alice", "10.0.0.1")
-    throttle.check("alice", "10.0.0.1")  # a success starts the count afresh
+    throttle.check("alice", "10.0.0.1")  # a success starts the user name's count afresh
 
 
 def test_the_back_off_per_address_and_forgetting():
@@ -209,7 +209,13 @@ def test_the_back_off_per_address_and_forgetting():
         throttle.check("someone", "10.0.0.9")
     assert refused.value.retry_after == 2 and "address" in refused.value.message
     throttle.check("someone", "10.0.0.8")
-    clock.now += 61  # idle longer than forget_s: the address starts afresh
+    clock.now += 2
+    throttle.succeeded("mallory", "10.0.0.9")  # a valid account of the sprayer's own does not clear the address
+    throttle.failed("user5", "10.0.0.9")
+    with pytest.raises(TooManyAttempts) as refused:
+        throttle.check("someone", "10.0.0.9")
+    assert refused.value.retry_after == 4
+    clock.now += 61  # no failure for longer than forget_s: the address starts afresh
     throttle.failed("user9", "10.0.0.9")
     throttle.check("someone", "10.0.0.9")
 

@@ -119,6 +119,11 @@ class FeedbackStore:
             raise ConfigError(f"the feedback database {self.safe_url} cannot be opened ({exc.__class__.__name__}); "
                               "check CIMIC_FEEDBACK_DB") from exc
 
+    @classmethod
+    def from_settings(cls, settings) -> "FeedbackStore":
+        """The store the settings name: CIMIC_FEEDBACK_DB, its spool in CIMIC_DATA_DIR."""
+        return cls(settings.feedback_db, spool_dir=settings.data_dir)
+
     @property
     def safe_url(self) -> str:
         from assistant.userdata.database import safe_url

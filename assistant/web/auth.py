@@ -42,11 +42,12 @@ class LoginThrottle:
     20 for an address, which several people may share), each further failure closes it for `base_s` seconds,
     doubled at every failure up to `max_s` (1 s, 2 s, 4 s ... 15 min). While a key is closed, every attempt
     it names is refused (TooManyAttempts, 429 with Retry-After), right or wrong, so that guessing goes no
-    faster than the back-off. A success opens both keys again; a key idle for `forget_s` starts afresh. At
-    most `max_keys` keys are kept (the oldest go first). `clock` is injectable (tests)."""
+    faster than the back-off. A success clears its user name's count, not its address's (one valid account
+    must not let its holder try other names' passwords faster); a key without a failure for `forget_s`
+    starts afresh. At most `max_keys` keys are kept (the oldest go first). `clock` is injectable (tests)."""
 
     def __init__(self, free_per_user: int = 5, free_per_address: int = 20, base_s: float = 1.0, max_s: float = 900.0,
-                 forget_s: float = 3600.0, max_keys: int = 10_000, clock=time.monotonic):
+                 forget_s: float = 900.0, max_keys: int = 10_000, clock=time.monotonic):
         self.free = {"user": free_per_user, "addr": free_per_address}
         self.base_s, self.max_s, self.forget_s, self.max_keys = base_s, max_s, forget_s, max_keys
         self.clock = clock
@@ -83,9 +84,10 @@ class LoginThrottle:
             while len(self._keys) > self.max_keys:
                 self._keys.popitem(last=False)
 
-    def succeeded(self, user: str | None, address: str | None) -> None:
+    def succeeded(self, user: str | None, address: str | None = None) -> None:
+        """A right password: its user name starts afresh (its address keeps its count until forgotten)."""
         with self._lock:
-            for key in self._names(user, address):
+            for key in self._names(user, None):
                 self._keys.pop(key, None)
 
 
@@ -140,7 +142,7 @@ class Auth:
     def sign_in(self, headers, address: str | None = None) -> User:
         """`require`, throttled: a Basic login for a user name or from an address in its back-off is refused
         (TooManyAttempts) before its password is compared; a wrong one counts towards the back-off, a right
-        one clears it. Requests without credentials, and proxy-header logins, are not counted."""
+        one clears its user name's count. Requests without credentials, and proxy-header logins, are not counted."""
         tried = self._basic(headers)
         name = tried[0] if tried is not None else None
         if tried is not None:

@@ -34,7 +34,7 @@ def create_app(settings=None, assistant=None):
 
     settings = settings or Settings()
     auth = Auth.from_settings(settings)
-    feedback = FeedbackStore(settings.feedback_db, spool_dir=settings.data_dir)
+    feedback = FeedbackStore.from_settings(settings)
     assistant = assistant or build_assistant(settings)
     assistant.retriever.embedder.embed(["warm up"])
     glossary_path = settings.knowledge_dir / GLOSSARY
