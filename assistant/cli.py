@@ -225,7 +225,7 @@ def cmd_grader(args) -> int:
 def cmd_feedback(args) -> int:
     from assistant.userdata.feedback import FeedbackStore
 
-    store = FeedbackStore(_settings(args).feedback_db)
+    store = FeedbackStore.from_settings(_settings(args))
     if args.action == "export":
         if not args.csv:
             raise ConfigError("cimic feedback export needs --csv FILE")

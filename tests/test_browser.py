@@ -363,7 +363,7 @@ def test_documents_tab_upload_ask_delete(locked_site, browser, tmp_path):
     page.locator("#clear").click()
     page.locator("#sources").get_by_text("Sources of each answer appear here").wait_for(timeout=10_000)
     ask(page, question)
-    page.locator("#sources").get_by_text("No sources").wait_for(timeout=60_000)
+    page.locator("#sources").get_by_text("Not answered").wait_for(timeout=60_000)
     instructor.close()
 
 
