@@ -32,6 +32,14 @@ class Settings(BaseSettings):
     collection: str = Field("cimic", description="Chroma collection name")
     chunk_tokens: int = Field(200, ge=32, le=256, description="max word pieces per chunk (MiniLM reads 256)")
     max_file_mb: float = Field(20.0, gt=0, description="files larger than this are skipped with a message")
+    # what a file may unpack to, checked before it is parsed (ingest/loaders.py `Limits`; the same defaults there)
+    max_unpacked_mb: float = Field(100.0, gt=0, description="most a .docx (a zip) or a PDF's page streams may unpack to")
+    max_part_mb: float = Field(25.0, gt=0, description="most one part of a .docx, or one PDF stream, may unpack to")
+    max_compression_ratio: float = Field(100.0, gt=1, description="most a part over 1 MB may be compressed (unpacked "
+                                         "size to packed size): beyond it, a zip bomb")
+    max_pages: int = Field(2000, ge=1, description="most pages a PDF may have")
+    max_chars: int = Field(3_000_000, ge=1000, description="most characters of text a file may hold")
+    parse_timeout_s: float = Field(120.0, gt=0, description="an upload is read in a child process, stopped after this")
 
     # models
     embedder: Literal["onnx-int8", "torch"] = Field("onnx-int8", description="all-MiniLM-L6-v2 as int8 ONNX (faster) or on torch")

@@ -131,3 +131,23 @@ class HostNotAllowed(AssistantError):
     """A request whose Host header is not one of the names this server answers to (CIMIC_ALLOWED_HOSTS)."""
 
     status = 400
+
+
+class LimitExceeded(DocumentError):
+    """A knowledge file over one of the limits on what it unpacks to (in all, per part, the compression ratio),
+    its pages or its characters, found before it is parsed (or as its text is read). `limit` names the setting."""
+
+    status = 413
+
+    def __init__(self, path: str, reason: str, limit: str):
+        super().__init__(path, reason)
+        self.limit = limit
+
+
+class UploadLimit(InvalidUpload):
+    """An upload refused for one of those limits, or for taking longer to read than CIMIC_PARSE_TIMEOUT_S
+    (413); `limit` names the setting."""
+
+    def __init__(self, message: str, limit: str):
+        super().__init__(message, 413)
+        self.limit = limit

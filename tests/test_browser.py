@@ -324,6 +324,8 @@ def test_evaluation_tab_runs_reports_and_compares(locked_site, browser):
 
 
 def test_documents_tab_upload_ask_delete(locked_site, browser, tmp_path):
+    import httpx
+
     from conftest import docx_bytes, pdf_bytes
 
     (tmp_path / "kestrel.docx").write_bytes(docx_bytes("Operation Kestrel", [
@@ -356,7 +358,17 @@ def test_documents_tab_upload_ask_delete(locked_site, browser, tmp_path):
     page.locator("#doc-pick input").click()
     page.get_by_role("option", name="Operation Kestrel (kestrel.docx)").click()
     page.locator("#doc-preview").get_by_text("17 bridges").wait_for(timeout=30_000)
+    page.locator("#doc-delete").click()  # asks first (issue 30, item 7)
+    page.locator("#doc-confirm").get_by_text("Delete Operation Kestrel").wait_for(timeout=30_000)
+    # the handler that showed the question is the one that would have deleted: once it has answered, no delete was sent
+    status = httpx.get(f"{locked_site['url']}/api/index/status", auth=("instructor", "i-pass")).json()
+    sent = status["queued"] + status["recent"] + ([status["job"]] if status["job"] else [])
+    assert not [j for j in sent if j["action"] == "delete"], sent
+    page.locator("#doc-confirm-cancel").click()
+    page.locator("#doc-edit-status").get_by_text("Nothing was deleted").wait_for(timeout=30_000)
+    assert not page.locator("#doc-confirm").is_visible()
     page.locator("#doc-delete").click()
+    page.locator("#doc-confirm-delete").click()
     page.locator("#document-jobs").get_by_text("kestrel.docx: deleted").wait_for(timeout=60_000)
 
     page.get_by_role("tab", name="Ask").click()
@@ -364,6 +376,17 @@ def test_documents_tab_upload_ask_delete(locked_site, browser, tmp_path):
     page.locator("#sources").get_by_text("Sources of each answer appear here").wait_for(timeout=10_000)
     ask(page, question)
     page.locator("#sources").get_by_text("Not answered").wait_for(timeout=60_000)
+
+    page.get_by_role("tab", name="Documents").click()  # and back from .trash/
+    page.locator("#trash-pick input").click()
+    page.get_by_role("option", name=re.compile(r"^Operation Kestrel \(kestrel\.docx\), deleted ")).click()
+    page.locator("#trash-restore").click()
+    page.locator("#document-jobs").get_by_text("kestrel.docx: restored").wait_for(timeout=60_000)
+    page.get_by_role("tab", name="Ask").click()
+    page.locator("#clear").click()
+    ask(page, question)
+    page.locator("#chat a.cite").first.wait_for(timeout=60_000)
+    assert "17" in page.locator("#chat [aria-label^=\"bot's message\"]").last.inner_text()
     instructor.close()
 
 

@@ -71,3 +71,20 @@ def test_markdown_sections_use_heading_levels(count):
                                              Heading(text.index("## A"), "Assessment", 2)])
     chunks = chunk_document(loaded, SourceInfo("g", "g.md", "Guide"), "g.md", 200, count)
     assert [c.section for c in chunks] == ["Guide", "Guide > Liaison", "Guide > Assessment"]
+
+
+@pytest.mark.parametrize("suffix,body", [
+    (".md", "# Field notes\n\nThe cell was set up in spring.\n\n## Notes on the liaison cell\n\n"
+            "the liaison cell meets the mayor every monday.\n"),
+    (".html", "<h1>Field notes</h1><p>The cell was set up in spring.</p><h2>Notes on the liaison cell</h2>"
+              "<p>the liaison cell meets the mayor every monday.</p>"),
+])
+def test_a_heading_ending_in_lower_case_keeps_its_lower_case_body(tmp_path, count, suffix, body):
+    """Joining a paragraph break between two lower-case words mends a sentence broken by a page break; after a
+    heading it swallowed the body into the heading's line, and the section was dropped (issue 30, item 4)."""
+    path = tmp_path / f"notes{suffix}"
+    path.write_text(body, encoding="utf-8")
+    chunks = chunk_document(load(path), SourceInfo("n", path.name, "Notes"), path.name, 200, count)
+    assert ("Field notes > Notes on the liaison cell", "the liaison cell meets the mayor every monday.") in \
+        [(c.section, c.text) for c in chunks]
+

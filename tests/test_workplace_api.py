@@ -54,7 +54,9 @@ def ask(url, question, auth=TRAINEE, **extra):
 def test_trainees_and_anonymous_callers_are_refused(site):
     url = site["url"]
     for method, path in [("GET", "/api/documents"), ("GET", "/api/documents/x"), ("PATCH", "/api/documents/x"),
-                         ("DELETE", "/api/documents/x"), ("GET", "/api/index/status")]:
+                         ("DELETE", "/api/documents/x"), ("GET", "/api/index/status"), ("GET", "/api/trash"),
+                         ("POST", "/api/trash/x/restore"), ("POST", "/api/index/jobs/x/retry"),
+                         ("POST", "/api/index/jobs/x/remove")]:
         r = httpx.request(method, url + path, auth=TRAINEE, json={"title": "t"} if method == "PATCH" else None)
         assert r.status_code == 403 and "instructor" in r.json()["error"], (method, path, r.text)
     r = httpx.post(f"{url}/api/documents", auth=TRAINEE, files={"file": ("a.txt", b"some text")})
@@ -77,6 +79,8 @@ def test_trainees_and_anonymous_callers_are_refused(site):
     ("broken.docx", None, 422, "not a valid .docx"),
     ("scan.pdf", None, 422, "no extractable text"),
     ("copy.txt", None, 409, "same content"),
+    ("bomb.docx", None, 413, "CIMIC_MAX_PART_MB"),
+    ("short.md", b"# Hello\n\nToo short.", 422, "yields no passage"),
 ])
 def test_a_bad_upload_is_refused_with_its_reason_and_nothing_changes(site, name, data, status, reason):
     if name == "broken.docx":
@@ -86,6 +90,10 @@ def test_a_bad_upload_is_refused_with_its_reason_and_nothing_changes(site, name,
         data = pdf_bytes(["", ""])
     elif name == "copy.txt":
         data = (site["knowledge"] / "000_6768f1f45eb71369.txt").read_bytes()
+    elif name == "bomb.docx":
+        from test_library import bomb
+
+        data = bomb(30)
     before = snapshot(site)
     r = httpx.post(f"{site['url']}/api/documents", auth=INSTRUCTOR, files={"file": (name, data)}, timeout=60)
     assert r.status_code == status, r.text
@@ -139,11 +147,20 @@ def test_upload_search_edit_delete(site):
     status = settle(url)
     assert status["recent"][0]["outcome"].startswith("deleted: ")
     assert not (knowledge / "kestrel.docx").exists()
-    assert [p.name.endswith("-kestrel.docx") for p in (knowledge / ".trash").iterdir()] == [True]
+    assert [p.name.endswith("-kestrel.docx") for p in (knowledge / ".trash").iterdir() if p.is_file()] == [True]
     assert "kestrel.docx" not in (knowledge / "sources.yaml").read_text()
     assert ask(url, question)["refused"]
     assert httpx.get(f"{url}/api/documents/{kestrel['doc_id']}", auth=INSTRUCTOR).status_code == 404
     assert not ask(url, "How many water filters did the Quorvian liaison team deliver?")["refused"]
+
+    [deleted] = httpx.get(f"{url}/api/trash", auth=INSTRUCTOR).json()["trash"]  # and back (issue 30, item 7)
+    assert (deleted["file"], deleted["title"]) == ("kestrel.docx", "Kestrel final report")
+    assert httpx.post(f"{url}/api/trash/{deleted['name']}/restore", auth=TRAINEE).status_code == 403
+    r = httpx.post(f"{url}/api/trash/{deleted['name']}/restore", auth=INSTRUCTOR)
+    assert r.status_code == 202, r.text
+    assert settle(url)["recent"][0]["outcome"] == "restored: 1 chunks"
+    assert ask(url, question)["citations"][0]["title"] == "Kestrel final report"
+    assert httpx.get(f"{url}/api/trash", auth=INSTRUCTOR).json()["trash"] == []
 
 
 def test_conversations_are_kept_for_their_user_only(site):

@@ -56,9 +56,11 @@ def find_headings(text: str, excluded: set[str]) -> list[Heading]:
     return heads
 
 
-def _blank_out(text: str, source: SourceInfo) -> str:
+def _blank_out(text: str, source: SourceInfo, headings: list[Heading] | None = None) -> str:
     """Same-length copy of the text with furniture lines blanked and what follows `index_until` dropped,
-    and paragraph breaks that split a sentence (page breaks in captured text) joined, offsets unchanged."""
+    and paragraph breaks that split a sentence (page breaks in captured text) joined, offsets unchanged.
+    A break next to one of the loader's `headings` is never joined: a heading ending in a lower-case word
+    followed by a lower-case paragraph is a heading and its body, not a broken sentence."""
     if source.index_until:
         m = re.search(rf"^[ \t]*{re.escape(source.index_until)}[ \t]*$", text, re.M)
         if m:
@@ -66,7 +68,12 @@ def _blank_out(text: str, source: SourceInfo) -> str:
     if source.exclude_lines:
         wanted = set(source.exclude_lines)
         text = re.sub(r"(?m)^.*$", lambda m: " " * len(m.group()) if m.group().strip() in wanted else m.group(), text)
-    return re.sub(r"(?<=[a-z,])\n([ \t]*)\n(?=[a-z])", lambda m: "  " + m.group(1), text)
+    kept = set()
+    for h in headings or ():
+        line_end = text.find("\n", h.start)
+        kept.update((h.start, len(text) if line_end == -1 else line_end))
+    return re.sub(r"(?<=[a-z,])\n([ \t]*)\n(?=[a-z])",
+                  lambda m: m.group() if m.start() in kept or m.end() in kept else "  " + m.group(1), text)
 
 
 def _sections(text: str, headings: list[Heading]) -> list[tuple[str, int, int]]:
@@ -102,7 +109,7 @@ def make_splitter(chunk_tokens: int, count_tokens: TokenCounter):
 
 def chunk_document(loaded: LoadedText, source: SourceInfo, path: str, chunk_tokens: int,
                    count_tokens: TokenCounter) -> list[Chunk]:
-    text = _blank_out(loaded.text, source)
+    text = _blank_out(loaded.text, source, loaded.headings)
     headings = loaded.headings if loaded.headings is not None else find_headings(text, set(source.exclude_lines))
     splitter = make_splitter(chunk_tokens, count_tokens)
     chunks: list[Chunk] = []

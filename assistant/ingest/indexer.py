@@ -22,11 +22,11 @@ from assistant.errors import DocumentError
 from assistant.ingest.chunker import chunk_document, document_card
 from assistant.documents import Chunk
 from assistant.ingest.glossary import GLOSSARY, glossary_chunks, load_glossary
-from assistant.ingest.loaders import LOADERS, load
+from assistant.ingest.loaders import LOADERS, Limits, load
 from assistant.ingest.manifest import MANIFEST, load_manifest
 from assistant.index.store import ChromaStore, SegmentedStore, Segments, http_client, persistent_client
 
-CHUNKER_VERSION = "4"
+CHUNKER_VERSION = "5"  # 5: a heading ending in a lower-case word keeps its lower-case body
 SKIP_NAMES = {MANIFEST, GLOSSARY, "README.md"}
 MAX_SEGMENTS = 8  # more than this, or
 MAX_DEAD_SHARE = 0.15  # more removed ids than this share of the live ones: merge the segments into one
@@ -118,9 +118,10 @@ def build_chunks(settings, count_tokens, files) -> tuple[dict[str, Chunk], list[
     manifest = load_manifest(kdir)
     chunks: dict[str, Chunk] = {}
     failed, warnings, pages = [], [], {}
+    limits = Limits.of(settings)
     for rel, path in files:
         try:
-            loaded = load(path)
+            loaded = load(path, limits)
         except DocumentError as exc:
             failed.append((rel, exc.reason))
             continue
