@@ -240,7 +240,7 @@ def test_editing_one_documents_entry_rereads_that_document_only(knowledge, make_
     ingest(settings, embedder)
     read = []
     real = indexer.load
-    monkeypatch.setattr(indexer, "load", lambda path: read.append(path.name) or real(path))
+    monkeypatch.setattr(indexer, "load", lambda path, *limits: read.append(path.name) or real(path, *limits))
     counting["texts"] = 0
     write_entry(knowledge, "001_1c06f413a0d62906.txt", {"title": "Lessons from Ukraine"})
     report = ingest(settings, embedder)
