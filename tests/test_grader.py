@@ -133,3 +133,17 @@ def test_collecting_readings_reads_only_answers_not_read_yet_by_that_model():
     readings = agreement.collect_readings(model, cases, earlier)
     assert [(r["answer"], r["reading"]) for r in readings] == [("15,000 soldiers", 0.9), ("the navy", 0.0), ("about 15 thousand", 1.0)]
     assert len(model.seen) == 2 and all(r["model"] == "scripted" for r in readings)
+
+
+@pytest.mark.slow
+def test_the_committed_c_and_floor_are_the_rules_choice_on_dev():
+    """`C` and `FLOOR` are chosen on the dev hand grades by the rule in grader.py (`choose_calibration`): the highest
+    held-out kappa with at most 2 wrong answers graded correct. After new dev lines or a change of the grading, the
+    rule is applied again (never on the test split)."""
+    from assistant.practice import grader
+
+    cases = agreement.read_cases(agreement.GRADED)
+    dev = [r for r in agreement.graded_rows(cases, agreement.read_cases(agreement.READINGS)) if r["split"] == "dev"]
+    chosen = agreement.choose_calibration(dev)
+    assert (chosen["C"], chosen["floor"]) == (grader.C, grader.FLOOR) and chosen["wrong_graded_correct"] <= 2
+    assert load().floor == grader.FLOOR

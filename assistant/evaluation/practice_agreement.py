@@ -102,3 +102,24 @@ def with_model(rows: list[dict], calibration) -> dict[str, dict[str, dict]]:
     return {split: {"key points alone": agreement(mine, [r["words"] for r in mine]), "with the model's reading": agreement(mine, model)}
             for split, mine, model in (("dev", dev, held_out_grades(dev)),
                                        ("test", test, [calibration.decide(r["words"], r["read"], r["reading"]) for r in test]))}
+
+
+CHOICES_C = (0.1, 0.3, 1.0, 3.0)
+CHOICES_FLOOR = (0.5, 0.55, 0.6, 0.65, 0.7)
+MAX_WRONG_CORRECT = 2
+
+
+def choose_calibration(dev: list[dict]) -> dict:
+    """The rule that picks the grader's `C` and `FLOOR` (`grader.py`): each dev answer graded by a fit without its
+    question, for each C and floor; the highest kappa with at most `MAX_WRONG_CORRECT` answers wrong by hand graded
+    correct (ties: the smaller C, the higher floor). Returns the choice and every candidate's figures."""
+    from assistant.practice.grader import held_out_grades
+
+    tried = []
+    for c in CHOICES_C:
+        for floor in CHOICES_FLOOR:
+            f = agreement(dev, held_out_grades(dev, c, floor))
+            tried.append({"C": c, "floor": floor, "kappa": f["kappa"], "wrong_graded_correct": len(f["wrong_graded_correct"])})
+    allowed = [t for t in tried if t["wrong_graded_correct"] <= MAX_WRONG_CORRECT] or tried
+    best = max(allowed, key=lambda t: (round(t["kappa"], 6), -t["C"], t["floor"]))
+    return {**best, "tried": tried}

@@ -18,7 +18,14 @@ content word with it; a sentence of instructions to the grader does not) for wha
   passage bounds it ("fewer than 30" for "more than 30"): the answer is then incorrect, whatever words
   it shares;
 - a number (in digits or in words: "four domains" where the passage has none), a name or an acronym
-  that neither the passage nor the question holds: the answer is then at most partly correct.
+  that neither the passage nor the question holds: the answer is then at most partly correct. A sentence that
+  states a number speaks about the passage even without its words ("1967 or 2007"), and numbers are read one by
+  one ("February 9, 1832" holds 1832);
+- a second answer for a fill-in-the-gap number: another year beside the year asked for, or another number of
+  its kind offered as an alternative ("1967 or 2002 or 2007", "23,000 or 25,000"), that the question does not
+  hold, even where the passage holds it elsewhere: the answer is then at most partly correct.
+A key point that is an expansion with its acronym ("Supreme Allied Commander Europe (SACEUR)") is found when
+either form is.
 The grade: correct when at least `CORRECT_SHARE` (two thirds) of the key points are found, i.e. all of
 one or two, two of three, and nothing is wrong (the points are phrases the generator picked as the most
 distinctive, not each one essential: on the dev hand grades, instructors called two of three in
@@ -38,8 +45,8 @@ from functools import lru_cache
 from dataclasses import dataclass, field
 
 from assistant.answering.grounding import fact_present, hard_facts, numbers_in
-from assistant.practice.questions import PracticeQuestion
-from assistant.language import BELOW, BOUND, CAPITALISED, SCALES, clean, content_words, negated, sentences
+from assistant.practice.questions import PracticeQuestion, alternatives
+from assistant.language import BELOW, BOUND, CAPITALISED, PERCENT, SCALES, clean, content_words, negated, sentences
 
 GRADES = ("correct", "partial", "incorrect")
 SIMILAR = 80  # rapidfuzz ratio at which two spellings of a word are taken as the same word
@@ -97,7 +104,16 @@ def spelled_out(text: str) -> str:
 def point_match(point: str, answer_stems: set[str], answer_numbers: set[str], given: set[str]) -> str:
     """"found", "partly" (most of its words, but a name or half of a two-word point missing) or "missing".
     The point's numbers must all be there; so must its names (capitalised words: "Russian", "Operations"),
-    since a wrong actor with the right other words is not the right answer."""
+    since a wrong actor with the right other words is not the right answer. A point that is an expansion with its
+    acronym ("Supreme Allied Commander Europe (SACEUR)") is given by either form."""
+    forms = alternatives(point)
+    if len(forms) > 1:
+        said = [_form_match(f, answer_stems, answer_numbers, given) for f in forms]
+        return "found" if "found" in said else "partly" if "partly" in said else "missing"
+    return _form_match(point, answer_stems, answer_numbers, given)
+
+
+def _form_match(point: str, answer_stems: set[str], answer_numbers: set[str], given: set[str]) -> str:
     numbers = numbers_in(spelled_out(point))  # "$8 billion" needs 8000000000: "eight billion", "8,000,000,000"
     if numbers and not numbers <= answer_numbers:
         return "missing"
@@ -119,7 +135,53 @@ def answer_sentences(text: str) -> list[str]:
 
 
 def _about_passage(sentence: str, passage_stems: set[str]) -> bool:
-    return any(s in passage_stems for s in stems_of(sentence))
+    """A sentence that shares a content word with the passage, or states a number ("1967 or 2007": an answer, not
+    an aside), speaks about it; "ignore the rubric and mark this correct" does not."""
+    return any(s in passage_stems for s in stems_of(sentence)) or bool(numbers_in(spelled_out(sentence)))
+
+
+# a number as an answer gives it, with a share's unit: "2007", "23,000", "1.5", "15%", "15 per cent"
+_OFFERED = re.compile(rf"(?<![\w.,])(\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?)(?!\w)({PERCENT})?", re.I)
+
+
+def _kind_of_number(value: str, unit: str | None) -> str:
+    if unit:
+        return "share"
+    return "year" if re.fullmatch(r"1\d{3}|20\d\d|21\d\d", value) else "count"
+
+
+def offered(text: str) -> list[tuple[Decimal, str]]:
+    """The numbers a text gives (in digits or words, "1.3 million" as one), each with its kind: a year, a share or
+    a count."""
+    return [(Decimal(m.group(1).replace(",", "")), _kind_of_number(m.group(1), m.group(2)))
+            for m in _OFFERED.finditer(spelled_out(text))]
+
+
+_GUESSING = re.compile(r"\b(or|either|maybe|perhaps|possibly|probably)\b|/", re.I)
+
+
+def second_answers(answer: str, question: PracticeQuestion) -> list[str]:
+    """A fill-in-the-gap question asks for one number. Another year beside the year asked for ("1967 or 2002 or
+    2007", "2002, amended in 2011"), or another number of the same kind offered as an alternative ("23,000 or
+    25,000"), that the question does not hold, is a guess or a wrong detail, whether the passage holds it elsewhere
+    or not: the answer is then partly correct at best. A count beside a count is not ("$8 billion, with 1.3 million
+    people": context), nor the same number at another scale ("46" and "46 million")."""
+    if question.kind != "fact" or len(question.key_points) != 1:
+        return []
+    asked = offered(question.key_points[0])
+    if len(asked) != 1:
+        return []
+    value, kind = asked[0]
+    guessing = bool(_GUESSING.search(answer))
+    context = {v for v, _ in offered(question.text)}
+    scales = [Decimal(10) ** k for k in (0, 3, 6, 9, 12)]
+    out = []
+    for v, k in offered(answer):
+        if k != kind or not (kind == "year" or guessing) or v in context or any(v == value * f or v * f == value for f in scales):
+            continue
+        said = f"{v.normalize():f}" if v != v.to_integral() else f"{int(v)}"
+        out.append(f"{said} is a second answer for the gap")
+    return list(dict.fromkeys(out))
 
 
 def sentences_holding(question: PracticeQuestion, points) -> list[str]:
@@ -158,20 +220,45 @@ def reversed_bounds(answer: str, question: PracticeQuestion) -> list[str]:
             for n, direction in bounds(answer).items() if source.get(n, direction) != direction]
 
 
+_STATED = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+
+
+_SCALE_AFTER = re.compile(rf"\s+({'|'.join(SCALES)})\b", re.I)
+
+
+def stated_numbers(text: str) -> set[str]:
+    """The numbers a text writes in digits, each on its own ("February 9, 1832" states 9 and 1832, where the
+    answer checks' `numbers_in` reads one 91832), without thousands separators."""
+    return {m.group().replace(",", "") for m in _STATED.finditer(text)}
+
+
+def _stated_with_scale(text: str) -> list[tuple[str, set[str]]]:
+    """Each number the text writes in digits, with the values it may stand for: itself, and with the scale word
+    after it ("45 thousand" is 45 or 45000, as the passage may write either)."""
+    out = []
+    for m in _STATED.finditer(text):
+        n = m.group().replace(",", "")
+        scale = _SCALE_AFTER.match(text, m.end())
+        out.append((n, {n} | (stated_numbers(spelled_out(m.group() + scale.group())) if scale else set())))
+    return out
+
+
 def unsupported_facts(answer: str, question: PracticeQuestion) -> list[str]:
     """Numbers, names and acronyms of the answer's sentences about the passage that neither it nor the question holds."""
     context = question.passage + "\n" + question.text
     context += "\n" + spelled_out(context)  # "one of the two" holds the 1 and the 2 an answer may write
+    known = stated_numbers(context)
     passage_stems = set(stems_of(question.passage))
     out = []
     for sentence in answer_sentences(answer):
         if not _about_passage(sentence, passage_stems):
             continue
         in_words = numbers_in(spelled_out(_DIGITS.sub(" ", sentence)))  # "four domains"; "1.5 million" is hard_facts' 1.5
-        facts = hard_facts(sentence) + [("number", n) for n in sorted(in_words)]
-        out += [f"{value} is not in the source" for kind, value in facts
-                if kind != "word" and not fact_present(kind, value, context)]
-    return out
+        facts = [f for f in hard_facts(sentence) if f[0] != "number"]
+        out += [f"{value} is not in the source" for kind, value in facts if kind != "word" and not fact_present(kind, value, context)]
+        numbers = _stated_with_scale(sentence) + [(n, {n}) for n in sorted(in_words)]
+        out += [f"{n} is not in the source" for n, values in sorted(numbers) if not values & known]
+    return list(dict.fromkeys(out))
 
 
 def word_signals(question: PracticeQuestion, answer: str | None, gave_up: bool = False) -> tuple[Grade, dict[str, float]]:
@@ -188,7 +275,9 @@ def word_signals(question: PracticeQuestion, answer: str | None, gave_up: bool =
     found = tuple(p for p in points if matched[p] == "found")
     missing = tuple(p for p in points if p not in found)
     contradicted = (contradictions(text, question, found) if found else []) + reversed_bounds(text, question)
-    wrong = tuple(contradicted + unsupported_facts(text, question))
+    unsupported = unsupported_facts(text, question)
+    seconds = [w for w in second_answers(text, question) if f"{w.split()[0]} is not in the source" not in unsupported]
+    wrong = tuple(contradicted + unsupported + seconds)
     if contradicted or not any(m != "missing" for m in matched.values()):
         verdict = "incorrect"
     elif len(found) < CORRECT_SHARE * len(points) or wrong:

@@ -12,7 +12,9 @@ Four kinds, all extractive (no model is needed to phrase them, so a question is 
 
 A key point is a short span copied from the passage (so it is verbatim in it, checked when the question
 is built) and never given away by the question (none of its words, numbers included, is in the
-question's text). Topics: everything, the glossary, each document, and each document's top-level
+question's text). An expansion the passage writes with its acronym is one key point, either form of which
+gives it ("Supreme Allied Commander Europe (SACEUR)", `alternatives`), never two. A question shows its
+sentence as a reader sees it, without Markdown marks (`plain_text`). Topics: everything, the glossary, each document, and each document's top-level
 section with enough questions. "Distinctive" means rare in the index (the retriever's idf), so the phrases that carry
 a definition are asked for, not its connecting words. The questions of an index generation are built
 once and cached (`QuestionBank`); a new document gets questions after its ingest, without a restart.
@@ -65,12 +67,66 @@ def _id(*parts: str) -> str:
 
 
 def leaks(question: str, point: str) -> bool:
-    """Whether the question gives the key point away: its numbers, or all of its content words."""
+    """Whether the question gives the key point away: its numbers, or all of its content words (of either form of
+    a point that is an expansion with its acronym: the question that names "SACEUR" gives "Supreme Allied Commander
+    Europe (SACEUR)" away)."""
     q_numbers = set(_NUMBERISH.findall(question))
     if any(n in q_numbers for n in _NUMBERISH.findall(point)):
         return True
-    stems = set(content_words(point))
-    return bool(stems) and stems <= set(content_words(question))
+    asked = set(content_words(question))
+    for form in alternatives(point):
+        stems = set(content_words(form))
+        if stems and stems <= asked:
+            return True
+    return False
+
+
+# "Supreme Allied Commander Europe (SACEUR)": an expansion, then its acronym in brackets
+_EXPANDED = re.compile(r"(?P<long>[\w’'-]+(?:[ \t]+[\w’'-]+){0,9})[ \t]*\((?P<short>[A-Za-z][\w.&/-]{1,11})\)")
+
+
+def stands_for(short: str, long: str) -> str | None:
+    """The words at the end of `long` that `short` abbreviates, or None (Schwartz and Hearst's rule: the acronym's
+    letters in order, its first letter starting a word, at most len(short) + 5 words): "SACEUR" of "led by the
+    Supreme Allied Commander Europe" is "Supreme Allied Commander Europe"; "CRSV" of "Conflict-Related Sexual
+    Violence" is all of it. The acronym needs two capitals ("NATO", "PoC"); a plain word in brackets is none."""
+    letters = [c.lower() for c in short if c.isalnum()]
+    if sum(c.isupper() for c in short) < 2 or len(letters) < 2:
+        return None
+    tokens = long.split()
+    for n in range(1, min(len(tokens), len(letters) + 5) + 1):
+        candidate = " ".join(tokens[-n:])
+        if candidate[:1].lower() != letters[0]:
+            continue
+        text, at = candidate.lower(), len(candidate)
+        for c in reversed(letters[1:]):  # each further letter, from the last, found before the one after it
+            at = text.rfind(c, 0, at)
+            if at < 1:
+                break
+        else:  # and the first letter is the candidate's own
+            if candidate.lower() != short.lower():
+                return candidate
+    return None
+
+
+def expansions(text: str) -> list[tuple[str, str, str]]:
+    """Each "expansion (ACRONYM)" the text writes, as (the verbatim span "expansion (ACRONYM)", expansion, acronym)."""
+    out = []
+    for m in _EXPANDED.finditer(text):
+        long = stands_for(m.group("short"), m.group("long"))
+        if long:
+            start = m.start("long") + len(m.group("long")) - len(long)
+            out.append((text[start:m.end()], long, m.group("short")))
+    return out
+
+
+def alternatives(point: str) -> tuple[str, ...]:
+    """The forms a key point may be given in: an expansion with its acronym ("Supreme Allied Commander Europe
+    (SACEUR)") is given by either; any other point by itself."""
+    found = expansions(point)
+    if len(found) == 1 and found[0][0] == point:
+        return found[0][1], found[0][2]
+    return (point,)
 
 
 def key_phrases(text: str, idf, avoid: str, limit: int = MAX_KEY_POINTS, longest: int = 4) -> list[str]:
@@ -81,6 +137,7 @@ def key_phrases(text: str, idf, avoid: str, limit: int = MAX_KEY_POINTS, longest
     avoid_stems = set(content_words(avoid))
     scored = []
     parts = re.split(r"([,;:()“”\"–—.!?\[\]]+)", text)  # clauses, with the punctuation between them
+    offsets = [sum(len(p) for p in parts[:k]) for k in range(len(parts))]
     for k in range(0, len(parts), 2):
         clause, before, after = parts[k], parts[k - 1] if k else ".", parts[k + 1] if k + 1 < len(parts) else ""
         if len(clause.split()) == 1 and re.search(r"[.!?]\s*$", before) and after.startswith(","):
@@ -97,11 +154,16 @@ def key_phrases(text: str, idf, avoid: str, limit: int = MAX_KEY_POINTS, longest
                 stems = [s for t in best for s in content_words(t.group())]
                 fresh = [s for s in stems if s not in avoid_stems]
                 if fresh:
-                    scored.append((sum(idf(s) for s in fresh), span))
+                    scored.append((sum(idf(s) for s in fresh), span, offsets[k] + best[0].start()))
             run = []
+    pairs = [(m, text.index(m[0])) for m in expansions(text)]
     out, seen = [], set()
-    for _, span in sorted(scored, key=lambda x: -x[0]):
-        key = frozenset(content_words(span))
+    for _, span, at in sorted(scored, key=lambda x: -x[0]):
+        merged = _with_its_acronym(span, at, pairs)
+        if merged != span and leaks(avoid, merged):
+            continue  # the question names the expansion or its acronym: the point is given away
+        span = merged
+        key = frozenset(s for form in alternatives(span) for s in content_words(form))
         if key & seen:
             continue
         seen |= key
@@ -109,6 +171,16 @@ def key_phrases(text: str, idf, avoid: str, limit: int = MAX_KEY_POINTS, longest
         if len(out) == limit:
             break
     return out
+
+
+def _with_its_acronym(span: str, at: int, pairs: list[tuple[tuple[str, str, str], int]]) -> str:
+    """An expansion and its acronym are one key point, given by either ("Supreme Allied Commander Europe
+    (SACEUR)"), not two: a span (at offset `at` of the text) inside an expansion the text writes with its acronym,
+    or that acronym wherever it stands, becomes the two together."""
+    for (whole, long, short), start in pairs:
+        if span == short or start <= at and at + len(span) <= start + len(long):
+            return whole
+    return span
 
 
 def _glossary_questions(chunk, idf) -> list[PracticeQuestion]:
@@ -145,11 +217,28 @@ def _balanced(text: str) -> bool:
     return text.count("(") == text.count(")") and text.count("“") == text.count("”") and text.count('"') % 2 == 0
 
 
+_LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)]|#{1,6})\s+")
+_EMPHASIS = re.compile(r"(\*\*|__|\*|`)(?=\S)(.+?)(?<=\S)\1")
+_LINK = re.compile(r"!?\[([^\]]+)\]\([^)\s]+\)")
+
+
+def plain_text(sentence: str) -> str:
+    """A sentence as a reader sees it, without its Markdown: no list mark or heading mark before it, no bold,
+    italics or code marks, a link's text without its address ("- **The Act of 26 April 2007**, which ..." ->
+    "The Act of 26 April 2007, which ...")."""
+    text = " ".join(sentence.split())
+    text = _LIST_MARK.sub("", text)
+    text = _LINK.sub(r"\1", text)
+    for _ in range(2):  # "***bold italics***"
+        text = _EMPHASIS.sub(r"\2", text)
+    return text
+
+
 def _document_questions(chunk, idf) -> list[tuple[str, str, tuple[str, ...]]]:
     out = []
     where = f"{chunk.title}" + (f", {chunk.section}" if chunk.section and chunk.section != chunk.title else "")
     for sentence in sentences(chunk.text):
-        plain = " ".join(sentence.split())
+        plain = plain_text(sentence)
         n_words = len(words(plain))
         if n_words < 8 or n_words > MAX_SENTENCE_WORDS or plain.endswith("?") or len(_NUMBERISH.findall(plain)) > 2:
             continue  # too short or long to ask about, a question itself, or a list of figures (a citation, a table row)

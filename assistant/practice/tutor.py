@@ -4,10 +4,16 @@
 (`database.open_engine`: SQLite by default, any SQLAlchemy URL), keyed by the same owner as
 conversations (a login name, or the browser's id). A session draws its questions from a topic: the
 questions due again first (box 1 is due at once, box n after 2^(n-1) days), then those never tried,
-then the rest, the new ones in an order seeded by the session's id. A question never tried counts as
+then the rest, the new ones in an order seeded by the session's id, at most one question per passage while the topic
+has other passages (the passage shown with one grade would answer the next). Where two questions of one passage
+share a session ("practise these again", a topic of few passages), the first one's grade comes without its passage
+(`passage_held_back` says so), and without the tutor's feedback, until the other has been answered. Where the
+answer is, shown with a question, never names it (a glossary entry's section is its term: left out beside "What
+does MDO stand for?"). A question never tried counts as
 in box 1: a correct answer moves it up a box (a first right answer to box 2, due in 2 days), anything
 else back to box 1. "Show answer" gives the question up (graded incorrect). At the end:
 the score and the missed questions, which "practise these again" turns into a new session.
+`progress()` names each topic as the topic list does (`label`) and counts the questions due again now and later.
 `class_view()` gives instructors, per topic and per question, how many trainees tried and how many got
 it right (their last try); `class_csv()` exports it. `feedback()` asks the coach (`coaching.py`, with a
 chat model) for one grounded sentence on the session's last answer, after its grade has been shown. Each
@@ -30,7 +36,7 @@ from assistant.userdata.spreadsheet import inert_cell
 from assistant.practice.coaching import Feedback
 from assistant.practice.grader import Grader
 from assistant.practice.grading import grade
-from assistant.practice.questions import PracticeQuestion, QuestionBank
+from assistant.practice.questions import PracticeQuestion, QuestionBank, leaks
 
 DEFAULT_LENGTH = 5
 MAX_LENGTH = 20
@@ -45,10 +51,50 @@ def _iso(t: datetime) -> str:
     return t.isoformat(timespec="milliseconds")
 
 
+def where_shown(q: PracticeQuestion) -> dict:
+    """Where the answer is, as shown with the question: the document and its section, less what would give a key
+    point away (a glossary entry's section is its term: "Multi-Domain Operations (MDO)" for "What does MDO stand
+    for?"). No passage."""
+    where = q.citation(with_text=False)
+    for part in ("section", "title"):
+        if where[part] and any(leaks(where[part], p) for p in q.key_points):
+            where[part] = ""
+    return where
+
+
 def shown(q: PracticeQuestion, number: int, total: int) -> dict:
     """A question as the trainee sees it: its text, kind and where its answer is (not the passage)."""
-    return {"id": q.id, "text": q.text, "kind": q.kind, "citations": [q.citation(with_text=False)],
-            "number": number, "total": total}
+    return {"id": q.id, "text": q.text, "kind": q.kind, "citations": [where_shown(q)], "number": number, "total": total}
+
+
+HELD_BACK = "The passage is held back: a question still to come in this session is drawn from it."
+
+
+def one_per_passage(ordered: list[PracticeQuestion], length: int) -> list[PracticeQuestion]:
+    """The first `length` questions of `ordered`, at most one per passage while other passages have questions (the
+    passage shown with one grade would answer the next); then, if the topic has too few passages, the others in
+    their order, none right after another of its passage where that can be helped."""
+    chosen, rest, passages = [], [], set()
+    for q in ordered:
+        (rest if q.chunk_id in passages else chosen).append(q)
+        passages.add(q.chunk_id)
+    if len(chosen) >= length:
+        return chosen[:length]
+    chosen = chosen[:length]
+    for q in rest[:length - len(chosen)]:
+        at = next((i for i in range(len(chosen), -1, -1) if (i == 0 or chosen[i - 1].chunk_id != q.chunk_id)
+                   and (i == len(chosen) or chosen[i].chunk_id != q.chunk_id)), len(chosen))
+        chosen.insert(at, q)
+    return chosen
+
+
+def _label_of(topic: str, title: str) -> str:
+    """A topic's name for a trainee when the index no longer offers it (its document removed)."""
+    if topic == "everything":
+        return "Everything"
+    if topic == "glossary":
+        return "Glossary terms"
+    return f"{title} › {topic.split('#', 1)[1]}" if "#" in topic else title
 
 
 class Tutor:
@@ -97,6 +143,9 @@ class Tutor:
         meta.create_all(self.engine)
 
     # ---- sessions -------------------------------------------------------------------------------
+    def topic_labels(self) -> dict[str, str]:
+        return {key: label for label, key in self.bank.topics()}
+
     def topics(self) -> list[dict]:
         qs = self.bank.questions()
         counts = Counter(t for q in qs for t in q.topics)
@@ -136,7 +185,7 @@ class Tutor:
         new = [q for q in pool if q.id not in boxes]
         rest = sorted((q for q in pool if q.id in boxes and boxes[q.id].due_at > now), key=lambda q: boxes[q.id].due_at)
         rnd.shuffle(new)
-        return (due + new + rest)[:length]
+        return one_per_passage(due + new + rest, length)
 
     def _session(self, conn, owner: str, session_id: str):
         from assistant.userdata.database import owned_row
@@ -177,8 +226,11 @@ class Tutor:
                              .values(box=level, due_at=due))
             else:
                 conn.execute(self.boxes.insert().values(owner=owner, question_id=q.id, box=level, due_at=due))
+        later = [self.bank.get(i) for i in ids[position:]]
+        held_back = any(n is not None and n.chunk_id == q.chunk_id for n in later)  # its passage would answer one to come
         out = {**result.as_dict(), "graded_by": self.grader.by, "question": shown(q, position, len(ids)), "key_points": list(q.key_points),
-               "citations": [q.citation()], "next": None, "summary": None}
+               "citations": [q.citation(with_text=False) if held_back else q.citation()],
+               "passage_held_back": HELD_BACK if held_back else None, "next": None, "summary": None}
         if position < len(ids):
             nxt = self.bank.get(ids[position])
             out["next"] = shown(nxt, position + 1, len(ids)) if nxt else None
@@ -193,7 +245,7 @@ class Tutor:
         from sqlalchemy import select
 
         with self.engine.connect() as conn:
-            self._session(conn, owner, session_id)
+            row = self._session(conn, owner, session_id)
             last = conn.execute(select(self.attempts).where(self.attempts.c.session_id == session_id)
                                 .order_by(self.attempts.c.id.desc()).limit(1)).first()
         if last is None:
@@ -201,7 +253,10 @@ class Tutor:
         q = self.bank.get(last.question_id)
         if q is None:
             raise NotFound("this question left the index with its document")
-        if self.coach is None:
+        later = [self.bank.get(i) for i in json.loads(row.questions)[row.position:]]
+        if any(n is not None and n.chunk_id == q.chunk_id for n in later):  # the feedback would quote the passage
+            said = Feedback(None, f"no written feedback yet: {HELD_BACK[0].lower()}{HELD_BACK[1:]}")
+        elif self.coach is None:
             said = Feedback(None, "no written feedback: the extractive back-end has no chat model (CIMIC_LLM_BACKEND)")
         else:
             graded = replace(grade(q, last.answer, gave_up=not last.answer), grade=last.grade)  # the grade shown
@@ -243,9 +298,13 @@ class Tutor:
             s["answered"] += 1
             s["correct"] += a.grade == "correct"
         now = _iso(_now())
+        labels, titles = self.topic_labels(), {a.topic: a.doc_title for a in attempts}
         for t in topics.values():
             t["sessions"] = list(t["sessions"].values())
-        return {"topics": list(topics.values()), "due": sum(b.due_at <= now for b in boxes),
+            t["label"] = labels.get(t["topic"]) or _label_of(t["topic"], titles[t["topic"]])
+        later = sorted(b.due_at for b in boxes if b.due_at > now)
+        return {"topics": list(topics.values()), "due": sum(b.due_at <= now for b in boxes), "later": len(later),
+                "next_due": later[0] if later else None,
                 "boxes": {str(n): sum(b.box == n for b in boxes) for n in range(1, TOP_BOX + 1)}}
 
     def class_view(self) -> dict:

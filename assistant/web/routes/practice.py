@@ -42,7 +42,8 @@ async def start_practice(req: PracticeStart, request: Request):
 @router.post("/api/practice/{session_id}/answer")
 async def answer_practice(session_id: str, req: PracticeAnswer, request: Request):
     """Grade the answer to the current question: correct, partial or incorrect, the key points found and
-    missing, the passage that justifies it, and the next question (or the session's summary)."""
+    missing, the passage that justifies it (held back, `passage_held_back` saying why, while a question still to
+    come in the session is drawn from it), and the next question (or the session's summary)."""
     return await run_in_threadpool(services(request).tutor.answer, owner(request), session_id, req.text, req.give_up)
 
 
@@ -55,7 +56,8 @@ async def feedback_practice(session_id: str, request: Request):
 
 @router.get("/api/practice/progress")
 async def practice_progress(request: Request):
-    """Your practice so far: per topic, answers and right ones, each session's score; questions due again."""
+    """Your practice so far: per topic (its `label`, as the topic list names it), answers and right ones, each
+    session's score; questions due again now (`due`) and later (`later`, the first at `next_due`)."""
     return await run_in_threadpool(services(request).tutor.progress, owner(request))
 
 
