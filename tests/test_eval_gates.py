@@ -80,3 +80,17 @@ def test_support_threshold_is_calibrated_on_the_labels():
     assert cal["threshold_in_use"] == DEFAULT_THRESHOLD
     assert cal["balanced_accuracy_in_use"] >= cal["best_balanced_accuracy"] - 0.02  # the threshold in use is (near) the best
     assert cal["cohen_kappa_in_use"] >= 0.6
+
+
+def test_a_sample_of_n_holds_at_most_n_cases_every_kind_while_n_allows():
+    from assistant.evaluation.runner import Case, load_dataset, sample
+
+    gold = load_dataset(ROOT / "evals" / "datasets" / "gold.jsonl")
+    kinds = {c.kind for c in gold}
+    for n in (1, 2, len(kinds) - 1, len(kinds), 8, 12, 30):
+        picked = sample(gold, n)
+        assert len(picked) == min(n, len(gold)), (n, len(picked))
+        assert len({c.kind for c in picked}) == min(n, len(kinds)), n
+        assert picked == sample(gold, n)  # deterministic
+    mixed = [Case(f"c{i}", "q", True, ["g"], [], [], kind) for i, kind in enumerate("a" * 20 + "b" * 3 + "c" + "d")]
+    assert len(sample(mixed, 3)) == 3 and len({c.kind for c in sample(mixed, 4)}) == 4

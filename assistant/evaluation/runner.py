@@ -66,15 +66,22 @@ def _split(raw: dict, where: str) -> str:
 
 
 def sample(cases: list[Case], n: int) -> list[Case]:
-    """A deterministic subset of about n cases, every kind represented in proportion (at least one each)."""
+    """A deterministic subset of at most n cases (n when there are as many), every kind represented while n
+    allows (one case each, the largest kinds first), the rest shared among the kinds in proportion."""
     kinds: dict[str, list[Case]] = {}
     for c in cases:
         kinds.setdefault(c.kind, []).append(c)
+    n = min(n, len(cases))
+    groups = sorted(kinds.values(), key=len, reverse=True)  # stable: equal kinds keep the dataset's order
+    want = [1 if i < n else 0 for i in range(len(groups))]
+    for _ in range(n - sum(want)):  # each further case to the kind furthest below its proportional share
+        i = max((i for i, g in enumerate(groups) if want[i] < len(g)),
+                key=lambda i: (n * len(groups[i]) / len(cases) - want[i], -i))
+        want[i] += 1
     picked = set()
-    for group in kinds.values():
-        want = max(1, round(n * len(group) / len(cases)))
-        step = len(group) / want
-        picked |= {group[int(i * step)].id for i in range(min(want, len(group)))}
+    for group, k in zip(groups, want):
+        step = len(group) / k if k else 0
+        picked |= {group[int(i * step)].id for i in range(k)}
     return [c for c in cases if c.id in picked]
 
 
