@@ -27,3 +27,16 @@ def test_a_partial_refusal_shows_its_passage_and_a_plain_refusal_none():
     assert "Not answered" in partial and 'class="source"' in partial
     plain = render_sources({"1": _answer(refused=True, citations=[])})
     assert "Not answered" in plain and "outside what the doctrine sources cover" in plain and 'class="source"' not in plain
+
+
+def test_a_source_title_is_not_doubled_by_a_section_that_repeats_it():
+    def head(title, section):
+        c = {"n": 1, "doc_id": "d", "title": title, "section": section, "text": "It was a UK operation.", "score": 0.5}
+        html = render_sources({"1": _answer(citations=[c])})
+        return html.split("<b>", 1)[1].split("</b>")[0]
+
+    title = "Civil-military cooperation during mass casualty events"
+    assert head(title, title.upper()) == f"[1] {title}"
+    assert head(title, f"{title} > Abstract") == f"[1] {title} — Abstract"
+    assert head(title, "Examples > COVID-19 pandemic") == f"[1] {title} — Examples &gt; COVID-19 pandemic"
+    assert head("T", "") == "[1] T"

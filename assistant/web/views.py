@@ -43,7 +43,13 @@ def _cited(answer: dict) -> list[tuple[str, list[int]]]:
 
 
 def _where(c: dict) -> str:
-    return html.escape(c["title"]) + (f" — {html.escape(c['section'])}" if c.get("section") else "") + \
+    """"Title — Section, p. n"; a section path's leading heading that only repeats the title is left out."""
+    parts = [x for x in (c.get("section") or "").split(" > ") if x.strip()]
+    same = lambda x: " ".join(x.split()).casefold() == " ".join((c["title"] or "").split()).casefold()  # noqa: E731
+    while parts and same(parts[0]):
+        parts.pop(0)
+    section = " > ".join(parts)
+    return html.escape(c["title"]) + (f" — {html.escape(section)}" if section else "") + \
         (f", p. {c['page']}" if c.get("page") else "")
 
 
