@@ -250,3 +250,39 @@ def test_a_refresh_after_an_ingest_equals_a_fresh_start(built, knowledge):
     assert r._df == fresh._df and r._surface == fresh._surface and r._doc_names == fresh._doc_names
     assert r._record_words == fresh._record_words and sorted(r._terms) == sorted(fresh._terms)
     assert any("Tuesdays" in p.chunk.text for p in r.retrieve("When does the Zyxwv harbour cell meet?", 4).passages)
+
+
+def test_a_refusal_names_only_real_topics_never_an_abstract_in_another_language_or_a_file_name(built):
+    from dataclasses import replace
+
+    from assistant.answering.pipeline import Checked
+    from assistant.documents import Chunk
+    from assistant.retrieval.hybrid import Retrieved
+
+    settings, emb = built
+    a = build_assistant(settings, embedder=emb, gate=_Gate(False))
+    polish = ("W artykule przedstawiono współpracę cywilno-wojskową podczas zdarzeń masowych, "
+              "jej formy oraz znaczenie dla systemu ochrony zdrowia i bezpieczeństwa państwa w sytuacjach kryzysowych.")
+    english = "The force supported the civil authorities with transport, logistics and field hospitals during the crisis."
+    paper = "Civil-military cooperation during mass casualty events"
+
+    def passage(title, section, text, path="knowledge/paper.txt"):
+        c = Chunk(doc_id=title.lower(), title=title, section=section, text=text, start=0, end=len(text), path=path)
+        return Retrieved(c.id, c, 0.5, 0.5)
+
+    prep = a._prepare("How many vehicles did Operation Zephyr in Atlantis use?", [])
+    prep = replace(prep, retrieval=replace(prep.retrieval, passages=[
+        passage(paper, "Streszczenie", polish),
+        passage("upload_test.docx", "", english, "knowledge/upload_test.docx"),
+        passage("hostile notes", "", english, "knowledge/hostile_notes.md"),
+        passage("hostile-notes", "Logistics", english, "knowledge/hostile-notes.md"),
+        passage("Ukrainian Experience in Civil-Military Cooperation", "Keywords", "civil-military cooperation; Ukraine; resilience"),
+        passage("Humanitarian Policy Making", "Lessons > Coordination with armed forces", english),
+        passage("Allied Joint Doctrine", "Doctrine > AJP-3.19", english),
+    ]))
+    topics = a._refusal(prep, Decision(False, 0.1, 0.5, {}), None, Checked((), ()), "refusal").answer
+    assert topics == ("The doctrine sources I answer from do not cover that. They do cover, for example: "
+                      f"{paper}; Logistics; Ukrainian Experience in Civil-Military Cooperation."), topics
+    more = a._refusal(replace(prep, retrieval=replace(prep.retrieval, passages=prep.retrieval.passages[4:])),
+                      Decision(False, 0.1, 0.5, {}), None, Checked((), ()), "refusal").answer
+    assert "Ukrainian Experience in Civil-Military Cooperation; Coordination with armed forces; AJP-3.19." in more, more

@@ -341,11 +341,37 @@ class Assistant:
             text = render("refusal", "partial", asked=expects(prep.standalone) or "", sentence=f"{sentence} [1]")
             citations = [self._citation(1, passage)]
         else:
+            import re
+
+            from assistant.language import STOPWORDS
+
+            # only real topics: a glossary term, a section heading of an English passage, else the document's
+            # title; never front matter (an abstract, keywords, references: the title instead), a heading over
+            # text in another language (the abstract in Polish: the title), nor a name that is a file's name
+            front = {"abstract", "summary", "keywords", "key words", "references", "bibliography", "contents",
+                     "table of contents", "acknowledgements", "acknowledgments", "about this document"}
+
+            def english(text: str) -> bool:
+                found = re.findall(r"[^\W\d_]+", text.lower())
+                return len(found) < 8 or sum(w in STOPWORDS for w in found) / len(found) >= 0.15
+
+            def file_like(name: str, path: str) -> bool:
+                stem = Path(path or "").stem
+                return (bool(re.fullmatch(r"\S+\.[A-Za-z][A-Za-z0-9]{0,4}", name))
+                        or name.casefold() in {Path(path or "").name.casefold(), stem.casefold(),
+                                               stem.replace("_", " ").casefold(), stem.replace("-", " ").casefold()})
+
             topics = []
             for p in prep.retrieval.passages[:6]:
                 c = p.chunk
-                name = (c.term or (c.title if c.kind == "document" else c.section.split(" > ")[-1]) or c.title).strip()
-                if name and name not in topics and name.lower() not in {"references", "abstract"}:
+                heading = c.section.split(" > ")[-1].strip()
+                if c.term:
+                    name = c.term.strip()
+                elif c.kind == "document" or not heading or heading.casefold().rstrip(":") in front or not english(c.text):
+                    name = c.title.strip()
+                else:
+                    name = heading
+                if name and name not in topics and not file_like(name, c.path) and name.casefold() not in front:
                     topics.append(name)
             text = render("refusal", "text", topics=topics[:3])
         return self._answer(prep, decision, draft, text, True, 0.0, citations, list(checked.unsupported),
