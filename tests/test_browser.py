@@ -323,6 +323,27 @@ def test_evaluation_tab_runs_reports_and_compares(locked_site, browser):
     instructor.close()
 
 
+def test_the_evaluation_runs_table_shows_its_gates_column(locked_site, browser):
+    instructor, page = signed_in(browser, locked_site, "instructor", viewport={"width": 1280, "height": 1000})
+    page.get_by_role("tab", name="Evaluation").click()
+    page.locator("#eval-backend").get_by_text("extractive").click()
+    start_run(page, "1")
+    page.wait_for_function("[...document.querySelectorAll('#eval-runs-table td')].some(td => td.textContent === 'done')",
+                           timeout=600_000)
+    # the Gates column, its heading and the run's cell, lies inside the table's box on the page (not scrolled out of view)
+    inside = page.evaluate("""() => {
+        const table = document.querySelector('#eval-runs-table'), box = table.parentElement.getBoundingClientRect();
+        const at = [...table.querySelectorAll('tr:first-child th')].findIndex(th => th.textContent === 'Gates');
+        return at < 0 ? [] : [...table.querySelectorAll(`tr:nth-child(-n+2) > :nth-child(${at + 1})`)].map(x => {
+            const r = x.getBoundingClientRect();
+            return [x.textContent, r.left >= box.left - 1 && r.right <= box.right + 1 && r.right <= window.innerWidth];
+        });
+    }""")
+    assert len(inside) == 2 and inside[0][0] == "Gates" and re.match(r"met|missed: ", inside[1][0]), inside
+    assert all(ok for _, ok in inside), inside
+    instructor.close()
+
+
 def test_documents_tab_upload_ask_delete(locked_site, browser, tmp_path):
     import httpx
 

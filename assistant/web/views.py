@@ -264,8 +264,11 @@ def render_runs(runs: list[dict], running: dict | None) -> str:
     if not runs:
         return "\n".join(out + ["<p>No evaluation has been run yet.</p>"])
     names = ["fact_recall", "answerable_refused", "unanswerable_refused", "judge_groundedness"]
+    # Gates beside Passed, before the metrics (last, it was scrolled out of view on a laptop's screen); the metric
+    # names may break after their underscores
     out.append('<div style="overflow-x:auto"><table class="review" id="eval-runs-table"><tr><th>Run</th><th>Status</th><th>Started</th><th>By</th>'
-               '<th>Back-end</th><th>Datasets</th><th>Passed</th>' + "".join(f"<th>{n}</th>" for n in names) + "<th>Gates</th></tr>")
+               '<th>Back-end</th><th>Datasets</th><th>Passed</th><th>Gates</th>'
+               + "".join(f"<th>{n.replace('_', '_<wbr>')}</th>" for n in names) + "</tr>")
     for r in runs:
         head = r.get("headline") or {}
         status = r.get("status", "")
@@ -273,8 +276,8 @@ def render_runs(runs: list[dict], running: dict | None) -> str:
             status += ": " + (r.get("error") or "")
         cells = [r["id"], status, r.get("started") or "", r.get("by") or "", r.get("backend") or "",
                  ", ".join(r.get("datasets") or []), f"{r['passed']} of {r['cases']}" if r.get("cases") is not None else ""]
-        cells += ["" if head.get(n) is None else f"{head[n]:.3f}" for n in names]
         cells.append("" if r.get("gates_missed") is None else ("missed: " + "; ".join(r["gates_missed"]) if r["gates_missed"] else "met"))
+        cells += ["" if head.get(n) is None else f"{head[n]:.3f}" for n in names]
         out.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in cells) + "</tr>")
     return "\n".join(out + ["</table></div>"])
 
