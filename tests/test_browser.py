@@ -163,6 +163,31 @@ def test_each_answer_cites_its_own_passages(site, page):
     page.locator("#sources").get_by_text("Sources of each answer appear here").wait_for(timeout=10_000)
 
 
+CHAT_PLACE = """() => [Math.round(document.querySelector('#chat').getBoundingClientRect().top),
+    ...[...document.querySelectorAll('#chat *')].filter(x => x.scrollHeight > x.clientHeight).map(x => Math.round(x.scrollTop))]"""
+
+
+def test_a_citation_in_an_older_answer_scrolls_only_the_source_panel(site, page):
+    page.goto(site["url"])
+    ask(page, "What was Operation Rescript?")
+    page.locator("#chat a.cite").first.wait_for(timeout=60_000)
+    ask(page, "What are the seven baseline requirements for civil preparedness?")
+    page.wait_for_function("document.querySelectorAll('#sources .answer-block').length === 2", timeout=60_000)
+    page.wait_for_timeout(500)
+    older = page.locator("#chat [aria-label^=\"bot's message\"]").first.locator("a.cite").last
+    older.scroll_into_view_if_needed()
+    before = page.evaluate(CHAT_PLACE)
+    older.click()
+    page.wait_for_timeout(500)
+    target = page.evaluate("location.hash")
+    assert target.startswith("#a1-src-"), target
+    assert page.evaluate(CHAT_PLACE) == before  # the chat stays where it was, on the page and in its own scroll
+    shown = page.evaluate(f"""() => {{ const r = document.querySelector('#sources {target}').getBoundingClientRect();
+        return r.top >= 0 && r.top < window.innerHeight - 40; }}""")
+    assert shown, "the cited passage is scrolled into view in the source panel"
+    assert page.evaluate(f"document.querySelector('#sources {target}').matches(':target')")
+
+
 def test_on_a_phone_the_sources_sit_under_the_answer(site, browser):
     context = browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()

@@ -297,7 +297,9 @@ table.review td { vertical-align: top; } .answer-block h4 { margin: 0.8em 0 0.2e
 .answer-sources summary { cursor: pointer; font-size: 0.9em; }
 mark.missing { background: #fecaca; } mark.found { background: #bbf7d0; } .grade { font-weight: 700; font-size: 1.1em; }
 .grade-correct { color: #15803d; } .grade-partial { color: #b45309; } .grade-incorrect { color: #b91c1c; }
-@media (min-width: 700px) { .answer-sources { display: none; } }
+@media (min-width: 700px) { .answer-sources { display: none; }
+  #sources-column { position: sticky; top: 0; align-self: flex-start; }
+  #sources { max-height: calc(100vh - 1rem); overflow-y: auto !important; } }
 @media (max-width: 699px) { #sources-column { display: none !important; } #conversations-column { order: 3; } }
 """
 SOURCES_PLACEHOLDER = "<p>Sources of each answer appear here.</p>"

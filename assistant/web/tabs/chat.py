@@ -133,7 +133,7 @@ def chat_panel(page: Page):
             if not embed:
                 gr.Examples(EXAMPLES, inputs=box)
         with gr.Column(scale=2, elem_id="sources-column"):
-            sources = gr.HTML(SOURCES_PLACEHOLDER, elem_id="sources")
+            sources = gr.HTML(SOURCES_PLACEHOLDER, elem_id="sources", js_on_load=CITE_CLICK)
     shown_list = listed if listed is not None else gr.State(None)
     for trigger in (send.click, box.submit):
         trigger(respond, [box, chat, answers, conv, client], [chat, sources, box, answers, conv, shown_list])
@@ -148,6 +148,33 @@ def chat_panel(page: Page):
         remove.click(delete_conversation, [conv, client], [chat, answers, sources, conv, listed])
         export.click(export_conversation, [conv, client], exported)
     return client, shown_list
+
+
+# A click on [n] shows its passage in the source panel, which alone scrolls: the page and the chat stay where they
+# were (followed as a plain link, the fragment scrolled the whole page to the passage and the chat out of view)
+CITE_CLICK = """
+if (!window.cimicCiteClicks) {
+  window.cimicCiteClicks = true;
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest && event.target.closest('a.cite');
+    const id = link ? (link.getAttribute('href') || '').replace(/^#/, '') : '';
+    const target = id && document.getElementById(id);
+    if (!target) return;
+    event.preventDefault();
+    const kept = [document.scrollingElement];
+    for (let x = link.parentElement; x; x = x.parentElement) kept.push(x);
+    const at = kept.map((x) => [x.scrollTop, x.scrollLeft]);
+    location.hash = id;  // the passage becomes :target, outlined
+    kept.forEach((x, i) => { x.scrollTop = at[i][0]; x.scrollLeft = at[i][1]; });
+    for (let x = target.parentElement; x && !kept.includes(x); x = x.parentElement) {
+      if (x.scrollHeight > x.clientHeight + 1) {
+        x.scrollTop += target.getBoundingClientRect().top - x.getBoundingClientRect().top;
+        break;
+      }
+    }
+  }, true);
+}
+"""
 
 
 def _chain(first, rest):
