@@ -36,8 +36,8 @@ def test_threshold_keeps_the_false_refusal_budget_on_dev_and_separates_on_test()
         # the budget is kept on each dev row's held-out probability (from a fit without it), and so holds, roughly,
         # on rows the fit never saw
         dev = [r for r in rows if r["kind"] == kind and r["split"] == "dev"]
-        held = [p for p, r in zip(gates._held_out_probabilities(dev, models[kind].signals), dev) if r["answerable"]]
-        assert sum(p < models[kind].threshold for p in held) / len(held) <= 0.05
+        held = [(p, r) for p, r in zip(gates._held_out_probabilities(dev, models[kind].signals), dev) if r["answerable"]]
+        assert sum(p < models[kind].threshold_for(r["signals"]) for p, r in held) / len(held) <= 0.05
         assert figures[f"{kind}/test"]["answerable_refused"] <= 0.10
         assert figures[f"{kind}/test"]["unanswerable_refused"] > 0.3  # the signals do carry the label
     assert "model_refused" not in models["extractive"].signals  # meaningless for quoted sources
@@ -91,5 +91,23 @@ def test_the_committed_gate_matches_its_data():
     for kind, model in refit.items():
         assert saved.models[kind].signals == model.signals
         assert saved.models[kind].threshold == pytest.approx(model.threshold, abs=1e-9)
+        assert saved.models[kind].refusal_threshold == pytest.approx(model.refusal_threshold, abs=1e-9)
         assert set(model.signals) <= set(SIGNALS)
     assert {r["split"] for r in rows} == {"dev", "test"}
+
+
+def test_a_model_refusal_must_clear_a_higher_bar_chosen_by_the_same_cost_rule():
+    """Drafts the chat model refused, answerable or not, are judged by a bar of their own, never below the
+    threshold; with refusals that are mostly right, the bar rises above the threshold."""
+    rows = synthetic_rows()
+    for i, r in enumerate(rows):  # the model refuses four in five unanswerable ones, and a few answerable ones
+        if not r["answerable"] and i % 5:
+            r["signals"]["model_refused"] = 1.0
+    models = gates.fit(rows, 0.05)
+    llm = models["llm"]
+    assert llm.refusal_threshold is not None and llm.refusal_threshold >= llm.threshold
+    assert models["extractive"].refusal_threshold is None  # quoted sources cannot refuse
+    p_between = (llm.threshold + llm.refusal_threshold) / 2
+    refused = {**Signals().as_dict(), "model_refused": 1.0}
+    assert llm.threshold_for(refused) == llm.refusal_threshold and llm.threshold_for(Signals().as_dict()) == llm.threshold
+    assert llm.threshold <= p_between <= llm.refusal_threshold

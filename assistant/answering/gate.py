@@ -8,7 +8,9 @@ weighing the same. Its threshold is the operating point of least expected cost o
 (each row judged by its probability from a fit without it, 5-fold): a cited answer to a question the
 sources do not answer costs `wrong_answer_cost` (CIMIC_WRONG_ANSWER_COST), a refusal of an answerable one
 costs 1, under a ceiling: at most `budget` (CIMIC_REFUSAL_BUDGET) of each source's answerable dev questions
-refused. Everything below the threshold is refused. The fitted parameters live in `fitted/gate.json`
+refused. Everything below the threshold is refused. A draft the chat model refused must clear a bar of its own,
+never below the threshold, chosen with it by the same rule: the model's refusal stands unless the gate, reading
+it among its signals, is that sure the sources answer. The fitted parameters live in `fitted/gate.json`
 (package data), beside the data they were fitted on, and are refitted by `cimic gate --fit`. A signal switched off (`CIMIC_GATE_OFF=coverage,dense`) is
 left out of a model refitted at start from the same data. Before drafting, the gate refuses only when
 even the most favourable draft could not lift the question above the threshold, so that no time is
@@ -42,6 +44,18 @@ class Model:
     mean: tuple[float, ...]
     scale: tuple[float, ...]
     threshold: float
+    # the bar a draft the chat model refused must clear: its refusal stands unless the gate is this sure
+    # (None: the same threshold; a drafter that cannot refuse has none)
+    refusal_threshold: float | None = None
+
+    def threshold_for(self, values: dict[str, float]) -> float:
+        """The threshold that applies: the refusal's bar when the model refused, else the threshold."""
+        if self.refusal_threshold is not None and values.get("model_refused", 0.0) >= 0.5:
+            return max(self.threshold, self.refusal_threshold)
+        return self.threshold
+
+    def refuses(self, values: dict[str, float]) -> bool:
+        return self.probability(values) < self.threshold_for(values)
 
     def probability(self, values: dict[str, float]) -> float:
         z = self.intercept + sum(c * (values[s] - m) / sc for s, c, m, sc in zip(self.signals, self.coef, self.mean, self.scale))
@@ -76,8 +90,8 @@ class Gate:
     def decide(self, kind: str, signals: Signals) -> Decision:
         model = self._model(kind)
         values = signals.as_dict()
-        p = model.probability(values)
-        return Decision(p >= model.threshold, p, model.threshold, values, model.contributions(values))
+        p, threshold = model.probability(values), model.threshold_for(values)
+        return Decision(p >= threshold, p, threshold, values, model.contributions(values))
 
     def worth_drafting(self, kind: str, signals: Signals) -> Decision:
         """The decision for the most favourable draft: refuse now only if no draft could lift it."""
@@ -86,11 +100,11 @@ class Gate:
         best = None
         for combo in itertools.product((0.0, 1.0), repeat=len(draft)):
             values = {**signals.as_dict(), **dict(zip(draft, combo))}
-            p = model.probability(values)
-            if best is None or p > best[0]:
-                best = (p, values)
-        p, values = best
-        return Decision(p >= model.threshold, p, model.threshold, signals.as_dict(), model.contributions(values))
+            p, threshold = model.probability(values), model.threshold_for(values)
+            if best is None or p - threshold > best[0] - best[1]:
+                best = (p, threshold, values)
+        p, threshold, values = best
+        return Decision(p >= threshold, p, threshold, signals.as_dict(), model.contributions(values))
 
 
 class OpenGate(Gate):
@@ -150,58 +164,88 @@ def _held_out_probabilities(rows: list[dict], signals: tuple[str, ...]) -> list[
     return out
 
 
-def operating_cost(held: list[float], rows: list[dict], threshold: float, wrong_answer_cost: float) -> tuple[float, dict]:
-    """The expected cost of a threshold on held-out probabilities, and each source's figures.
+def operating_cost(held: list[float], rows: list[dict], threshold: float, wrong_answer_cost: float,
+                   refusal_threshold: float | None = None) -> tuple[float, dict]:
+    """The expected cost of an operating point on held-out probabilities, and each source's figures.
 
     Each source weighs the same, as in the regression: the cost is the mean share of answerable questions
     refused (over the sources that have answerable rows) plus `wrong_answer_cost` times the mean share of
     unanswerable questions answered (over the sources that have unanswerable rows), i.e. the cost per question
-    when half are answerable, a refusal of an answerable question costing 1."""
-    by_source: dict[str, dict[bool, list[float]]] = {}
-    for p, r in zip(held, rows):
-        by_source.setdefault(r.get("source", ""), {True: [], False: []})[r["answerable"]].append(p)
+    when half are answerable, a refusal of an answerable question costing 1. A row the chat model refused is
+    judged by `refusal_threshold` when there is one."""
+    import numpy as np
+
+    p = np.asarray(held, dtype=float)
+    refused_by_model = np.array([r["signals"].get("model_refused", 0.0) >= 0.5 for r in rows])
+    bar = np.full(len(rows), threshold)
+    if refusal_threshold is not None:
+        bar[refused_by_model] = max(threshold, refusal_threshold)
+    answered = p >= bar
     figures = {}
-    for source, groups in by_source.items():
+    for source in dict.fromkeys(r.get("source", "") for r in rows):
+        mine = np.array([r.get("source", "") == source for r in rows])
+        pos = mine & np.array([bool(r["answerable"]) for r in rows])
+        neg = mine & ~pos
         figures[source] = {
-            "answerable_refused": sum(p < threshold for p in groups[True]) / len(groups[True]) if groups[True] else None,
-            "unanswerable_answered": sum(p >= threshold for p in groups[False]) / len(groups[False]) if groups[False] else None,
-            "answerable": len(groups[True]), "unanswerable": len(groups[False])}
+            "answerable_refused": float((~answered[pos]).mean()) if pos.any() else None,
+            "unanswerable_answered": float(answered[neg].mean()) if neg.any() else None,
+            "answerable": int(pos.sum()), "unanswerable": int(neg.sum())}
     refused = [f["answerable_refused"] for f in figures.values() if f["answerable_refused"] is not None]
-    answered = [f["unanswerable_answered"] for f in figures.values() if f["unanswerable_answered"] is not None]
-    cost = (sum(refused) / len(refused) if refused else 0.0) + wrong_answer_cost * (sum(answered) / len(answered) if answered else 0.0)
+    wrong = [f["unanswerable_answered"] for f in figures.values() if f["unanswerable_answered"] is not None]
+    cost = (sum(refused) / len(refused) if refused else 0.0) + wrong_answer_cost * (sum(wrong) / len(wrong) if wrong else 0.0)
     return cost / 2, figures
 
 
 # a source's refusal ceiling binds only where it has this many answerable dev rows (fewer: one row is over 5%)
 CEILING_ROWS = 20
+CANDIDATES = 120  # thresholds tried per bar (quantiles of the held-out probabilities)
 
 
-def choose_threshold(held: list[float], rows: list[dict], budget: float, wrong_answer_cost: float) -> float:
-    """The threshold of least expected cost (`operating_cost`) among those that refuse at most `budget` of
+def _candidates(values) -> list[float]:
+    import numpy as np
+
+    values = np.unique(np.asarray(list(values), dtype=float))
+    if len(values) > CANDIDATES:
+        values = np.unique(np.quantile(values, np.linspace(0, 1, CANDIDATES)))
+    return [0.0, *values.tolist()]
+
+
+def choose_thresholds(held: list[float], rows: list[dict], budget: float, wrong_answer_cost: float,
+                      refusals: bool = False) -> tuple[float, float | None]:
+    """The operating point of least expected cost (`operating_cost`) among those that refuse at most `budget` of
     each source's answerable rows (the ceiling on false refusals), each row judged by its held-out probability;
-    of equally cheap thresholds, the lowest (fewest refusals). Every threshold between two distinct held-out
-    probabilities behaves the same, so only those probabilities are tried."""
-    candidates = sorted({0.0, *held})
+    of equally cheap ones, the lowest thresholds (fewest refusals). With `refusals` (a chat model drafts), a second,
+    higher bar for the drafts the model refused is chosen with it: the model's refusal stands unless the gate is
+    that sure."""
+    refused_by_model = [r["signals"].get("model_refused", 0.0) >= 0.5 for r in rows]
+    plain = _candidates(p for p, m in zip(held, refused_by_model) if not m) if refusals else _candidates(held)
+    bars = [None]
+    if refusals and any(refused_by_model):
+        bars = _candidates(p for p, m in zip(held, refused_by_model) if m)
     best = None
-    for t in candidates:
-        cost, figures = operating_cost(held, rows, t, wrong_answer_cost)
-        if any(f["answerable_refused"] is not None and f["answerable"] >= CEILING_ROWS and f["answerable_refused"] > budget
-               for f in figures.values()):
-            continue
-        if best is None or cost < best[0] - 1e-12:
-            best = (cost, t)
-    return best[1] if best else 0.0
+    for t in plain:
+        for tr in bars:
+            if tr is not None and tr < t:
+                continue
+            cost, figures = operating_cost(held, rows, t, wrong_answer_cost, tr)
+            if any(f["answerable_refused"] is not None and f["answerable"] >= CEILING_ROWS and f["answerable_refused"] > budget
+                   for f in figures.values()):
+                continue
+            if best is None or cost < best[0] - 1e-12:
+                best = (cost, t, tr)
+    return (best[1], best[2]) if best else (0.0, None)
 
 
 def _fit_one(rows: list[dict], signals: tuple[str, ...], budget: float, wrong_answer_cost: float) -> Model:
-    """The regression on all the rows, and the threshold of least expected cost with at most `budget` of each
+    """The regression on all the rows, and the operating point of least expected cost with at most `budget` of each
     source's answerable rows refused, judged by held-out probabilities: a row's probability from a fit that
     included it is too sure of it (a threshold set on those refused 9.7% of the corpus's answerable dev
     questions against a budget of 3%; 5.4% with held-out probabilities)."""
     model = _regression(rows, signals)
     held = _held_out_probabilities(rows, signals)
-    threshold = choose_threshold(held, rows, budget, wrong_answer_cost)
-    return Model(model.signals, model.coef, model.intercept, model.mean, model.scale, float(threshold))
+    threshold, bar = choose_thresholds(held, rows, budget, wrong_answer_cost, refusals="model_refused" in signals)
+    return Model(model.signals, model.coef, model.intercept, model.mean, model.scale, float(threshold),
+                 None if bar is None else float(bar))
 
 
 def risk_coverage(scored: list[tuple[float, bool]], points: int = 11) -> list[dict]:
@@ -258,8 +302,8 @@ def evaluate(models: dict[str, Model], rows: list[dict]) -> dict[str, dict]:
             neg = [r for r in mine if not r["answerable"]]
             if not pos or not neg:
                 continue
-            fr = sum(model.probability(r["signals"]) < model.threshold for r in pos) / len(pos)
-            tr = sum(model.probability(r["signals"]) < model.threshold for r in neg) / len(neg)
+            fr = sum(model.refuses(r["signals"]) for r in pos) / len(pos)
+            tr = sum(model.refuses(r["signals"]) for r in neg) / len(neg)
             out[f"{kind}/{split}"] = {"answerable_refused": round(fr, 3), "unanswerable_refused": round(tr, 3),
                                       "balanced_accuracy": round((1 - fr + tr) / 2, 3), "cases": len(mine)}
     return out
