@@ -274,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="where to write the report (default CIMIC_EVAL_REPORTS_DIR/<time>, evals/reports/)")
     p.add_argument("--compare", metavar="OLD.json", help="an earlier report.json to show the change since")
     p.add_argument("--gates", metavar="FILE", default="evals/gates.yaml", help="thresholds per back-end ('' for none)")
-    p.add_argument("--sample", type=int, metavar="N", help="run a deterministic subset of about N cases, every kind included")
+    p.add_argument("--sample", type=int, metavar="N", help="run a deterministic subset of N cases, every kind included while N allows")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_eval)
 
