@@ -353,7 +353,8 @@ def test_the_evaluation_runs_table_shows_its_gates_column(locked_site, browser):
     page.get_by_role("tab", name="Evaluation").click()
     page.locator("#eval-backend").get_by_text("extractive").click()
     start_run(page, "1")
-    page.wait_for_function("[...document.querySelectorAll('#eval-runs-table td')].some(td => td.textContent === 'done')",
+    # this run is the newest, the table's first row (an earlier test's run may be done already): wait for it
+    page.wait_for_function("[...document.querySelectorAll('#eval-runs-table tr:nth-child(2) td')].some(td => td.textContent === 'done')",
                            timeout=600_000)
     # the Gates column, its heading and the run's cell, lies inside the table's box on the page (not scrolled out of view)
     inside = page.evaluate("""() => {
