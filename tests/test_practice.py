@@ -392,8 +392,8 @@ def test_progress_names_topics_by_title_and_says_in_plain_words_what_comes_back(
     progress = tutor.progress("ana")
     assert [t["label"] for t in progress["topics"]] == ["Civil-military cooperation in Poland"]
     assert progress["due"] == 1 and progress["later"] == 1 and progress["next_due"]
-    from assistant.web.tabs.practice import progress_html
+    from assistant.web.views import render_progress
 
-    page = progress_html(progress)
+    page = render_progress(progress)
     assert "Civil-military cooperation in Poland" in page and "poland-cmc" not in page and "box" not in page
     assert "1 question to practise again now; 1 more comes back later, the first on" in page

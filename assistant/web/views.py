@@ -210,18 +210,31 @@ def render_summary(summary: dict | None) -> str:
     return "\n".join(out)
 
 
+def _day(iso: str) -> str:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso).strftime("%-d %B")
+
+
 def render_progress(p: dict) -> str:
+    """The trainee's progress: per topic by its name (a document's title, not its id), and in plain words how many
+    questions come back now and later."""
     if not p["topics"]:
         return "<p>No practice yet.</p>"
     rows = []
     for t in p["topics"]:
-        history = ", ".join(f"{s['at']}: {s['correct']}/{s['answered']}" for s in t["sessions"][-6:])
-        rows.append(f"<tr><td>{html.escape(t['topic'])}</td><td>{t['answered']}</td><td>{t['correct']}</td>"
+        history = ", ".join(f"{s['at']}: {s['correct']} of {s['answered']}" for s in t["sessions"][-6:])
+        rows.append(f"<tr><td>{html.escape(t.get('label') or t['topic'])}</td><td>{t['answered']}</td><td>{t['correct']}</td>"
                     f"<td>{t['partial']}</td><td>{html.escape(history)}</td></tr>")
-    boxes = ", ".join(f"box {n}: {c}" for n, c in p["boxes"].items())
+    due, later = p["due"], p.get("later", 0)
+    said = [f"{due} question{'s' if due != 1 else ''} to practise again now" if due else "Nothing to practise again now"]
+    if later:
+        said.append(f"{later} more come{'s' if later == 1 else ''} back later"
+                    + (f", the first on {_day(p['next_due'])}" if p.get("next_due") else ""))
     return (f'<table class="review" id="practice-progress-table"><tr><th>Topic</th><th>Answered</th><th>Correct</th>'
             f'<th>Partly</th><th>Sessions (correct of answered)</th></tr>{"".join(rows)}</table>'
-            f'<p>Questions due again: {p["due"]} ({boxes})</p>')
+            f'<p id="practice-due">{"; ".join(said)}. A question you miss comes back in your next session; one you get '
+            f'right comes back a few days later, and later each time you get it right again.</p>')
 
 
 def render_class(c: dict) -> str:

@@ -10,7 +10,8 @@ import gradio as gr
 
 from assistant.userdata.fields import check_fields, check_text
 from assistant.web.tabs.common import Page, shown
-from assistant.web.views import render_class, render_graded, render_practice_question, render_summary, render_tutor_feedback
+from assistant.web.views import (render_class, render_graded, render_practice_question, render_progress, render_summary,
+                                 render_tutor_feedback)
 
 
 def graded_html(result: dict) -> str:
@@ -21,33 +22,6 @@ def graded_html(result: dict) -> str:
     shown_part = render_graded({**result, "citations": [{**result["citations"][0], "text": ""}]})
     passage_at = shown_part.rindex('<div class="source practice-passage">')
     return shown_part[:passage_at] + f'<p class="practice-held-back"><small>{html.escape(result["passage_held_back"])}</small></p>'
-
-
-def _day(iso: str) -> str:
-    from datetime import datetime
-
-    return datetime.fromisoformat(iso).strftime("%-d %B")
-
-
-def progress_html(p: dict) -> str:
-    """The trainee's progress: per topic by its name (a document's title, not its id), and in plain words how many
-    questions come back now and later."""
-    if not p["topics"]:
-        return "<p>No practice yet.</p>"
-    rows = []
-    for t in p["topics"]:
-        history = ", ".join(f"{s['at']}: {s['correct']} of {s['answered']}" for s in t["sessions"][-6:])
-        rows.append(f"<tr><td>{html.escape(t.get('label') or t['topic'])}</td><td>{t['answered']}</td><td>{t['correct']}</td>"
-                    f"<td>{t['partial']}</td><td>{html.escape(history)}</td></tr>")
-    due, later = p["due"], p.get("later", 0)
-    said = [f"{due} question{'s' if due != 1 else ''} to practise again now" if due else "Nothing to practise again now"]
-    if later:
-        said.append(f"{later} more come{'s' if later == 1 else ''} back later"
-                    + (f", the first on {_day(p['next_due'])}" if p.get("next_due") else ""))
-    return (f'<table class="review" id="practice-progress-table"><tr><th>Topic</th><th>Answered</th><th>Correct</th>'
-            f'<th>Partly</th><th>Sessions (correct of answered)</th></tr>{"".join(rows)}</table>'
-            f'<p id="practice-due">{"; ".join(said)}. A question you miss comes back in your next session; one you get '
-            f'right comes back a few days later, and later each time you get it right again.</p>')
 
 
 def practice_tab(page: Page, client) -> None:
@@ -78,7 +52,7 @@ def practice_tab(page: Page, client) -> None:
             check_text("answer", text)
             who = practice_owner(request, client)
             result = tutor.answer(who, session, text, give_up=give_up)
-            progress = progress_html(tutor.progress(who))
+            progress = render_progress(tutor.progress(who))
         summary = result["summary"]
         missed = [m["id"] for m in summary["missed"]] if summary else []
         done = result["next"] is None
@@ -103,7 +77,7 @@ def practice_tab(page: Page, client) -> None:
 
     def show_progress(client, request: gr.Request):
         who = page.owner(request, client)
-        return progress_html(tutor.progress(who)) if who else ""
+        return render_progress(tutor.progress(who)) if who else ""
 
     def class_view(user=None):
         path = Path(tempfile.mkdtemp(prefix="cimic-class-")) / "practice-class.csv"
