@@ -30,7 +30,7 @@ def build_api(assistant, glossary_entries, settings, feedback, auth=None, evals=
     from assistant.web.chat_service import ChatService
     from assistant.web.routes import ask, conversations as conversation_routes, documents, evals as eval_routes
     from assistant.web.routes import feedback as feedback_routes, glossary, health, practice, site
-    from assistant.web.routes.common import Services
+    from assistant.web.services import Services
 
     auth = auth or Auth.from_settings(settings)
     # /docs is a plain page built from /openapi.json (routes/site.py): Swagger UI and ReDoc need a CDN

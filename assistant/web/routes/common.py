@@ -6,13 +6,12 @@ out: the routes themselves."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
 
 from fastapi import Request
 from pydantic import BaseModel, model_validator
 
 from assistant.userdata.fields import check_fields
+from assistant.web.services import Services
 
 CLIENT_HEADER = "x-cimic-client"
 
@@ -33,21 +32,6 @@ def checked_params(request: Request) -> None:
     """Every router's dependency: the path and query parameters pass the same check."""
     check_fields(request.path_params)
     check_fields(request.query_params)
-
-
-@dataclass
-class Services:
-    """Everything the routes answer from, built once by the server."""
-
-    assistant: Any
-    glossary: list
-    settings: Any
-    feedback: Any
-    auth: Any
-    chat: Any  # web.chat_service.ChatService
-    evals: Any = None
-    library: Any = None
-    tutor: Any = None
 
 
 def services(request: Request) -> Services:

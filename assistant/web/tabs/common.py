@@ -6,11 +6,11 @@ timer started for instructors)."""
 import inspect
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import gradio as gr
 
 from assistant.errors import AssistantError
+from assistant.web.services import Services
 
 
 @contextmanager
@@ -23,16 +23,10 @@ def shown():
 
 
 @dataclass
-class Page:
-    assistant: Any
-    glossary: list
-    feedback: Any
-    auth: Any
-    chat: Any  # web.chat_service.ChatService
+class Page(Services):
+    """The services, and what this page shows: the embed view or the whole page."""
+
     embed: bool = False
-    evals: Any = None
-    library: Any = None
-    tutor: Any = None
     instructor_tabs: list = field(default_factory=list)  # shown on load to instructors only
 
     @property
