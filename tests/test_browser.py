@@ -431,6 +431,8 @@ def test_documents_tab_upload_ask_delete(locked_site, browser, tmp_path):
     page.locator("#document-jobs").get_by_text("kestrel.docx: restored").wait_for(timeout=60_000)
     page.get_by_role("tab", name="Ask").click()
     page.locator("#clear").click()
+    # the clear has run (it empties the question box too) before the question is typed
+    page.locator("#sources").get_by_text("Sources of each answer appear here").wait_for(timeout=10_000)
     ask(page, question)
     page.locator("#chat a.cite").first.wait_for(timeout=60_000)
     assert "17" in page.locator("#chat [aria-label^=\"bot's message\"]").last.inner_text()
