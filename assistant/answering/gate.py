@@ -164,8 +164,20 @@ def _held_out_probabilities(rows: list[dict], signals: tuple[str, ...]) -> list[
     return out
 
 
+def _masks(rows: list[dict]) -> tuple:
+    """What `operating_cost` reads of the rows, read once: whether the model refused each, and per source its
+    answerable and unanswerable rows (boolean arrays)."""
+    import numpy as np
+
+    refused_by_model = np.array([r["signals"].get("model_refused", 0.0) >= 0.5 for r in rows], dtype=bool)
+    answerable = np.array([bool(r["answerable"]) for r in rows], dtype=bool)
+    sources = np.array([r.get("source", "") for r in rows], dtype=object)
+    groups = {s: (answerable & (sources == s), ~answerable & (sources == s)) for s in dict.fromkeys(sources.tolist())}
+    return refused_by_model, groups
+
+
 def operating_cost(held: list[float], rows: list[dict], threshold: float, wrong_answer_cost: float,
-                   refusal_threshold: float | None = None) -> tuple[float, dict]:
+                   refusal_threshold: float | None = None, masks: tuple | None = None) -> tuple[float, dict]:
     """The expected cost of an operating point on held-out probabilities, and each source's figures.
 
     Each source weighs the same, as in the regression: the cost is the mean share of answerable questions
@@ -176,16 +188,13 @@ def operating_cost(held: list[float], rows: list[dict], threshold: float, wrong_
     import numpy as np
 
     p = np.asarray(held, dtype=float)
-    refused_by_model = np.array([r["signals"].get("model_refused", 0.0) >= 0.5 for r in rows])
+    refused_by_model, groups = masks or _masks(rows)
     bar = np.full(len(rows), threshold)
     if refusal_threshold is not None:
         bar[refused_by_model] = max(threshold, refusal_threshold)
     answered = p >= bar
     figures = {}
-    for source in dict.fromkeys(r.get("source", "") for r in rows):
-        mine = np.array([r.get("source", "") == source for r in rows])
-        pos = mine & np.array([bool(r["answerable"]) for r in rows])
-        neg = mine & ~pos
+    for source, (pos, neg) in groups.items():
         figures[source] = {
             "answerable_refused": float((~answered[pos]).mean()) if pos.any() else None,
             "unanswerable_answered": float(answered[neg].mean()) if neg.any() else None,
@@ -222,12 +231,12 @@ def choose_thresholds(held: list[float], rows: list[dict], budget: float, wrong_
     bars = [None]
     if refusals and any(refused_by_model):
         bars = _candidates(p for p, m in zip(held, refused_by_model) if m)
-    best = None
+    best, masks = None, _masks(rows)
     for t in plain:
         for tr in bars:
             if tr is not None and tr < t:
                 continue
-            cost, figures = operating_cost(held, rows, t, wrong_answer_cost, tr)
+            cost, figures = operating_cost(held, rows, t, wrong_answer_cost, tr, masks)
             if any(f["answerable_refused"] is not None and f["answerable"] >= CEILING_ROWS and f["answerable_refused"] > budget
                    for f in figures.values()):
                 continue

@@ -46,7 +46,6 @@ from assistant.language import (NOT_IN_SOURCES, content_words, expand_contractio
 from assistant.answering.validation import validate
 
 
-
 def refusal_odds(first_token: dict[str, float], refused: bool) -> float:
     """The probability that the model's reply began with NOT_IN_SOURCES, from its first token's
     alternatives; without them (a back-end that reports none), whether it refused."""
