@@ -31,11 +31,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from assistant.answering.gate import OpenGate
+from assistant.errors import DocumentError
 from assistant.evaluation.runner import Case, load_dataset
+from assistant.ingest.loaders import LOADERS, load
 from assistant.language import norm_ws
-
-LOADABLE = {".txt", ".md", ".pdf", ".docx", ".html", ".htm"}
-
 
 def article_split(articles: list[str]) -> dict[str, str]:
     return {a: ("dev" if i % 2 == 0 else "test") for i, a in enumerate(sorted(set(articles)))}
@@ -93,8 +92,13 @@ def _derived(docs_dir: Path, doc: Path) -> list[Path]:
 
 def held_by_one_document(docs_dir: Path, cases: list[Case]) -> dict[Path, list[Case]]:
     """The answerable cases whose gold passages all lie in one document of `docs_dir` (whitespace-normalised)."""
-    texts = {f: norm_ws(f.read_text(encoding="utf-8", errors="replace")) for f in sorted(docs_dir.iterdir())
-             if f.suffix.lower() in LOADABLE}
+    texts = {}
+    for f in sorted(docs_dir.iterdir()):
+        if f.suffix.lower() in LOADERS:  # each file's text as the ingest reads it (a PDF's, a .docx's too)
+            try:
+                texts[f] = norm_ws(load(f).text)
+            except DocumentError:
+                continue  # the ingest skips it too: it answers nothing
     out: dict[Path, list[Case]] = {}
     for case in cases:
         if not case.answerable or not case.gold:

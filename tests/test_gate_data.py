@@ -1,0 +1,35 @@
+"""Leave-one-document-out rows: which document alone answers a case, read as the ingest reads each format."""
+
+from __future__ import annotations
+
+import docx
+
+from assistant.evaluation.gate_data import held_by_one_document
+from assistant.evaluation.runner import Case
+
+
+def _case(id_, gold, answerable=True):
+    return Case(id_, "q?", answerable, gold, [], [], "answerable" if answerable else "unanswerable", "dev")
+
+
+def test_a_case_is_held_by_the_one_document_whose_text_holds_its_gold_whatever_the_format(tmp_path):
+    (tmp_path / "alpha.md").write_text("# Alpha\n\nThe  liaison   officer meets the mayor every week.\n", encoding="utf-8")
+    d = docx.Document()
+    d.add_heading("Beta", level=1)
+    d.add_paragraph("The civil assessment is shared with the host nation within ten days.")
+    d.save(tmp_path / "beta.docx")
+    (tmp_path / "both.txt").write_text("Every plan names a coordination cell. Every plan names a coordination cell.",
+                                       encoding="utf-8")
+    (tmp_path / "gamma.txt").write_text("Every plan names a coordination cell.", encoding="utf-8")
+    (tmp_path / "broken.pdf").write_bytes(b"not a pdf at all")  # skipped, as the ingest skips it
+    (tmp_path / "notes.yaml").write_text("source_doc: alpha\n", encoding="utf-8")
+    cases = [
+        _case("md", ["The liaison officer meets the mayor every week."]),
+        _case("docx", ["shared with the host nation within ten days."]),  # read from the .docx's XML, not its bytes
+        _case("two-holders", ["Every plan names a coordination cell."]),
+        _case("nowhere", ["A sentence no document holds."]),
+        _case("unanswerable", ["The liaison officer meets the mayor every week."], answerable=False),
+        _case("split-gold", ["The liaison officer meets the mayor every week.", "within ten days"]),
+    ]
+    held = held_by_one_document(tmp_path, cases)
+    assert {f.name: [c.id for c in group] for f, group in held.items()} == {"alpha.md": ["md"], "beta.docx": ["docx"]}
