@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     wrong_answer_cost: float = Field(3.0, gt=0, le=100, description="cost of a cited answer to a question the sources do not "
                                      "answer, against 1 for refusing an answerable one; sets the gate's operating point")
     max_answer_tokens: int = Field(160, ge=16, le=1024)
+    max_summary_tokens: int = Field(60, ge=8, le=512, description="the most tokens of the chat model's lead after an "
+                                    "open question's quoted points (it follows them, so it adds to the whole answer's time)")
     max_question_chars: int = Field(2000, ge=10)
     max_history_turns: int = Field(20, ge=0)
     practice_model_reading: bool = Field(True, description="with a chat model, it reads each practice answer beside "

@@ -286,3 +286,23 @@ def test_a_refusal_names_only_real_topics_never_an_abstract_in_another_language_
     more = a._refusal(replace(prep, retrieval=replace(prep.retrieval, passages=prep.retrieval.passages[4:])),
                       Decision(False, 0.1, 0.5, {}), None, Checked((), ()), "refusal").answer
     assert "Ukrainian Experience in Civil-Military Cooperation; Coordination with armed forces; AJP-3.19." in more, more
+
+
+def test_an_open_questions_points_stream_first_and_the_models_lead_follows_checked_like_any_draft(built):
+    settings, emb = built
+    question = "What did the COVID Support Force do during Operation Rescript?"
+    lead = ("The CSF supported the NHS with protective equipment and the vaccination programme [1]. "
+            "The CSF provided support to the National Health Service (NHS) and local authorities [1]. "  # a copied point
+            "It also built three new hospitals in Scotland [1].")  # not in the sources
+    model = ScriptedModel([lead])
+    events = list(build_assistant(settings, embedder=emb, chat_model=model).ask_stream(question))
+    tokens = [e["text"] for e in events if e["type"] == "token"]
+    answer = events[-1]["answer"]
+    assert "23,000" in tokens[0] and "vaccination programme" in tokens[0]  # the quoted points, before the model wrote
+    assert len(model.seen) == 1 and "Points:" in model.seen[0][1]["content"]  # the model read the points only
+    assert "National Health Service (NHS) and local authorities" not in tokens[1]  # the copy is never shown
+    assert answer.answer.endswith("The CSF supported the NHS with protective equipment and the vaccination programme. [1]")
+    assert answer.unsupported == ["It also built three new hospitals in Scotland."]
+    assert answer.backend == "local (points quoted)" and not answer.refused
+    refused = build_assistant(settings, embedder=emb, chat_model=ScriptedModel(["NOT_IN_SOURCES"])).ask(question)
+    assert "NOT_IN_SOURCES" not in refused.answer and refused.backend == "extractive" and "23,000" in refused.answer

@@ -6,7 +6,9 @@ retrieval and of the draft. Every sentence of an answer carries a citation to a 
 supports it: citations to passages that were not retrieved are removed, an uncited sentence gets the
 passage that supports it best, and a sentence no passage supports is dropped and reported in
 `unsupported`. When the chat model refuses or nothing of its draft is grounded, the sources' own best
-sentences are drafted instead, and the gate decides on them knowing that the model refused. The
+sentences are drafted instead, and the gate decides on them knowing that the model refused. An open question
+("why", "what lessons") is answered by its points, quoted from the sources at once; with a chat model, its
+one-sentence summary of those points follows, checked like any draft (the gate decides on the points). The
 answering steps stream: token events while the model drafts, then the answer.
 
 The pipeline is a LangChain runnable (`Assistant.as_runnable`) composed of its steps, each a small
@@ -42,7 +44,7 @@ from assistant.answering.drafting import expand_fragments, extractive_answer, gl
 from assistant.retrieval.condense import standalone_question
 from assistant.retrieval.hybrid import HybridRetriever, Retrieval
 from assistant.language import (NOT_IN_SOURCES, content_words, expand_contractions, expects, is_definitional, is_open,
-                                model_refuses, subject_of)
+                                model_refuses, sentences, subject_of)
 from assistant.answering.validation import validate
 
 
@@ -77,6 +79,7 @@ class Draft:
     notice: str | None = None
     replaced: str | None = None  # the chat model's draft this one stands in for
     doubt: float | None = None  # how likely the model's first token began a refusal (None: not drafted by a model)
+    summary: str | None = None  # the chat model's lead for quoted points (an open question), checked on its own
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,9 @@ class Assistant:
         signals = replace(prep.signals, model_refused=float(draft.model_refused), draft_support=checked.support,
                           model_doubt=draft.doubt if draft.doubt is not None else float(draft.model_refused),
                           model_confirms=self._confirmation(prep, draft, quoted))
+        if draft.summary:  # the model's lead after quoted points: checked as any draft, after the signals were read
+            lead = self._check(draft.summary, prep.retrieval)
+            checked = Checked(checked.kept + lead.kept, checked.unsupported + lead.unsupported, checked.recited + lead.recited)
         raw, drafted_check = draft.text, checked
         if draft.drafter == "llm" and (draft.model_refused or not checked.kept):
             # the model refused or wrote nothing the sources hold: the sources' own best sentences, if the gate agrees
@@ -227,7 +233,8 @@ class Assistant:
             drafter = "glossary"
         elif is_open(standalone):
             # an open question's points are quoted, cited, from the passages (`drafting.extractive_answer`): the local
-            # model reads 130 words in its first-token budget, too few to hold the points; the extractive gate decides
+            # model reads 130 words in its first-token budget, too few to hold the points; the extractive gate decides,
+            # and a chat model sums the points up after them (`_summary`)
             drafter = "extractive"
         else:
             drafter = self.kind
@@ -266,7 +273,34 @@ class Assistant:
                           notice=notice)
         prep.timings["ttft_ms"] = round((time.perf_counter() - prep.t0) * 1000)
         yield {"type": "token", "text": draft.text}
+        if self.chat_model is not None and notice is None and draft.drafter == "extractive" and is_open(prep.standalone):
+            draft = replace(draft, summary=(yield from self._summary(prep, draft.text)))
         yield {"type": "draft", "draft": draft}
+
+    def _summary(self, prep: Prepared, points: str) -> Iterator[dict]:
+        """The chat model's lead for an open question's quoted points, after them: one token event with it once
+        written (not piece by piece: a refusal or a copied point is never shown), and returned; None when the
+        model refused, only copied points or went away. It reads only the points, so its prompt stays short;
+        the support check reads it like any draft."""
+        listed = [{"n": cited[0], "text": plain} for plain, cited in cited_sentences(points) if cited]
+        if not listed:
+            return None
+        t = time.perf_counter()
+        try:
+            text = "".join(self.chat_model.stream(messages("summary", question=prep.standalone, points=listed),
+                                                  self.settings.max_summary_tokens)).strip()
+        except BackendUnavailable:
+            return None
+        finally:
+            prep.timings["summary_ms"] = round((time.perf_counter() - t) * 1000)
+        if not text or model_refuses(text):
+            return None
+        # a sentence that copies a point says nothing new: only what sums up is kept
+        quoted = [set(content_words(p["text"])) for p in listed]
+        text = " ".join(s for s in sentences(text) if not any(_copies(set(content_words(s)), q) for q in quoted))
+        if text:
+            yield {"type": "token", "text": f" {text}"}
+        return text or None
 
     def _extractive(self, prep: Prepared) -> str | None:
         """The sources' own best sentences for the question, ranked by its words and their meaning."""
@@ -399,6 +433,8 @@ class Assistant:
         prep.timings.setdefault("ttft_ms", round((time.perf_counter() - prep.t0) * 1000))
         drafter = draft.drafter if draft else prep.drafter
         backend = {"glossary": f"{self.backend} (glossary)", "extractive": "extractive"}.get(drafter, self.backend)
+        if draft and draft.summary and not refused:
+            backend = f"{self.backend} (points quoted)"
         return Answer(
             answer=text, refused=refused, grounding=round(grounding, 4), citations=citations, unsupported=unsupported,
             backend=backend,
@@ -406,7 +442,7 @@ class Assistant:
             standalone_question=prep.standalone,
             retrieved=list(prep.retrieval.ranked),
             notice=draft.notice if draft and not refused else None, timings=dict(prep.timings),
-            draft=(draft.replaced or draft.text) if draft else "", gate=decision.as_dict(), check=check,
+            draft=(draft.replaced or " ".join(filter(None, (draft.text, draft.summary)))) if draft else "", gate=decision.as_dict(), check=check,
             partial=partial,
         )
 
@@ -495,6 +531,11 @@ class _Step(Runnable):
 
         async for out in self.atransform(one(), config, **kwargs):
             yield out
+
+
+def _copies(words: set[str], point: set[str], share: float = 0.8) -> bool:
+    """Whether most of a sentence's content words are one quoted point's."""
+    return bool(words) and len(words & point) >= share * len(words)
 
 
 def _check_record(drafted: Checked, fallback: str | None, model_refusal: str | None = None) -> dict:
