@@ -175,6 +175,11 @@ PERCENT = r"\s?%| per ?cent"  # a share's unit after its number ("15%", "15 per 
 _BELOW = ("less than", "fewer than", "under", "below", "at most", "up to", "no more than")
 _ABOVE = ("more than", "over", "above", "at least", "upwards of", "no fewer than", "no less than")
 BELOW = frozenset(_BELOW)  # the bounds that bound from above ("fewer than 30": the number is below 30)
+# a number given as an estimate ("about 150", "roughly 1.3 million", "around twenty" once in digits), or a decade
+# ("the 1260s", "the mid 60s", "40 something"): the estimate's number, or the decade's digits
+ESTIMATE = re.compile(r"\b(?:about|around|roughly|approximately|approx\.?|nearly|almost|circa|close to|just under|"
+                      r"just over|some)\s+(?P<number>\d[\d,.]*\d|\d)"
+                      r"|(?<![\d.,])(?P<decade>\d?\d?\d0)['’]?s\b|\b(?P<tens>[1-9]0)[\s-]*(?:something|odd|ish)\b", re.I)
 # a bounded number ("more than 30", "fewer than about 1,000"): the bound and the number
 BOUND = re.compile(r"\b(?P<bound>" + "|".join(_BELOW + _ABOVE) + r")\s+(?:about |around |some |nearly |almost )?"
                    r"(?P<number>\d[\d,.]*\d|\d)", re.I)
@@ -262,9 +267,12 @@ _OPEN_BY_POINTS = re.compile(  # asks for points by name: open even in a "what i
     re.I)
 _OPEN_BY_FORM = re.compile(  # a description: open unless it asks what something is ("How does NATO define X?")
     r"^\W*(describe|explain)\b|^\W*how\b(?!\s+(many|much|long|often|old|far|big|large|tall)\b)"
-    r"|\bwhat\s+(did|does|do|should|can|could|would|must)\b.{0,80}\b(do|reveal|achieve|depend on|offer|involve|mean|"
-    r"change|show|teach|contribute|cover)\b"  # what did X do / what does X depend on
     r"|\bwhat\s+makes\s+up\b", re.I)
+# what X did or does, depends on, reveals: open whatever else it asks ("what does" is a definition's form too, but
+# not with these verbs; "what does X mean" is a definition)
+_OPEN_BY_DEED = re.compile(
+    r"\bwhat\s+(did|does|do|should|can|could|would|must)\b.{0,80}\b(do|reveal|achieve|depend on|offer|involve|"
+    r"change|show|teach|contribute|cover)\b", re.I)
 
 
 def is_open(question: str) -> bool:
@@ -274,7 +282,8 @@ def is_open(question: str) -> bool:
     (`is_definitional`)."""
     if expects(question) is not None:
         return False
-    return bool(_OPEN_BY_POINTS.search(question)) or (bool(_OPEN_BY_FORM.search(question)) and not is_definitional(question))
+    return (bool(_OPEN_BY_POINTS.search(question) or _OPEN_BY_DEED.search(question))
+            or (bool(_OPEN_BY_FORM.search(question)) and not is_definitional(question)))
 
 
 ANAPHORA = re.compile(r"\b(it|its|they|them|their|this|that|these|those|he|she|his|her|there|the same|such)\b", re.I)

@@ -205,6 +205,8 @@ def test_language_imports_nothing_from_the_package_but_errors_and_config():
     ("What do the two documents share?", True),
     ("How did Ukrainian CIMIC evolve after 2014?", True),  # over a period
     ("What did the COVID Support Force do during Operation Rescript?", True),  # a description
+    ("What does the success of cooperation depend on?", True),  # factors, though "what does" opens a definition too
+    ("What does CIMIC mean?", False),  # a definition
     ("How does NATO define resilience?", False),  # a definition, though it opens with "how"
     ("What is civil factor integration?", False),  # "factor" inside a term's name is not a point
     ("How many soldiers did the COVID Support Force comprise?", False),  # a number

@@ -47,7 +47,7 @@ def test_every_question_has_its_key_points_verbatim_and_does_not_give_them_away(
 def test_the_grader_agrees_with_hand_grades():
     """Hand grades by reviewers who never saw the grader (evals/practice/README.md), by the key points alone (the
     grader without a chat model; with one: test_grader.py). The dev split is what the grader was tuned on; its
-    kappa guards against regressions (the level it has now, sets 1-8: 0.596). The test split is only reported (printed;
+    kappa guards against regressions (the level it has now, sets 1-10: 0.585). The test split is only reported (printed;
     bench/practice.py): its kappa is below the 0.75 the issue asks for, which stays open. No dev answer that is
     empty, off-topic, an injection or a wrong number and graded incorrect by hand may be graded correct, except an
     injection that also gives the key point: it is graded on the answer it gives (set 6's "ignore previous
@@ -57,7 +57,7 @@ def test_the_grader_agrees_with_hand_grades():
     assert len(cases) >= 60 and {"dev", "test"} == {c["split"] for c in cases}
     figures = by_split(cases)
     print({k: (v["cases"], round(v["kappa"], 3)) for k, v in figures.items()})
-    assert figures["dev"]["kappa"] >= 0.59, figures["dev"]["disagreements"]
+    assert figures["dev"]["kappa"] >= 0.58, figures["dev"]["disagreements"]
     plain_wrong = [c for c in cases if c["split"] == "dev" and c["grade"] == "incorrect"
                    and c["category"] in ("empty", "off_topic", "injection", "wrong_number")]
     assert len(plain_wrong) >= 40
@@ -196,6 +196,19 @@ def test_partial_answers_and_wrong_numbers():
     assert grade(m, "eight billion dollars, with one point three million people").grade == "correct"
     assert grade(m, "8 billion, 1.5 million took part").wrong == ("1.5 is not in the source",)
     assert spelled_out("1.1 million, 1,300 thousand") == "1100000, 1300000"  # exact, not 1100000.0000000002
+    # a year said in pairs or with "oh" is that year; numbers typed in digits stay apart
+    assert spelled_out("nineteen sixty four, twelve sixty-eight, fourteen oh two") == "1964, 1268, 1402"
+    assert spelled_out("12 68") == "12 68" and spelled_out("forty two sports") == "42 sports"
+    y = PracticeQuestion("w", "fact", "Fill in the gap: “In _____, the dispute began.”", ("2007",), "c",
+                         "In 2007, the dispute began. It ended in 1964.", "d", "T", "S")
+    assert grade(y, "twenty oh seven").grade == "correct"
+    assert grade(y, "it kicked off in '07").grade == "correct"  # the passage's year that ends in 07
+    assert grade(y, "in '08").grade == "incorrect"  # no year of the passage ends in 08: as written, not a year of it
+    # an estimate of the number asked for is partly correct, a wrong number or a far estimate is not
+    assert grade(q, "about 25 thousand").grade == "partial" and grade(q, "roughly twenty thousand").grade == "partial"
+    assert grade(q, "25,000").grade == "incorrect" and grade(q, "about 40,000").grade == "incorrect"
+    assert grade(y, "sometime in the 2000s").grade == "partial" and grade(y, "around 2005").grade == "partial"
+    assert grade(y, "the 1990s").grade == "incorrect" and grade(y, "around 1995").grade == "incorrect"
 
 
 def test_a_connective_opening_a_sentence_is_no_key_point_and_a_section_named_like_its_document_is_said_once():

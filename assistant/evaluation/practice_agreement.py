@@ -94,14 +94,15 @@ def by_split(cases: list[dict]) -> dict[str, dict]:
 def with_model(rows: list[dict], calibration) -> dict[str, dict[str, dict]]:
     """Per split, the grader by the key points alone and with the model's reading (`graded_rows`): on dev, each
     answer graded by a calibration fitted without its question (held out); on test, by `calibration` (the
-    committed one, fitted on dev)."""
+    committed one, fitted on dev). A split with no answers (no test set between two blind sets) is left out."""
     from assistant.practice.grader import held_out_grades
 
     dev = [r for r in rows if r["split"] == "dev"]
     test = [r for r in rows if r["split"] == "test"]
     return {split: {"key points alone": agreement(mine, [r["words"] for r in mine]), "with the model's reading": agreement(mine, model)}
             for split, mine, model in (("dev", dev, held_out_grades(dev)),
-                                       ("test", test, [calibration.decide(r["words"], r["read"], r["reading"]) for r in test]))}
+                                       ("test", test, [calibration.decide(r["words"], r["read"], r["reading"]) for r in test]))
+            if mine}
 
 
 CHOICES_C = (0.1, 0.3, 1.0, 3.0)

@@ -2,7 +2,8 @@
 
 A key point is found when the answer holds its numbers exactly (numbers written in words count, in
 the answer and in the key point: "fifteen thousand" is 15000, read by the text2num library, and so is
-"15 thousand"; "$8 billion" is matched by "eight billion" and by "8,000,000,000") and
+"15 thousand"; "$8 billion" is matched by "eight billion" and by "8,000,000,000"; a year said in pairs,
+"nineteen sixty four", is 1964, and "'07" is the passage's year that ends in 07) and
 enough of its content words: at least half of them, all of them for a point of one or two words. A
 word matches by its stem ("liaisons" ~ "liaison") or, for words of five letters or more, by spelling
 similarity with the same first letter (rapidfuzz ratio >= 80: "procdure" ~ "procedure", "safe" ~
@@ -24,6 +25,9 @@ content word with it; a sentence of instructions to the grader does not) for wha
 - a second answer for a fill-in-the-gap number: another year beside the year asked for, or another number of
   its kind offered as an alternative ("1967 or 2002 or 2007", "23,000 or 25,000"), that the question does not
   hold, even where the passage holds it elsewhere: the answer is then at most partly correct.
+A number given as an estimate of the one asked for ("about 150" for 151, within 15% or 3 years; "the 1260s" for
+1262; "40 something" for 42) is that key point partly found: a trainee who knows roughly is partly right, where a
+bare wrong number ("25,000" for 23,000) is wrong.
 A key point that is an expansion with its acronym ("Supreme Allied Commander Europe (SACEUR)") is found when
 either form is.
 The grade: correct when at least `CORRECT_SHARE` (two thirds) of the key points are found, i.e. all of
@@ -46,7 +50,7 @@ from dataclasses import dataclass, field
 
 from assistant.answering.grounding import fact_present, hard_facts, numbers_in
 from assistant.practice.questions import PracticeQuestion, alternatives
-from assistant.language import BELOW, BOUND, CAPITALISED, PERCENT, SCALES, clean, content_words, negated, sentences
+from assistant.language import BELOW, BOUND, CAPITALISED, ESTIMATE, PERCENT, SCALES, clean, content_words, negated, sentences
 
 GRADES = ("correct", "partial", "incorrect")
 SIMILAR = 80  # rapidfuzz ratio at which two spellings of a word are taken as the same word
@@ -92,13 +96,57 @@ def _scaled(m: re.Match) -> str:
     return str(value.normalize()) if value != value.to_integral() else str(int(value))
 
 
+# a year said in two pairs ("nineteen sixty four", "twelve sixty-eight") or with "oh" ("fourteen oh two"), which
+# text2num reads as two numbers ("19 64", "14 oh two")
+_SPOKEN_YEAR = re.compile(r"(?<![\d.,])\b([1-9]\d) (?:(\d\d)|oh (\w+))\b(?![.,]?\d)")
+# a year cut to its last two digits ("in '07")
+_SHORT_YEAR = re.compile(r"(?<![\w'’])['’](\d\d)\b")
+
+
+def _typed(number: str, text: str) -> bool:
+    return re.search(rf"(?<![\d.,]){number}(?![\d.,])", text) is not None
+
+
+def _spoken_years(converted: str, original: str) -> str:
+    """Two numbers text2num read from words that are one year said in pairs, as that year ("19 64" -> "1964");
+    numbers the trainee typed in digits stay apart."""
+    from text_to_num import text2num
+
+    def join(m: re.Match) -> str:
+        first, pair, oh = m.groups()
+        if _typed(first, original) or (pair and _typed(pair, original)):
+            return m.group()
+        if pair:
+            return first + pair
+        try:
+            digit = int(oh) if oh.isdigit() else text2num(oh, "en")
+        except ValueError:
+            return m.group()
+        return f"{first}0{digit}" if 0 < digit < 10 else m.group()
+
+    return _SPOKEN_YEAR.sub(join, converted)
+
+
 @lru_cache(maxsize=4096)
 def spelled_out(text: str) -> str:
     """The text with numbers written in words as digits ("about a thousand" -> "about a 1000", "1.3 million" ->
-    "1300000"; text2num leaves a digit before a scale word apart: "1.3 1000000")."""
+    "1300000"; text2num leaves a digit before a scale word apart: "1.3 1000000"), and a year said in pairs as
+    that year ("nineteen sixty four" -> "1964", "fourteen oh two" -> "1402")."""
     from text_to_num import alpha2digit
 
-    return _SCALED.sub(_scaled, alpha2digit(text, "en"))
+    return _SCALED.sub(_scaled, _spoken_years(alpha2digit(text, "en"), text))
+
+
+def full_years(text: str, context: str) -> str:
+    """A year cut to two digits ("in '07") as the year of the context (the passage, the question) that ends in
+    them, when exactly one does; else as written."""
+    years = set(re.findall(r"(?<!\d)(?:1\d|20)\d\d(?!\d)", context))
+
+    def full(m: re.Match) -> str:
+        hits = {y for y in years if y.endswith(m.group(1))}
+        return hits.pop() if len(hits) == 1 else m.group()
+
+    return _SHORT_YEAR.sub(full, text)
 
 
 def point_match(point: str, answer_stems: set[str], answer_numbers: set[str], given: set[str]) -> str:
@@ -126,6 +174,42 @@ def _form_match(point: str, answer_stems: set[str], answer_numbers: set[str], gi
     if enough and all(has_word(n, answer_stems) for n in names):
         return "found"
     return "partly" if hits and (enough or len(stems) <= 2) else "missing"
+
+
+# how far an estimate may be from the number asked for and still be one of it ("about 150" for 151): a share of it,
+# or for a year, a number of years
+ESTIMATE_SHARE = Decimal("0.15")
+ESTIMATE_YEARS = 3
+
+
+def estimates(point: str, text: str) -> bool:
+    """Whether the answer gives an estimate of the point's number ("about 25 thousand" for 25,033, "around 60
+    percent" for 61.1%, "sometime in the 1260s" for 1262, "40 something" for 42) rather than the number: a
+    trainee who knows roughly, which is partly correct, not a wrong number."""
+    wanted = [Decimal(n) for n in numbers_in(spelled_out(point)) if re.fullmatch(r"\d+(?:\.\d+)?", n)]
+    if not wanted:
+        return False
+    for m in ESTIMATE.finditer(spelled_out(text)):
+        if m.group("number"):
+            said = Decimal(m.group("number").replace(",", "").rstrip("."))
+            if any((abs(said - w) <= ESTIMATE_YEARS) if _is_year(w) else abs(said - w) <= ESTIMATE_SHARE * w for w in wanted):
+                return True
+        elif any(_in_decade(w, m.group("decade") or m.group("tens"), bool(m.group("tens"))) for w in wanted):
+            return True
+    return False
+
+
+def _is_year(value: Decimal) -> bool:
+    return value == int(value) and 1000 <= value <= 2100
+
+
+def _in_decade(value: Decimal, decade: str, tens: bool) -> bool:
+    """"1260" holds 1262; "60" holds a year's 60s (1964) or, said of a number ("40 something"), 40-49."""
+    if value != int(value):
+        return False
+    if len(decade) == 2 and _is_year(value) and not tens:
+        return str(int(value))[2] == decade[0]
+    return int(decade) <= value < int(decade) + 10
 
 
 def answer_sentences(text: str) -> list[str]:
@@ -265,13 +349,14 @@ def word_signals(question: PracticeQuestion, answer: str | None, gave_up: bool =
     """The grade by the key points and the fact checks, with what it was read from (the shares of the key points
     found and partly found, whether something contradicts the passage, whether something is not in it): the
     grade alone, or beside the chat model's reading in `grader.py`."""
-    text = clean(answer or "")
+    text = full_years(clean(answer or ""), f"{question.text} {question.passage}")
     points = question.key_points
     if gave_up or not text.strip():
         return Grade("incorrect", (), tuple(points)), {"found": 0.0, "partly": 0.0, "contradicted": 0.0, "wrong": 0.0}
     given = set(stems_of(question.text))
     stems, numbers = set(stems_of(text)), numbers_in(text) | numbers_in(spelled_out(text))
     matched = {p: point_match(p, stems, numbers, given) for p in points}
+    matched = {p: "partly" if m == "missing" and estimates(p, text) else m for p, m in matched.items()}  # "about 150"
     found = tuple(p for p in points if matched[p] == "found")
     missing = tuple(p for p in points if p not in found)
     contradicted = (contradictions(text, question, found) if found else []) + reversed_bounds(text, question)
