@@ -306,3 +306,6 @@ def test_an_open_questions_points_stream_first_and_the_models_lead_follows_check
     assert answer.backend == "local (points quoted)" and not answer.refused
     refused = build_assistant(settings, embedder=emb, chat_model=ScriptedModel(["NOT_IN_SOURCES"])).ask(question)
     assert "NOT_IN_SOURCES" not in refused.answer and refused.backend == "extractive" and "23,000" in refused.answer
+    unasked = ScriptedModel([lead])
+    assert build_assistant(settings, embedder=emb, chat_model=unasked, gate=_Gate(False)).ask(question).refused
+    assert unasked.seen == []  # points the gate refuses get no summary: no model time spent on a refusal

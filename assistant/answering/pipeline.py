@@ -273,7 +273,8 @@ class Assistant:
                           notice=notice)
         prep.timings["ttft_ms"] = round((time.perf_counter() - prep.t0) * 1000)
         yield {"type": "token", "text": draft.text}
-        if self.chat_model is not None and notice is None and draft.drafter == "extractive" and is_open(prep.standalone):
+        if (self.chat_model is not None and notice is None and draft.drafter == "extractive" and is_open(prep.standalone)
+                and self.gate.decide(prep.gate_kind, prep.signals).answer):  # the points' gate reads no draft signal
             draft = replace(draft, summary=(yield from self._summary(prep, draft.text)))
         yield {"type": "draft", "draft": draft}
 
