@@ -112,3 +112,15 @@ def test_an_open_question_gets_distinct_points_from_the_section_that_answers_it_
         assert point in answer
     fact = extractive_answer("When was the COVID Support Force formed?", ps)
     assert len(cited_sentences(fact)) <= 2  # a question for one fact keeps its short answer
+
+
+def test_an_open_questions_list_is_quoted_whole_when_one_item_is_a_point():
+    from assistant.answering.drafting import extractive_answer
+
+    tasks = ("The CSF supported the NHS across many dimensions of the pandemic response. Its tasks included many things.\n"
+             "- distribution of personal protective equipment to hospitals;\n- constructing temporary Nightingale hospitals;\n"
+             "- aiding the transport of patients and medical personnel;\n- participation in the vaccination programme.")
+    ps = [passage(tasks, section="Examples > Operation Rescript", title="Mass casualty events", doc="mce")]
+    answer = extractive_answer("What did the CSF do for the pandemic response?", ps)
+    for item in ("personal protective equipment", "Nightingale hospitals", "transport of patients", "vaccination programme"):
+        assert item in answer  # an item chosen as a point brings its siblings: a list is never quoted in part

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from assistant.answering.context import list_items, passage_sentences, score_sentences
 from assistant.answering.grounding import cited_markers, strip_markers
 from assistant.ingest.glossary import glossary_definition
-from assistant.language import content_words, echoes, expects, fold, holds, is_open, sentences
+from assistant.language import LIST_ITEM, content_words, echoes, expects, fold, holds, is_open, sentences
 from assistant.retrieval.hybrid import Retrieved
 
 
@@ -127,8 +127,8 @@ def _points(question: str, sents: dict, scored: list, closeness=None) -> str | N
     order. Candidates are the sentences that speak to the question by their own words or their section heading
     ("Barriers to cooperation"), never one that only announces a topic (a lead-in with no items, or an echo of
     the question); they are chosen by maximal marginal relevance (relevance by words, and by meaning with
-    `closeness`, against content-word overlap with the points already chosen), and a sentence that introduces
-    a list brings its items."""
+    `closeness`, against content-word overlap with the points already chosen), and a list comes whole: a sentence
+    that introduces one brings its items, and an item brings the others (`_whole_list`)."""
     passage_best: dict[int, float] = {}
     for s in scored:
         passage_best[s.passage] = max(passage_best.get(s.passage, 0.0), s.score)
@@ -165,11 +165,25 @@ def _points(question: str, sents: dict, scored: list, closeness=None) -> str | N
     chosen.sort(key=lambda c: (c[1], c[2]))
     parts, seen = [], set()
     for _, n, i, text, _ in chosen:
-        for j in [i] + list_items(sents[n - 1], i):
+        for j in _whole_list(sents[n - 1], i):
             if (n, j) not in seen:
                 seen.add((n, j))
                 parts.append(f"{_as_sentence(sents[n - 1][j])} [{n}]")
     return " ".join(parts)
+
+
+def _whole_list(sents: list[str], i: int, most: int = 8) -> list[int]:
+    """Sentence i and the list it belongs to: the items it introduces ("... include:"), or, when it is an item
+    itself, the items around it (at most `most` on each side): a list is quoted whole, never one item of it."""
+    if not LIST_ITEM.match(sents[i]):
+        return [i] + list_items(sents, i)
+    start = i
+    while start > 0 and i - start < most and LIST_ITEM.match(sents[start - 1]):
+        start -= 1
+    end = i
+    while end + 1 < len(sents) and end - i < most and LIST_ITEM.match(sents[end + 1]):
+        end += 1
+    return list(range(start, end + 1))
 
 
 def _as_sentence(text: str) -> str:
