@@ -327,6 +327,16 @@ EFFECT = re.compile(r"\b(" + "|".join(EFFECT_ASKED) + r")\b", re.I)
 LEADING_CAUSE = re.compile(r"^(in response to|because of|due to|as a result of|following|thanks to)\b", re.I)
 # the apparatus of a paper, not its content (a section's name)
 APPARATUS = re.compile(r"^(references|bibliography|works cited|literature|notes|footnotes|endnotes|sources|acknowledge?ments)$", re.I)
+# a section that comes before or around a paper's content (an abstract, its keywords): never a topic to suggest
+FRONT_MATTER = frozenset({"abstract", "summary", "keywords", "key words", "references", "bibliography", "contents",
+                          "table of contents", "acknowledgements", "acknowledgments", "about this document"})
+
+
+def reads_as_english(text: str) -> bool:
+    """Whether a text reads as English: short ones always, longer ones when at least 15% of their words are English
+    stop words (an abstract in Polish is not)."""
+    found = re.findall(r"[^\W\d_]+", text.lower())
+    return len(found) < 8 or sum(w in STOPWORDS for w in found) / len(found) >= 0.15
 
 
 # ---- the chat model's refusal --------------------------------------------------------------------------

@@ -226,3 +226,12 @@ def test_is_open(question, expected):
 ])
 def test_asks_about_a_document(question, expected):
     assert L.asks_about_a_document(question) is expected
+
+
+@pytest.mark.parametrize("text,english", [
+    ("The armed forces support the civil authorities in a crisis and in the recovery that follows it.", True),
+    ("Siły zbrojne wspierają władze cywilne w sytuacjach kryzysowych oraz w odbudowie po ich zakończeniu.", False),
+    ("Współpraca cywilno-wojskowa", True),  # too short to tell: taken as it is
+])
+def test_reads_as_english(text, english):
+    assert L.reads_as_english(text) is english

@@ -20,6 +20,7 @@ callbacks (one run per step) work as for any runnable. Leaves out: the HTTP and 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -43,8 +44,8 @@ from assistant.answering.context import compress
 from assistant.answering.drafting import expand_fragments, extractive_answer, glossary_answer
 from assistant.retrieval.condense import standalone_question
 from assistant.retrieval.hybrid import HybridRetriever, Retrieval
-from assistant.language import (NOT_IN_SOURCES, content_words, expand_contractions, expects, is_definitional, is_open,
-                                model_refuses, sentences, subject_of)
+from assistant.language import (FRONT_MATTER, NOT_IN_SOURCES, content_words, expand_contractions, expects,
+                                is_definitional, is_open, model_refuses, reads_as_english, sentences, subject_of)
 from assistant.answering.validation import validate
 
 
@@ -375,39 +376,7 @@ class Assistant:
             text = render("refusal", "partial", asked=expects(prep.standalone) or "", sentence=f"{sentence} [1]")
             citations = [self._citation(1, passage)]
         else:
-            import re
-
-            from assistant.language import STOPWORDS
-
-            # only real topics: a glossary term, a section heading of an English passage, else the document's
-            # title; never front matter (an abstract, keywords, references: the title instead), a heading over
-            # text in another language (the abstract in Polish: the title), nor a name that is a file's name
-            front = {"abstract", "summary", "keywords", "key words", "references", "bibliography", "contents",
-                     "table of contents", "acknowledgements", "acknowledgments", "about this document"}
-
-            def english(text: str) -> bool:
-                found = re.findall(r"[^\W\d_]+", text.lower())
-                return len(found) < 8 or sum(w in STOPWORDS for w in found) / len(found) >= 0.15
-
-            def file_like(name: str, path: str) -> bool:
-                stem = Path(path or "").stem
-                return (bool(re.fullmatch(r"\S+\.[A-Za-z][A-Za-z0-9]{0,4}", name))
-                        or name.casefold() in {Path(path or "").name.casefold(), stem.casefold(),
-                                               stem.replace("_", " ").casefold(), stem.replace("-", " ").casefold()})
-
-            topics = []
-            for p in prep.retrieval.passages[:6]:
-                c = p.chunk
-                heading = c.section.split(" > ")[-1].strip()
-                if c.term:
-                    name = c.term.strip()
-                elif c.kind == "document" or not heading or heading.casefold().rstrip(":") in front or not english(c.text):
-                    name = c.title.strip()
-                else:
-                    name = heading
-                if name and name not in topics and not file_like(name, c.path) and name.casefold() not in front:
-                    topics.append(name)
-            text = render("refusal", "text", topics=topics[:3])
+            text = render("refusal", "text", topics=_topics(prep.retrieval.passages[:6])[:3])
         return self._answer(prep, decision, draft, text, True, 0.0, citations, list(checked.unsupported),
                             _check_record(drafted or checked, fallback, model_refusal),
                             partial=f"{partial[0]} [1]" if partial else None)
@@ -532,6 +501,34 @@ class _Step(Runnable):
 
         async for out in self.atransform(one(), config, **kwargs):
             yield out
+
+
+def _topics(passages) -> list[str]:
+    """What a refusal suggests: the real topics of the passages, in order: a glossary term, a section heading of an
+    English passage, else the document's title; never front matter (an abstract, keywords, references: the title
+    instead), a heading over text in another language (the abstract in Polish: the title), nor a file's name."""
+    topics: list[str] = []
+    for p in passages:
+        c = p.chunk
+        heading = c.section.split(" > ")[-1].strip()
+        if c.term:
+            name = c.term.strip()
+        elif (c.kind == "document" or not heading or heading.casefold().rstrip(":") in FRONT_MATTER
+              or not reads_as_english(c.text)):
+            name = c.title.strip()
+        else:
+            name = heading
+        if name and name not in topics and not _file_like(name, c.path) and name.casefold() not in FRONT_MATTER:
+            topics.append(name)
+    return topics
+
+
+def _file_like(name: str, path: str) -> bool:
+    """Whether a name is a file's name ("notes.txt", or the stem of the file it came from)."""
+    stem = Path(path or "").stem
+    return (bool(re.fullmatch(r"\S+\.[A-Za-z][A-Za-z0-9]{0,4}", name))
+            or name.casefold() in {Path(path or "").name.casefold(), stem.casefold(),
+                                   stem.replace("_", " ").casefold(), stem.replace("-", " ").casefold()})
 
 
 def _copies(words: set[str], point: set[str], share: float = 0.8) -> bool:
