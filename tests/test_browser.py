@@ -94,6 +94,15 @@ def ask(scope, question: str):
     scope.locator("#question textarea").press("Enter")
 
 
+def ask_afresh(page, question: str):
+    """The Ask tab, its chat cleared, then the question: the clear has run (it empties the question box too) before
+    the question is typed."""
+    page.get_by_role("tab", name="Ask").click()
+    page.locator("#clear").click()
+    page.locator("#sources").get_by_text("Sources of each answer appear here").wait_for(timeout=10_000)
+    ask(page, question)
+
+
 def test_ask_cite_highlight_and_thumbs_down(site, page):
     t0 = time.perf_counter()
     page.goto(site["url"])
@@ -418,10 +427,7 @@ def test_documents_tab_upload_ask_delete(locked_site, browser, tmp_path):
     page.locator("#doc-confirm-delete").click()
     page.locator("#document-jobs").get_by_text("kestrel.docx: deleted").wait_for(timeout=60_000)
 
-    page.get_by_role("tab", name="Ask").click()
-    page.locator("#clear").click()
-    page.locator("#sources").get_by_text("Sources of each answer appear here").wait_for(timeout=10_000)
-    ask(page, question)
+    ask_afresh(page, question)
     page.locator("#sources").get_by_text("Not answered").wait_for(timeout=60_000)
 
     page.get_by_role("tab", name="Documents").click()  # and back from .trash/
@@ -429,11 +435,7 @@ def test_documents_tab_upload_ask_delete(locked_site, browser, tmp_path):
     page.get_by_role("option", name=re.compile(r"^Operation Kestrel \(kestrel\.docx\), deleted ")).click()
     page.locator("#trash-restore").click()
     page.locator("#document-jobs").get_by_text("kestrel.docx: restored").wait_for(timeout=60_000)
-    page.get_by_role("tab", name="Ask").click()
-    page.locator("#clear").click()
-    # the clear has run (it empties the question box too) before the question is typed
-    page.locator("#sources").get_by_text("Sources of each answer appear here").wait_for(timeout=10_000)
-    ask(page, question)
+    ask_afresh(page, question)
     page.locator("#chat a.cite").first.wait_for(timeout=60_000)
     assert "17" in page.locator("#chat [aria-label^=\"bot's message\"]").last.inner_text()
     instructor.close()

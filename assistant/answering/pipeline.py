@@ -274,8 +274,10 @@ class Assistant:
                           notice=notice)
         prep.timings["ttft_ms"] = round((time.perf_counter() - prep.t0) * 1000)
         yield {"type": "token", "text": draft.text}
-        if (self.chat_model is not None and notice is None and draft.drafter == "extractive" and is_open(prep.standalone)
-                and self.gate.decide(prep.gate_kind, prep.signals).answer):  # the points' gate reads no draft signal
+        # with a chat model, the extractive drafter was chosen for an open question's points (`_prepare`); the points'
+        # gate reads no draft signal, so whether it answers is known now
+        if (self.chat_model is not None and prep.drafter == "extractive"
+                and self.gate.decide(prep.gate_kind, prep.signals).answer):
             draft = replace(draft, summary=(yield from self._summary(prep, draft.text)))
         yield {"type": "draft", "draft": draft}
 

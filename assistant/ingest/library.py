@@ -595,11 +595,7 @@ class Library:
         self._save(job)
         if replaced:
             self._to_trash(job, name)
-        manifest = load_manifest(self.kdir)
-        taken = {e.doc_id for rel, e in manifest.documents.items() if rel != name}
-        doc_id = slug(name)
-        while doc_id in taken:
-            doc_id = f"{slug(name)}-{uuid.uuid4().hex[:4]}"
+        doc_id = self._free_id(name)
         fields = {"title": (before or {}).get("title") or spec.get("title") or Path(name).stem.replace("_", " "),
                   **spec["fields"]}
         undo["created"].append([name, spec["sha"]])
@@ -609,11 +605,7 @@ class Library:
         placing.replace(target)
         write_entry(self.kdir, name, fields, doc_id)
         self._ingest(job)
-        state, chunks = self._index()
-        failed = dict(state.get("skipped", []))
-        if name in failed:
-            raise Refused(f"{name}: {failed[name]}")
-        mine = [c for c in chunks.values() if c.path == name and c.kind != "document"]
+        mine = self._indexed(name)
         if not mine:
             raise Refused(f"{name} yields no passage to index (a passage needs at least 3 words)")
         pages = f", {spec['pages']} pages" if spec.get("pages") else ""
@@ -653,21 +645,32 @@ class Library:
         target.parent.mkdir(parents=True, exist_ok=True)
         item.replace(target)
         entry = side.get("entry") or {}
-        taken = {e.doc_id for r, e in load_manifest(self.kdir).documents.items() if r != rel}
-        doc_id = entry.get("id") if entry.get("id") and entry.get("id") not in taken else slug(rel)
-        while doc_id in taken:
-            doc_id = f"{slug(rel)}-{uuid.uuid4().hex[:4]}"
+        doc_id = self._free_id(rel, entry.get("id"))
         fields = {k: entry[k] for k in EDITABLE if entry.get(k)}
         fields.setdefault("title", Path(rel).stem.replace("_", " "))
         write_entry(self.kdir, rel, fields, doc_id)
         self._ingest(job)
+        mine = self._indexed(rel)
+        (self.kdir / TRASH / ENTRIES / f"{spec['trash']}.json").unlink(missing_ok=True)
+        return f"restored: {len(mine)} chunks"
+
+    def _free_id(self, rel: str, wanted: str | None = None) -> str:
+        """A document id no other document has: `wanted` (its id before it was deleted) when free, else the file's
+        slug, with a random suffix while another document holds it."""
+        taken = {e.doc_id for r, e in load_manifest(self.kdir).documents.items() if r != rel}
+        doc_id = wanted if wanted and wanted not in taken else slug(rel)
+        while doc_id in taken:
+            doc_id = f"{slug(rel)}-{uuid.uuid4().hex[:4]}"
+        return doc_id
+
+    def _indexed(self, rel: str) -> list:
+        """The passages the index now holds of `rel` (its catalogue card left out); Refused with the ingest's reason
+        when it skipped the file."""
         state, chunks = self._index()
         failed = dict(state.get("skipped", []))
         if rel in failed:
             raise Refused(f"{rel}: {failed[rel]}")
-        mine = [c for c in chunks.values() if c.path == rel and c.kind != "document"]
-        (self.kdir / TRASH / ENTRIES / f"{spec['trash']}.json").unlink(missing_ok=True)
-        return f"restored: {len(mine)} chunks"
+        return [c for c in chunks.values() if c.path == rel and c.kind != "document"]
 
     def _ingest(self, job: dict) -> None:
         """The incremental ingest, waiting while another one (a `cimic ingest` in a terminal) holds the index."""

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 
 from assistant.answering.grounding import fact_present, hard_facts, numbers_in
 from assistant.practice.questions import PracticeQuestion, alternatives
-from assistant.language import BELOW, BOUND, CAPITALISED, ESTIMATE, PERCENT, SCALES, clean, content_words, negated, sentences
+from assistant.language import BELOW, BOUND, CAPITALISED, ESTIMATE, PERCENT, SCALES, YEAR, clean, content_words, negated, sentences
 
 GRADES = ("correct", "partial", "incorrect")
 SIMILAR = 80  # rapidfuzz ratio at which two spellings of a word are taken as the same word
@@ -140,7 +140,7 @@ def spelled_out(text: str) -> str:
 def full_years(text: str, context: str) -> str:
     """A year cut to two digits ("in '07") as the year of the context (the passage, the question) that ends in
     them, when exactly one does; else as written."""
-    years = set(re.findall(r"(?<!\d)(?:1\d|20)\d\d(?!\d)", context))
+    years = {m.group(1) for m in YEAR.finditer(context) if m.group(1)}
 
     def full(m: re.Match) -> str:
         hits = {y for y in years if y.endswith(m.group(1))}
