@@ -172,7 +172,21 @@ def cmd_gate(args) -> int:
         rows = add(settings, make_embedder(settings), set(args.add), [Path(d) for d in args.dataset], corpus, args.per_article,
                    args.llm_sample, model, done, sink, progress)
         print(f"\n{len(rows)} labelled rows added to {data}")
-    if args.fit or args.collect or args.add:
+    if args.refresh:
+        from assistant.evaluation.gate_data import refresh
+        from assistant.index.embeddings import make_embedder
+
+        def progress(i, n):
+            print(f"\r{i}/{n}", end="", file=sys.stderr, flush=True)
+
+        rows, missed = refresh(settings, make_embedder(settings), gates.read_rows(data), [Path(d) for d in args.dataset],
+                               Path(args.corpus) if args.corpus else None, args.per_article, progress)
+        tmp = data.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        tmp.replace(data)
+        print(f"\nretrieval signals measured again on {len(rows) - missed} of {len(rows)} rows in {data}"
+              + (f" ({missed} not found in the datasets given: kept as they were)" if missed else ""))
+    if args.fit or args.collect or args.add or args.refresh:
         rows = gates.read_rows(data)
         models = gates.fit(rows, settings.refusal_budget, wrong_answer_cost=settings.wrong_answer_cost)
         gates.save(models, path, {"data": data.name, "budget": settings.refusal_budget, "wrong_answer_cost": settings.wrong_answer_cost, "rows": len(rows),
@@ -284,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--add", nargs="+", choices=["lodo", "oos"], metavar="PART",
                    help="add out-of-scope rows (resumable), then fit: lodo (each document left out of the index, the cases it "
                         "alone answers asked without it; with --corpus, its articles too), oos (evals/datasets/out_of_scope.jsonl)")
+    p.add_argument("--refresh", action="store_true",
+                   help="measure the rows' retrieval signals again (nothing drafted; after a retrieval signal changes), then fit")
     p.add_argument("--dataset", nargs="+", default=["evals/datasets/gold.jsonl", "evals/datasets/reworded.jsonl"],
                    help="collect: doctrine cases (their split field), one or several files")
     p.add_argument("--corpus", metavar="DIR", help="collect: a generalization corpus (docs/ and cases.jsonl)")

@@ -219,12 +219,53 @@ def expects(question: str) -> str | None:
     return None
 
 
+_COUNTED = re.compile(r"\b(?:how\s+many|number\s+of)\s+(.+)", re.I)
+COUNT_WINDOW = 4  # words between a number and what it counts: "1.18 billion items", "three types of cilia"
+
+
+def counted(question: str) -> tuple[str, ...]:
+    """What a "how many" question counts: the words after "how many" (or "number of") up to the first stop
+    word, at most three ("how many NHS Nightingale hospitals did ..." -> nhs, nightingale, hospitals)."""
+    m = _COUNTED.search(question)
+    run: list[str] = []
+    for w in words(m.group(1)) if m else []:
+        if w in STOPWORDS or len(run) == 3:
+            break
+        run.append(w)
+    return tuple(run)
+
+
+_A_NUMBER = re.compile(r"(?<![\w.,])\d[\d,.]*\d(?![\w])|(?<![\w.,])\d(?![\w])|" + NUMBER_WORD.pattern, re.I)
+
+
+def number_phrases(text: str, question: str = "") -> list[str]:
+    """What each number of `text` that the question does not give counts: the words after it, at most
+    `COUNT_WINDOW`, up to a stop word other than "of" ("15,000 soldiers and ..." -> "soldiers",
+    "three types of cilia" -> "types of cilia")."""
+    asked = set(re.findall(r"\d[\d,.]*\d|\d", question)) | set(words(question))
+    out = []
+    for m in _A_NUMBER.finditer(text):
+        if m.group().rstrip(".,") in asked or m.group().lower() in asked:
+            continue
+        phrase = []
+        for t in words(re.split(r"[;:!?()\[\]]|[.,](?!\d)", text[m.end():], maxsplit=1)[0])[:COUNT_WINDOW]:
+            if t in STOPWORDS and t != "of":
+                break
+            phrase.append(t)
+        if phrase:
+            out.append(" ".join(phrase))
+    return out
+
+
 def holds(kind: str | None, text: str, question: str = "") -> bool:
     """Whether `text` holds something of the kind asked for that the question does not already give."""
     def new(found):
         return any(f.lower() not in question.lower() for f in found)
 
     if kind == "number":
+        things = {stem(w) for w in counted(question)}
+        if things:  # "how many soldiers": a number of soldiers, not any number ("in 2020", "Article 5")
+            return any(things & {stem(w) for w in p.split()} for p in number_phrases(text, question))
         return new(re.findall(r"\d[\d,.]*", text) + NUMBER_WORD.findall(text))
     if kind == "time":
         return new([m.group() for m in YEAR.finditer(text)] + [m.group() for m in MONTH.finditer(text)])

@@ -187,3 +187,31 @@ def test_openai_backend_down_falls_back_with_notice(index):
     s = settings.model_copy(update={"llm_backend": "openai", "llm_base_url": f"http://127.0.0.1:{free_port()}/v1"})
     ans = build_assistant(s, embedder=emb).ask("How many soldiers did the COVID Support Force comprise?")
     assert ans.notice and "does not answer" in ans.notice and "23,000" in ans.answer
+
+
+def test_a_catalogue_card_is_retrieved_only_for_a_question_about_a_document(index):
+    """A document's card ("X is a policy brief, published by the Harvard Humanitarian Initiative") answers who
+    published or wrote a document, and when; a question about the publisher itself gets passages, not the card."""
+    settings, emb = index
+    retriever = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=emb).retriever
+
+    def kinds(question):
+        return [p.chunk.kind for p in retriever.retrieve(question, 4).passages]
+
+    assert "document" in kinds("Who published the brief on humanitarian policy making for civil-military coordination?")
+    for question in ("Where is the Harvard Humanitarian Initiative based?", "When was the Harvard Humanitarian Initiative founded?"):
+        got = kinds(question)
+        assert "document" not in got and len(got) == 4, (question, got)
+
+
+def test_a_number_of_what_is_counted_in_other_words_answers_how_many(index):
+    """"How many troops" is answered by "23,000 soldiers and reservists" (MiniLM closeness), not by a number of
+    something else ("7 hospitals") nor by a year."""
+    from assistant.answering.signals import _counts_in_other_words
+
+    settings, emb = index
+    retriever = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=emb).retriever
+    asked = "How many troops did the force have?"
+    assert _counts_in_other_words(asked, "It comprised up to 23,000 soldiers and reservists.", retriever)
+    assert not _counts_in_other_words(asked, "It built 7 hospitals in 2020.", retriever)
+    assert not _counts_in_other_words("How much did it cost?", "It cost 20 million.", retriever)  # "how much": any number

@@ -1,10 +1,11 @@
-"""Leave-one-document-out rows: which document alone answers a case, read as the ingest reads each format."""
+"""Leave-one-document-out rows: which document alone answers a case, read as the ingest reads each format; the
+retrieval signals measured again (`cimic gate --refresh`) replace only those, for both drafters."""
 
 from __future__ import annotations
 
 import docx
 
-from assistant.evaluation.gate_data import held_by_one_document
+from assistant.evaluation.gate_data import held_by_one_document, merged
 from assistant.evaluation.runner import Case
 
 
@@ -33,3 +34,17 @@ def test_a_case_is_held_by_the_one_document_whose_text_holds_its_gold_whatever_t
     ]
     held = held_by_one_document(tmp_path, cases)
     assert {f.name: [c.id for c in group] for f, group in held.items()} == {"alpha.md": ["md"], "beta.docx": ["docx"]}
+
+
+def test_signals_measured_again_replace_the_retrieval_signals_of_both_drafters_and_keep_the_drafts():
+    rows = [{"source": "gold", "id": "g1", "kind": "extractive", "answerable": True, "split": "dev",
+             "signals": {"dense": 0.1, "answer_type": 1.0}},
+            {"source": "gold", "id": "g1", "kind": "llm", "answerable": True, "split": "dev",
+             "signals": {"dense": 0.1, "answer_type": 1.0, "model_refused": 1.0, "model_confirms": 0.2}},
+            {"source": "oos", "id": "g1", "kind": "extractive", "answerable": False, "split": "dev",
+             "signals": {"dense": 0.3, "answer_type": 1.0}}]
+    fresh = {("gold", "g1"): {"dense": 0.5, "answer_type": 0.0, "model_refused": 0.0}}  # a draft signal is never taken
+    out, missed = merged(rows, fresh)
+    assert missed == 1 and out[2] == rows[2]  # another source's row of the same id is not touched
+    assert out[0]["signals"] == {"dense": 0.5, "answer_type": 0.0}
+    assert out[1]["signals"] == {"dense": 0.5, "answer_type": 0.0, "model_refused": 1.0, "model_confirms": 0.2}

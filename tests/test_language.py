@@ -134,6 +134,12 @@ def test_expects(question, expected):
     ("number", "It deployed twelve teams.", "How many teams?", True),
     ("number", "It deployed soldiers.", "How many soldiers?", False),
     ("number", "It deployed 23,000 soldiers.", "Were 23,000 soldiers deployed?", False),  # the question gives it
+    # a number of what is counted, not any number: a year or another count does not answer "how many soldiers"
+    ("number", "Soldiers were first deployed in 2020.", "How many soldiers were deployed?", False),
+    ("number", "It built 7 hospitals and deployed soldiers.", "How many soldiers were deployed?", False),
+    ("number", "Over 1.18 billion items were delivered.", "How many items of protective equipment were delivered?", True),
+    ("number", "There are three types of cilia.", "how many types of cilia are there", True),
+    ("number", "It cost 20 million euros.", "How much did it cost?", True),  # "how much": any number
     ("time", "It ended in March 2021.", "When did it end?", True),
     ("time", "It ended in the 20th century.", "When did it end?", True),
     ("time", "It ended quickly.", "When did it end?", False),
@@ -143,6 +149,20 @@ def test_expects(question, expected):
     (None, "Anything at all.", "What is CIMIC?", True)])
 def test_holds(kind, text, question, expected):
     assert L.holds(kind, text, question) is expected
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("How many soldiers were deployed?", ("soldiers",)),
+    ("How many NHS Nightingale hospitals did the force build?", ("nhs", "nightingale", "hospitals")),
+    ("What was the number of casualties?", ("casualties",)),
+    ("How much did it cost?", ()), ("Who led it?", ())])
+def test_counted(question, expected):
+    assert L.counted(question) == expected
+
+
+def test_number_phrases_are_what_each_new_number_counts():
+    text = "It sent 15,000 soldiers and 7 hospitals in 2020; three types of cilia."
+    assert L.number_phrases(text, "How many soldiers in 2020?") == ["soldiers", "hospitals", "types of cilia"]
 
 
 @pytest.mark.parametrize("question,expected", [

@@ -1,8 +1,8 @@
 """Context selection: which sentences of the retrieved passages a drafter reads.
 
 - `score_sentences`: how well each sentence speaks to the question; compression and extractive answers
-  both choose by it. A document's catalogue card ("X is a web site, published by Y") is read only for a
-  question about a document itself (its title, authors, date, publisher or kind).
+  both choose by it. (A document's catalogue card is retrieved only for a question about a document itself:
+  `retrieval/hybrid.py`.)
 - `compress`: the sentences that add the most question words, within a word budget, so the local model
   reads a short prompt (it reads only 60-110 tokens/s).
 Leaves out: writing the draft (`drafting.py`) and checking it (`grounding.py`).
@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 from assistant.ingest.glossary import entry_body
-from assistant.language import (APPARATUS, LIST_ITEM, PRONOUN_OPENING, SOURCE_REFS, asks_about_a_document, content_words, question_terms,
+from assistant.language import (APPARATUS, LIST_ITEM, PRONOUN_OPENING, SOURCE_REFS, content_words, question_terms,
                                 sentences)
 from assistant.retrieval.hybrid import Retrieved
 
@@ -77,11 +77,10 @@ def score_sentences(question: str, passages: list[Retrieved], weights: dict[str,
         idf = _idf(passages)
         weights = {t: idf.get(t, 1.0) for t in question_terms(question)}
     terms = set(weights)
-    catalogue = asks_about_a_document(question)
     sents, out = {}, []
     for k, p in enumerate(passages):
         c = p.chunk
-        sents[k] = passage_sentences(c) if c.kind != "document" or catalogue else []  # a card answers only catalogue questions
+        sents[k] = passage_sentences(c)
         near = terms & set(content_words(f"{c.section} {c.term or ''}"))
         if _heading(c) == c.title:  # a passage before the first heading sits under the title only
             near = set()

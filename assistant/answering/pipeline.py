@@ -150,6 +150,10 @@ class Assistant:
     def ask(self, question, history=None) -> Answer:
         return self.as_runnable().invoke({"question": question, "history": history})
 
+    def signals_before_drafting(self, question, history=None) -> Signals:
+        """The gate's retrieval signals of a question, without drafting (`cimic gate --refresh` reads them)."""
+        return self._prepared(self._validated({"question": question, "history": history})).signals
+
     def ask_stream(self, question, history=None) -> Iterator[dict]:
         """Yields {"type": "token", "text": ...} while the draft streams, then {"type": "answer", "answer": Answer}."""
         yield from self.as_runnable().stream({"question": question, "history": history})

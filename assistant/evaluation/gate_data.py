@@ -31,6 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from assistant.answering.gate import OpenGate
+from assistant.answering.signals import RETRIEVAL_SIGNALS
 from assistant.errors import DocumentError
 from assistant.evaluation.runner import Case, load_dataset
 from assistant.ingest.loaders import LOADERS, load
@@ -57,16 +58,22 @@ def corpus_cases(corpus: Path, per_article: int, splits=("dev", "test"), seed: i
     return out
 
 
-def rows_for(assistant, cases: list[Case], source: str, progress=None, done: set | None = None, sink=None) -> list[dict]:
+def rows_for(assistant, cases: list[Case], source: str, progress=None, done: set | None = None, sink=None,
+             retrieval_only: bool = False) -> list[dict]:
     """Each case asked with the gate open: its labelled signals. `done`: (source, id, kind) already collected,
-    skipped; `sink`: called with each row as soon as it is collected."""
+    skipped; `sink`: called with each row as soon as it is collected; `retrieval_only`: the retrieval signals
+    alone, nothing drafted."""
     rows = []
     for i, case in enumerate(cases):
         if done is not None and (source, case.id, assistant.kind) in done:
             continue
-        answer = assistant.ask(case.question, case.history)
+        if retrieval_only:
+            signals = {s: v for s, v in assistant.signals_before_drafting(case.question, case.history).as_dict().items()
+                       if s in RETRIEVAL_SIGNALS}
+        else:
+            signals = assistant.ask(case.question, case.history).gate["signals"]
         row = {"source": source, "id": case.id, "split": case.split, "kind": assistant.kind,
-               "answerable": case.answerable, "signals": answer.gate["signals"]}
+               "answerable": case.answerable, "signals": signals}
         rows.append(row)
         if sink:
             sink(row)
@@ -111,7 +118,7 @@ def held_by_one_document(docs_dir: Path, cases: list[Case]) -> dict[Path, list[C
 
 
 def leave_one_out(settings, embedder, docs_dir: Path, cases: list[Case], source: str, chat_models: list,
-                  progress=None, done: set | None = None, sink=None) -> list[dict]:
+                  progress=None, done: set | None = None, sink=None, retrieval_only: bool = False) -> list[dict]:
     """Unanswerable rows by construction: each document left out of the index in turn, and the cases it
     alone answers asked without it (ids `<case>@-<document>`), once per chat model (None: extractive)."""
     from assistant.answering.pipeline import assistant_over
@@ -130,7 +137,7 @@ def leave_one_out(settings, embedder, docs_dir: Path, cases: list[Case], source:
                 asked = [replace(c, id=f"{c.id}@-{doc.stem}", answerable=False) for c in group]
                 for model in chat_models:
                     there = assistant_over(settings, knowledge, Path(tmp) / "store", embedder, model, OpenGate())
-                    rows += rows_for(there, asked, source, progress, done, sink)
+                    rows += rows_for(there, asked, source, progress, done, sink, retrieval_only)
             finally:
                 for f in out:
                     (aside / f.name).rename(f)
@@ -202,3 +209,49 @@ def add(settings, embedder, parts: set[str], gold: list[Path], corpus: Path | No
 def _for(model, cases: list[Case]) -> list[Case]:
     """The cases a drafter is asked: all for the extractive one (None), the dev ones for a chat model."""
     return cases if model is None else [c for c in cases if c.split == "dev"]
+
+
+def refresh(settings, embedder, rows: list[dict], gold: list[Path], corpus: Path | None, per_article: int,
+            progress=None) -> tuple[list[dict], int]:
+    """The rows with their retrieval signals measured again by the code as it is now, their draft signals (the
+    chat model's) kept: after a retrieval signal's definition changes, the gate is refitted without drafting again
+    (minutes, not hours). Each case is asked once, of the index its row was collected from (its document left out
+    for a `-lodo` source). Returns the rows and how many could not be measured again (kept as they were)."""
+    from assistant.answering.pipeline import assistant_over, build_assistant
+    from assistant.config import ROOT
+
+    wanted = {(r.get("source"), r["id"]) for r in rows}
+    fresh: dict[tuple, dict] = {}
+
+    def keep(cases, source):
+        return [c for c in cases if (source, c.id) in wanted]
+
+    def take(measured):
+        for r in measured:
+            fresh[(r["source"], r["id"])] = r["signals"]
+
+    here = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=embedder, gate=OpenGate())
+    doctrine = [case for path in gold for case in load_dataset(path)]
+    take(rows_for(here, keep(doctrine, "gold"), "gold", progress, retrieval_only=True))
+    take(rows_for(here, keep(load_dataset(ROOT / OUT_OF_SCOPE), "oos"), "oos", progress, retrieval_only=True))
+    take(leave_one_out(settings, embedder, settings.resolved(settings.knowledge_dir), doctrine, "gold-lodo", [None],
+                       progress, retrieval_only=True))
+    if corpus:
+        sample = corpus_cases(corpus, per_article)
+        with tempfile.TemporaryDirectory(prefix="cimic-gate-") as tmp:
+            there = assistant_over(settings, corpus / "docs", Path(tmp) / "store", embedder, None, OpenGate())
+            take(rows_for(there, keep(sample, corpus.name), corpus.name, progress, retrieval_only=True))
+        take(leave_one_out(settings, embedder, corpus / "docs", [c for c in sample if c.answerable],
+                           f"{corpus.name}-lodo", [None], progress, retrieval_only=True))
+    return merged(rows, fresh)
+
+
+def merged(rows: list[dict], fresh: dict[tuple, dict]) -> tuple[list[dict], int]:
+    """Each row (of either drafter) with the retrieval signals measured again for its (source, id) in place of
+    its own, its draft signals kept; and how many rows had none measured again (kept as they were)."""
+    out, missed = [], 0
+    for r in rows:
+        new = fresh.get((r.get("source"), r["id"]))
+        missed += new is None
+        out.append(r if new is None else {**r, "signals": {**r["signals"], **{s: v for s, v in new.items() if s in RETRIEVAL_SIGNALS}}})
+    return out, missed

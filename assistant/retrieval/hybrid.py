@@ -8,7 +8,10 @@ lose its place to chunks both lists hold lower down. Answer's passage in the top
 test splits: corpus 0.909 -> 0.929 of 1,038, gold 1.0 -> 1.0.
 
 A question that names a glossary term or acronym ("What is CMI?") gets that entry first. Near-
-duplicate chunks (the same sentences in two places) are collapsed to one. `relevance` is the best
+duplicate chunks (the same sentences in two places) are collapsed to one. A document's catalogue card
+("X is a policy brief, published by Y, dated Z") is retrieved only for a question about a document's title,
+authors, date, publisher or kind (`language.asks_about_a_document`): for any other it would take the place of a
+passage that speaks to the question, and be quoted as the answer to questions about Y itself. `relevance` is the best
 dense similarity, one of the answer gate's signals. The retriever
 re-opens the store when `cimic ingest` has written a new generation. It keeps retrieval and fusion and is
 given three small parts: the glossary matcher (`retrieval/glossary.py`), the spelling corrector that
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 
 from assistant.documents import Chunk
 from assistant.index.bm25 import BM25Index, bm25_tokens
-from assistant.language import content_words, question_terms
+from assistant.language import asks_about_a_document, content_words, question_terms
 from assistant.retrieval.glossary import GlossaryMatcher
 from assistant.retrieval.sentences import SentenceVectors
 from assistant.retrieval.spelling import SpellingCorrector
@@ -86,6 +89,7 @@ class HybridRetriever:
         self.vocabulary: frozenset[str] = frozenset()
         self._words: dict[str, set[str]] = {}  # passage_words of every chunk, kept between refreshes
         self._record_words: dict[str, set[str]] = {}
+        self._cards: frozenset[str] = frozenset()  # the catalogue cards' chunk ids
         self._doc_names: dict[str, set[str]] = {}
         self._df: Counter = Counter()  # chunks that use each word
         self._doc_text_words: dict[str, Counter] = {}  # per document: its chunks whose text uses each word
@@ -130,6 +134,7 @@ class HybridRetriever:
         self.glossary.index(chunks)
         self.vocabulary = frozenset(self._df)  # chunks that use each word
         self._record_words = {c.doc_id: self._words[i] for i, c in chunks.items() if c.kind == "document"}
+        self._cards = frozenset(i for i, c in chunks.items() if c.kind == "document")
         self._doc_names = _distinctive_names(chunks.values(), self._record_words, self._text_docs)
 
     @property
@@ -208,6 +213,9 @@ class HybridRetriever:
         vector = self.embedder.embed([query])[0]
         dense = self.store.query(vector, self.candidates)
         lexical = self.bm25.search(query, self.candidates)
+        if not asks_about_a_document(query):  # catalogue cards answer only catalogue questions
+            dense = [h for h in dense if h.chunk.kind != "document"]
+            lexical = [(i, score) for i, score in lexical if i not in self._cards]
         fused: dict[str, float] = {}
         sims = {h.id: h.similarity for h in dense}
         for rank, h in enumerate(dense):
