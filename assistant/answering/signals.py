@@ -14,6 +14,9 @@ does not depend on the corpus's size or wording, so that a gate fitted on one co
   not already give it (a year for "when", a number of what is counted for "how many soldiers": "23,000
   soldiers", or in other words, "23,000 troops", by MiniLM closeness; a name for "who"), or when the form
   asks for nothing checkable; else 0.
+- `typed_focus`: the `focus` of the closest sentence that holds what the question's form asks for (0 when none
+  does; `focus` itself when the form asks for nothing checkable): a number of soldiers in a sentence about another
+  country's force holds the type and little of the question.
 - `pairs`: share of the question's adjacent word pairs ("Norman conquest") that the best sentence has.
 - `rare_missing`: the weight of the rarest question word the best sentence and its heading lack,
   relative to the question's rarest word (a swapped name or date leaves one rare word unmatched).
@@ -36,8 +39,8 @@ from dataclasses import asdict, dataclass
 
 from assistant.language import content_words, counted, expects, holds, negated, number_phrases, question_terms, sentences
 
-RETRIEVAL_SIGNALS = ("dense", "coverage", "focus", "unknown", "glossary", "answer_type", "pairs", "rare_missing",
-                     "negation", "sentence_dense")
+RETRIEVAL_SIGNALS = ("dense", "coverage", "focus", "unknown", "glossary", "answer_type", "typed_focus", "pairs",
+                     "rare_missing", "negation", "sentence_dense")
 DRAFT_SIGNALS = ("model_refused", "model_doubt", "draft_support", "model_confirms")
 SIGNALS = RETRIEVAL_SIGNALS + DRAFT_SIGNALS
 
@@ -49,6 +52,7 @@ class Signals:
     unknown: float = 0.0
     glossary: float = 0.0
     answer_type: float = 1.0
+    typed_focus: float = 0.0
     pairs: float = 0.0
     rare_missing: float = 0.0
     negation: float = 0.0
@@ -82,14 +86,18 @@ def weighted_share(weights: dict[str, float], present: set[str]) -> float:
 SAME_THING = 0.55
 
 
-def _counts_in_other_words(question: str, text: str, index) -> bool:
-    """Whether `text` gives a number of what a "how many" question counts, named in other words."""
-    things = counted(question) if expects(question) == "number" else ()
-    phrases = number_phrases(text, question) if things else []
-    if not phrases:
-        return False
-    vector = index.embedder.embed([" ".join(things)])[0]
-    return max(index.closeness(vector, phrases)) >= SAME_THING
+def _holding(kind: str | None, question: str, texts: list[str], index) -> list[bool]:
+    """Whether each text holds what the question's form asks for (`language.holds`); for "how many X", a number
+    of X named in other words counts too (MiniLM closeness of X to what the number counts, `SAME_THING`)."""
+    out = [holds(kind, t, question) for t in texts]
+    things = counted(question) if kind == "number" else ()
+    phrases = {i: number_phrases(t, question) for i, t in enumerate(texts) if things and not out[i]}
+    flat = [ph for i in phrases for ph in phrases[i]]
+    if flat:
+        close = dict(zip(flat, index.closeness(index.embedder.embed([" ".join(things)])[0], flat)))
+        for i, own in phrases.items():
+            out[i] = any(close[ph] >= SAME_THING for ph in own)
+    return out
 
 
 def retrieval_signals(question: str, retrieval, index) -> tuple[Signals, dict[str, float]]:
@@ -123,7 +131,11 @@ def retrieval_signals(question: str, retrieval, index) -> tuple[Signals, dict[st
     scored.sort(key=lambda x: (-x[0], not holds(kind, x[1], question)))  # of equally close sentences, one holding what is asked
     focus, best_text, best_words = scored[0] if scored else (0.0, "", set())
     glossary = 1.0 if passages and passages[0].glossary_match else 0.0
-    answer_type = 1.0 if holds(kind, best_text, question) or glossary or _counts_in_other_words(question, best_text, index) else 0.0
+    holding = _holding(kind, question, [s for _, s, _ in scored], index) if kind and scored else [True] * len(scored)
+    answer_type = 1.0 if (holding and holding[0]) or glossary else 0.0
+    # the focus of the closest sentence that holds what is asked: "how many soldiers did Poland send" is not answered by
+    # "the UK's force comprised 23,000 soldiers", a sentence that holds a number of soldiers and little of the rest
+    typed_focus = max((share for (share, _, _), ok in zip(scored, holding) if ok), default=0.0)
     q_pairs = _pairs(question)
     pairs = len(q_pairs & _pairs(best_text)) / len(q_pairs) if q_pairs else 1.0
     missing = [w for t, w in weighted.items() if t not in best_words]
@@ -134,7 +146,7 @@ def retrieval_signals(question: str, retrieval, index) -> tuple[Signals, dict[st
         query = retrieval.vector or index.embedder.embed([question])[0]
         sentence_dense = max(index.closeness(query, [s for _, s, _ in scored[:3]]))
     sig = Signals(dense=max(0.0, min(1.0, retrieval.relevance)), coverage=coverage, focus=min(1.0, focus),
-                  unknown=unknown, glossary=glossary, answer_type=answer_type, pairs=pairs,
+                  unknown=unknown, glossary=glossary, answer_type=answer_type, typed_focus=min(1.0, typed_focus), pairs=pairs,
                   rare_missing=min(1.0, rare_missing), negation=negation,
                   sentence_dense=max(0.0, min(1.0, sentence_dense)))
     return sig, weights
