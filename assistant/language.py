@@ -115,6 +115,26 @@ def echoes(text: str, question: str) -> bool:
     return bool(own) and own <= set(words(question))
 
 
+_WORD = re.compile(r"[A-Za-z][\w'’-]*")
+_OPENS = ".!?:;*#-•([\"“\n"  # what a word that opens a sentence, an item or a quote follows
+
+
+def cased_words(text: str) -> list[tuple[str, bool]]:
+    """Each word of a text that does not open a sentence, an item or a quote, as (stem, capitalised): the
+    index counts them to tell a name ("Poland", "Rescript", "NATO") from a common word, whatever case a
+    question is typed in."""
+    out = []
+    for m in _WORD.finditer(text):
+        j = m.start() - 1
+        while j >= 0 and text[j].isspace():
+            j -= 1
+        if j >= 0 and text[j] not in _OPENS:
+            w = m.group()
+            if w.lower() not in STOPWORDS:
+                out.append((stem(w), w[0].isupper()))
+    return out
+
+
 def content_words(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS and not w.isdigit() and len(w) > 1]
 

@@ -214,3 +214,13 @@ def test_a_number_of_what_is_counted_in_other_words_answers_how_many(index):
     texts = ["It comprised up to 23,000 soldiers and reservists.", "It built 7 hospitals in 2020."]
     assert _holding("number", "How many troops did the force have?", texts, retriever) == [True, False]
     assert _holding("number", "How much did it cost?", ["It cost 20 million."], retriever) == [True]
+
+
+def test_the_index_tells_a_name_from_a_common_word_by_how_the_sources_write_it(index):
+    """"poland" typed in lower case is still a name: the sources write it "Poland" inside their sentences."""
+    from assistant.language import stem
+
+    settings, emb = index
+    retriever = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=emb).retriever
+    assert all(retriever.is_name(stem(w)) for w in ("poland", "rescript", "ukraine"))
+    assert not any(retriever.is_name(stem(w)) for w in ("soldiers", "pandemic", "support"))

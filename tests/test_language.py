@@ -255,3 +255,10 @@ def test_asks_about_a_document(question, expected):
 ])
 def test_reads_as_english(text, english):
     assert L.reads_as_english(text) is english
+
+
+def test_cased_words_skip_the_word_that_opens_a_sentence_an_item_or_a_quote():
+    got = L.cased_words("The United Kingdom launched Operation Rescript. **The Act** of 1967 allows troops. - Poland helped")
+    assert got == [(L.stem("United"), True), (L.stem("Kingdom"), True), (L.stem("launched"), False),
+                   (L.stem("Operation"), True), (L.stem("Rescript"), True), (L.stem("Act"), True),
+                   (L.stem("allows"), False), (L.stem("troops"), False), (L.stem("helped"), False)]

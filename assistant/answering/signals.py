@@ -17,6 +17,9 @@ does not depend on the corpus's size or wording, so that a gate fitted on one co
 - `typed_focus`: the `focus` of the closest sentence that holds what the question's form asks for (0 when none
   does; `focus` itself when the form asks for nothing checkable): a number of soldiers in a sentence about another
   country's force holds the type and little of the question.
+- `names_missing`: weighted share of the question's names (words the sources write capitalised inside sentences,
+  `HybridRetriever.is_name`, and numbers the question gives) that the passage of that sentence (its text,
+  headings, title and source record) lacks: the passage is about another country, operation or year.
 - `pairs`: share of the question's adjacent word pairs ("Norman conquest") that the best sentence has.
 - `rare_missing`: the weight of the rarest question word the best sentence and its heading lack,
   relative to the question's rarest word (a swapped name or date leaves one rare word unmatched).
@@ -39,8 +42,8 @@ from dataclasses import asdict, dataclass
 
 from assistant.language import content_words, counted, expects, holds, negated, number_phrases, question_terms, sentences
 
-RETRIEVAL_SIGNALS = ("dense", "coverage", "focus", "unknown", "glossary", "answer_type", "typed_focus", "pairs",
-                     "rare_missing", "negation", "sentence_dense")
+RETRIEVAL_SIGNALS = ("dense", "coverage", "focus", "unknown", "glossary", "answer_type", "typed_focus",
+                     "names_missing", "pairs", "rare_missing", "negation", "sentence_dense")
 DRAFT_SIGNALS = ("model_refused", "model_doubt", "draft_support", "model_confirms")
 SIGNALS = RETRIEVAL_SIGNALS + DRAFT_SIGNALS
 
@@ -53,6 +56,7 @@ class Signals:
     glossary: float = 0.0
     answer_type: float = 1.0
     typed_focus: float = 0.0
+    names_missing: float = 0.0
     pairs: float = 0.0
     rare_missing: float = 0.0
     negation: float = 0.0
@@ -121,21 +125,30 @@ def retrieval_signals(question: str, retrieval, index) -> tuple[Signals, dict[st
     coverage = weighted_share(weighted, seen)
     unknown = weighted_share(weighted, {t for t in terms if t not in index.vocabulary})
     kind = expects(question)
-    scored = []  # (share, sentence, the words it and its heading give)
-    for p in passages:
+    scored = []  # (share, sentence, the words it and its heading give, its passage's place)
+    for k, p in enumerate(passages):
         heading = set(content_words(f"{p.chunk.section} {p.chunk.term or ''}"))
         for s in sentences(p.chunk.text):
             own = set(content_words(s)) | {n for n in numbers if re.search(rf"\b{n}\b", s.replace(",", ""))}
             share = weighted_share(weighted, own) + 0.5 * weighted_share(weighted, heading - own)
-            scored.append((share, s, own | heading))
+            scored.append((share, s, own | heading, k))
     scored.sort(key=lambda x: (-x[0], not holds(kind, x[1], question)))  # of equally close sentences, one holding what is asked
-    focus, best_text, best_words = scored[0] if scored else (0.0, "", set())
+    focus, best_text, best_words, _ = scored[0] if scored else (0.0, "", set(), 0)
     glossary = 1.0 if passages and passages[0].glossary_match else 0.0
-    holding = _holding(kind, question, [s for _, s, _ in scored], index) if kind and scored else [True] * len(scored)
+    holding = _holding(kind, question, [x[1] for x in scored], index) if kind and scored else [True] * len(scored)
     answer_type = 1.0 if (holding and holding[0]) or glossary else 0.0
     # the focus of the closest sentence that holds what is asked: "how many soldiers did Poland send" is not answered by
     # "the UK's force comprised 23,000 soldiers", a sentence that holds a number of soldiers and little of the rest
-    typed_focus = max((share for (share, _, _), ok in zip(scored, holding) if ok), default=0.0)
+    typed = [x for x, ok in zip(scored, holding) if ok]
+    typed_focus = typed[0][0] if typed else 0.0
+    # the question's names (words the sources write as names, numbers it gives) that the passage of that sentence
+    # lacks: "how many soldiers did Poland send" against a passage on the UK's force
+    names = {**{t: w for t, w in weights.items() if index.is_name(t)}, **{n: top for n in numbers}}
+    names_missing = 0.0
+    if names and typed:
+        there = passages[typed[0][3]]
+        has = index.words_of(there) | {n for n in numbers if re.search(rf"\b{n}\b", there.chunk.text.replace(",", ""))}
+        names_missing = 1.0 - weighted_share(names, has)
     q_pairs = _pairs(question)
     pairs = len(q_pairs & _pairs(best_text)) / len(q_pairs) if q_pairs else 1.0
     missing = [w for t, w in weighted.items() if t not in best_words]
@@ -144,9 +157,9 @@ def retrieval_signals(question: str, retrieval, index) -> tuple[Signals, dict[st
     sentence_dense = 0.0
     if scored:
         query = retrieval.vector or index.embedder.embed([question])[0]
-        sentence_dense = max(index.closeness(query, [s for _, s, _ in scored[:3]]))
+        sentence_dense = max(index.closeness(query, [x[1] for x in scored[:3]]))
     sig = Signals(dense=max(0.0, min(1.0, retrieval.relevance)), coverage=coverage, focus=min(1.0, focus),
-                  unknown=unknown, glossary=glossary, answer_type=answer_type, typed_focus=min(1.0, typed_focus), pairs=pairs,
+                  unknown=unknown, glossary=glossary, answer_type=answer_type, typed_focus=min(1.0, typed_focus), names_missing=names_missing, pairs=pairs,
                   rare_missing=min(1.0, rare_missing), negation=negation,
                   sentence_dense=max(0.0, min(1.0, sentence_dense)))
     return sig, weights

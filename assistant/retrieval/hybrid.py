@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from assistant.documents import Chunk
 from assistant.index.bm25 import BM25Index, bm25_tokens
-from assistant.language import asks_about_a_document, content_words, question_terms
+from assistant.language import asks_about_a_document, cased_words, content_words, question_terms
 from assistant.retrieval.glossary import GlossaryMatcher
 from assistant.retrieval.sentences import SentenceVectors
 from assistant.retrieval.spelling import SpellingCorrector
@@ -95,6 +95,8 @@ class HybridRetriever:
         self._doc_text_words: dict[str, Counter] = {}  # per document: its chunks whose text uses each word
         self._text_docs: Counter = Counter()  # per word: the documents whose text uses it
         self._tokens: dict[str, list[str]] = {}  # BM25 tokens of every chunk, kept between refreshes
+        self._cased: dict[str, Counter] = {}  # per chunk: its words inside sentences, by (stem, capitalised)
+        self._case: Counter = Counter()  # the same over the index
         self._segments: dict = {}  # the embedded store's immutable segments, read once (store.SegmentedStore.chunks)
 
     def refresh(self, token_now=None) -> None:
@@ -117,15 +119,18 @@ class HybridRetriever:
         for i in gone:  # gone or changed: what it yielded, subtracted
             c = prev[i]
             self._df.subtract(self._words.pop(i))
+            self._case.subtract(self._cased.pop(i))
             del self._tokens[i]
             self._count_text_words(c, -1)
         for i in came:  # new or changed: added
             c = chunks[i]
             self._words[i], self._tokens[i] = passage_words(c), bm25_tokens(c)
             self._df.update(self._words[i])
+            self._cased[i] = Counter(cased_words(c.text))
+            self._case.update(self._cased[i])
             self._count_text_words(c, +1)
         self.speller.update([prev[i] for i in gone], [chunks[i] for i in came])
-        for counter in (self._df, self._text_docs):
+        for counter in (self._df, self._text_docs, self._case):
             for key in [k for k, n in counter.items() if n <= 0]:
                 del counter[key]
         self.chunks = chunks
@@ -184,6 +189,11 @@ class HybridRetriever:
         """Glossary chunk ids whose term or acronym the query names, longest name first, with whether the match
         is strong (`GlossaryMatcher.matches`)."""
         return self.glossary.matches(query)
+
+    def is_name(self, term: str) -> bool:
+        """Whether the sources write a word (stem) as a name: capitalised inside sentences more often than not
+        ("Poland", "Rescript", "NATO"; not "soldiers"), so a question typed in lower case still names it."""
+        return self._case[(term, True)] > self._case[(term, False)]
 
     def idf(self, term: str) -> float:
         """How rare a word (stem) is in the whole index: log(1 + N / (1 + chunks that use it))."""
