@@ -111,3 +111,16 @@ def test_a_model_refusal_must_clear_a_higher_bar_chosen_by_the_same_cost_rule():
     refused = {**Signals().as_dict(), "model_refused": 1.0}
     assert llm.threshold_for(refused) == llm.refusal_threshold and llm.threshold_for(Signals().as_dict()) == llm.threshold
     assert llm.threshold <= p_between <= llm.refusal_threshold
+
+
+def test_a_model_refusal_is_overridden_only_with_quotes_the_extractive_gate_accepts():
+    """Over a refused draft the answer quotes the sources' closest sentences: the llm gate's bar is not enough,
+    the extractive gate must accept those sentences (it reads the same retrieval signals), else the refusal stands."""
+    llm = gates.Model(("dense", "model_refused"), (1.0, 0.0), 0.0, (0.0, 0.0), (1.0, 1.0), 0.5, 0.6)
+    extractive = gates.Model(("focus",), (1.0,), 0.0, (0.0,), (1.0,), 0.5)
+    gate = gates.Gate({"llm": llm, "extractive": extractive})
+    sure = Signals(dense=3.0, focus=3.0, model_refused=1.0)  # both accept
+    unquotable = Signals(dense=3.0, focus=-3.0, model_refused=1.0)  # the llm gate is sure, the quotes do not pass
+    assert gate.decide("llm", sure).answer
+    assert not gate.decide("llm", unquotable).answer
+    assert gate.decide("llm", Signals(dense=3.0, focus=-3.0)).answer  # a draft the model wrote is the llm gate's alone

@@ -10,7 +10,8 @@ sources do not answer costs `wrong_answer_cost` (CIMIC_WRONG_ANSWER_COST), a ref
 costs 1, under a ceiling: at most `budget` (CIMIC_REFUSAL_BUDGET) of each source's answerable dev questions
 refused. Everything below the threshold is refused. A draft the chat model refused must clear a bar of its own,
 never below the threshold, chosen with it by the same rule: the model's refusal stands unless the gate, reading
-it among its signals, is that sure the sources answer. The fitted parameters live in `fitted/gate.json`
+it among its signals, is that sure the sources answer, and the extractive model accepts the sentences quoted in
+the refused draft's place (they are what the trainee would read). The fitted parameters live in `fitted/gate.json`
 (package data), beside the data they were fitted on, and are refitted by `cimic gate --fit`. A signal switched off (`CIMIC_GATE_OFF=coverage,dense`) is
 left out of a model refitted at start from the same data. Before drafting, the gate refuses only when
 even the most favourable draft could not lift the question above the threshold, so that no time is
@@ -91,7 +92,12 @@ class Gate:
         model = self._model(kind)
         values = signals.as_dict()
         p, threshold = model.probability(values), model.threshold_for(values)
-        return Decision(p >= threshold, p, threshold, values, model.contributions(values))
+        answer = p >= threshold
+        if answer and kind != "extractive" and values.get("model_refused", 0.0) >= 0.5 and "extractive" in self.models:
+            # over the chat model's refusal the answer quotes the sources' closest sentences: the gate that judges
+            # quoted sentences must accept them too, else the refusal stands
+            answer = not self.models["extractive"].refuses(values)
+        return Decision(answer, p, threshold, values, model.contributions(values))
 
     def worth_drafting(self, kind: str, signals: Signals) -> Decision:
         """The decision for the most favourable draft: refuse now only if no draft could lift it."""
@@ -165,15 +171,17 @@ def _held_out_probabilities(rows: list[dict], signals: tuple[str, ...]) -> list[
 
 
 def _masks(rows: list[dict]) -> tuple:
-    """What `operating_cost` reads of the rows, read once: whether the model refused each, and per source its
-    answerable and unanswerable rows (boolean arrays)."""
+    """What `operating_cost` reads of the rows, read once: whether the model refused each, whether the sentences
+    quoted in place of a refusal pass the extractive gate (`quoted_ok`, set by `fit`; true where unset), and per
+    source its answerable and unanswerable rows (boolean arrays)."""
     import numpy as np
 
     refused_by_model = np.array([r["signals"].get("model_refused", 0.0) >= 0.5 for r in rows], dtype=bool)
+    quoted_ok = np.array([bool(r.get("quoted_ok", True)) for r in rows], dtype=bool)
     answerable = np.array([bool(r["answerable"]) for r in rows], dtype=bool)
     sources = np.array([r.get("source", "") for r in rows], dtype=object)
     groups = {s: (answerable & (sources == s), ~answerable & (sources == s)) for s in dict.fromkeys(sources.tolist())}
-    return refused_by_model, groups
+    return refused_by_model, quoted_ok, groups
 
 
 def operating_cost(held: list[float], rows: list[dict], threshold: float, wrong_answer_cost: float,
@@ -184,15 +192,16 @@ def operating_cost(held: list[float], rows: list[dict], threshold: float, wrong_
     refused (over the sources that have answerable rows) plus `wrong_answer_cost` times the mean share of
     unanswerable questions answered (over the sources that have unanswerable rows), i.e. the cost per question
     when half are answerable, a refusal of an answerable question costing 1. A row the chat model refused is
-    judged by `refusal_threshold` when there is one."""
+    judged by `refusal_threshold` when there is one, and is answered only where the sentences quoted in its place
+    pass the extractive gate (`quoted_ok`)."""
     import numpy as np
 
     p = np.asarray(held, dtype=float)
-    refused_by_model, groups = masks or _masks(rows)
+    refused_by_model, quoted_ok, groups = masks or _masks(rows)
     bar = np.full(len(rows), threshold)
     if refusal_threshold is not None:
         bar[refused_by_model] = max(threshold, refusal_threshold)
-    answered = p >= bar
+    answered = (p >= bar) & (~refused_by_model | quoted_ok)
     figures = {}
     for source, (pos, neg) in groups.items():
         figures[source] = {
@@ -245,7 +254,7 @@ def choose_thresholds(held: list[float], rows: list[dict], budget: float, wrong_
     return (best[1], best[2]) if best else (0.0, None)
 
 
-def _fit_one(rows: list[dict], signals: tuple[str, ...], budget: float, wrong_answer_cost: float) -> Model:
+def _fit_one(rows: list[dict], signals: tuple[str, ...], budget: float, wrong_answer_cost: float) -> tuple[Model, list[float]]:
     """The regression on all the rows, and the operating point of least expected cost with at most `budget` of each
     source's answerable rows refused, judged by held-out probabilities: a row's probability from a fit that
     included it is too sure of it (a threshold set on those refused 9.7% of the corpus's answerable dev
@@ -254,7 +263,7 @@ def _fit_one(rows: list[dict], signals: tuple[str, ...], budget: float, wrong_an
     held = _held_out_probabilities(rows, signals)
     threshold, bar = choose_thresholds(held, rows, budget, wrong_answer_cost, refusals="model_refused" in signals)
     return Model(model.signals, model.coef, model.intercept, model.mean, model.scale, float(threshold),
-                 None if bar is None else float(bar))
+                 None if bar is None else float(bar)), held
 
 
 def risk_coverage(scored: list[tuple[float, bool]], points: int = 11) -> list[dict]:
@@ -286,8 +295,11 @@ def curve_table(curve: list[dict], threshold: float) -> str:
 
 def fit(rows: list[dict], budget: float, off: set[str] = frozenset(), wrong_answer_cost: float = WRONG_ANSWER_COST
         ) -> dict[str, Model]:
-    """One model per kind of drafter that has rows, fitted on the dev rows of that kind."""
-    models = {}
+    """One model per kind of drafter that has rows, fitted on the dev rows of that kind. The extractive one first:
+    a chat model's refusal is overridden only with quoted sentences it accepts (`Gate.decide`), so the llm
+    operating point is chosen knowing which of its dev rows' quotes pass (by their held-out probabilities)."""
+    models: dict[str, Model] = {}
+    quoted_ok: dict[tuple, bool] = {}
     for kind in KINDS:
         mine = [r for r in rows if r["kind"] == kind and r.get("split", "dev") == "dev"]
         if not mine:
@@ -295,7 +307,11 @@ def fit(rows: list[dict], budget: float, off: set[str] = frozenset(), wrong_answ
         if len({r["answerable"] for r in mine}) < 2:
             raise ConfigError(f"the gate cannot be fitted for {kind}: it needs answerable and unanswerable dev cases")
         use = tuple(s for s in SIGNALS if s not in UNUSED[kind] and s not in off)
-        models[kind] = _fit_one(mine, use, budget, wrong_answer_cost)
+        if kind != "extractive" and quoted_ok:
+            mine = [{**r, "quoted_ok": quoted_ok.get((r.get("source"), r.get("id")), True)} for r in mine]
+        models[kind], held = _fit_one(mine, use, budget, wrong_answer_cost)
+        if kind == "extractive":
+            quoted_ok = {(r.get("source"), r["id"]): p >= models[kind].threshold for r, p in zip(mine, held) if "id" in r}
     if not models:
         raise ConfigError("the gate cannot be fitted: no dev rows")
     return models
@@ -304,6 +320,7 @@ def fit(rows: list[dict], budget: float, off: set[str] = frozenset(), wrong_answ
 def evaluate(models: dict[str, Model], rows: list[dict]) -> dict[str, dict]:
     """Per kind and split: answerable refused, unanswerable refused, balanced accuracy."""
     out = {}
+    gate = Gate(models)
     for kind, model in models.items():
         for split in ("dev", "test"):
             mine = [r for r in rows if r["kind"] == kind and r.get("split", "dev") == split]
@@ -311,8 +328,8 @@ def evaluate(models: dict[str, Model], rows: list[dict]) -> dict[str, dict]:
             neg = [r for r in mine if not r["answerable"]]
             if not pos or not neg:
                 continue
-            fr = sum(model.refuses(r["signals"]) for r in pos) / len(pos)
-            tr = sum(model.refuses(r["signals"]) for r in neg) / len(neg)
+            fr = sum(not gate.decide(kind, Signals(**r["signals"])).answer for r in pos) / len(pos)
+            tr = sum(not gate.decide(kind, Signals(**r["signals"])).answer for r in neg) / len(neg)
             out[f"{kind}/{split}"] = {"answerable_refused": round(fr, 3), "unanswerable_refused": round(tr, 3),
                                       "balanced_accuracy": round((1 - fr + tr) / 2, 3), "cases": len(mine)}
     return out
