@@ -254,11 +254,12 @@ def choose_thresholds(held: list[float], rows: list[dict], budget: float, wrong_
     return (best[1], best[2]) if best else (0.0, None)
 
 
-def _fit_one(rows: list[dict], signals: tuple[str, ...], budget: float, wrong_answer_cost: float) -> tuple[Model, list[float]]:
+def _fit_one(rows: list[dict], signals: tuple[str, ...], budget: float, wrong_answer_cost: float
+             ) -> tuple[Model, list[float]]:
     """The regression on all the rows, and the operating point of least expected cost with at most `budget` of each
     source's answerable rows refused, judged by held-out probabilities: a row's probability from a fit that
     included it is too sure of it (a threshold set on those refused 9.7% of the corpus's answerable dev
-    questions against a budget of 3%; 5.4% with held-out probabilities)."""
+    questions against a budget of 3%; 5.4% with held-out probabilities). Returns the model and those probabilities."""
     model = _regression(rows, signals)
     held = _held_out_probabilities(rows, signals)
     threshold, bar = choose_thresholds(held, rows, budget, wrong_answer_cost, refusals="model_refused" in signals)

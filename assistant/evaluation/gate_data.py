@@ -17,7 +17,8 @@ Out-of-scope questions at scale, by construction (`cimic gate --add lodo oos`, a
   own dev/test split.
 Every row: {"source", "id", "split", "kind" ("extractive" or "llm"), "answerable", "signals"}. Adding is
 resumable: a row already in the file (same source, id and kind) is not collected again, and each row is
-written as soon as it is collected.
+written as soon as it is collected. After a retrieval signal's definition changes, `cimic gate --refresh`
+measures every row's retrieval signals again without drafting (`refresh`), the chat model's draft signals kept.
 Leaves out: the fitting itself (`gate.py`).
 """
 
@@ -253,5 +254,6 @@ def merged(rows: list[dict], fresh: dict[tuple, dict]) -> tuple[list[dict], int]
     for r in rows:
         new = fresh.get((r.get("source"), r["id"]))
         missed += new is None
-        out.append(r if new is None else {**r, "signals": {**r["signals"], **{s: v for s, v in new.items() if s in RETRIEVAL_SIGNALS}}})
+        retrieval = {s: v for s, v in (new or {}).items() if s in RETRIEVAL_SIGNALS}
+        out.append(r if new is None else {**r, "signals": {**r["signals"], **retrieval}})
     return out, missed
