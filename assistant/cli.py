@@ -135,6 +135,10 @@ def cmd_gate(args) -> int:
     settings = _settings(args)
     path = settings.resolved(settings.gate_file)
     data = path.parent / "signals.jsonl"
+
+    def progress(i, n):
+        print(f"\r{i}/{n}", end="", file=sys.stderr, flush=True)
+
     if args.collect:
         from assistant.evaluation.gate_data import collect
         from assistant.index.embeddings import make_embedder
@@ -145,13 +149,10 @@ def cmd_gate(args) -> int:
             raise ConfigError(f"{corpus} has no cases.jsonl (expected the layout of ../shared/generalization/squad2-dev)")
         model = make_chat_model(settings) if settings.llm_backend != "extractive" else None
 
-        def progress(i, n):
-            print(f"\r{i}/{n}", end="", file=sys.stderr, flush=True)
-
         rows = collect(settings, make_embedder(settings), [Path(d) for d in args.dataset], corpus, args.per_article,
                        args.llm_sample, model, progress)
         path.parent.mkdir(parents=True, exist_ok=True)
-        data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        gates.write_rows(data, rows)
         print(f"\n{len(rows)} labelled rows written to {data}")
     if args.add:
         from assistant.evaluation.gate_data import add
@@ -166,9 +167,6 @@ def cmd_gate(args) -> int:
             with data.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(row) + "\n")
 
-        def progress(i, n):
-            print(f"\r{i}/{n}", end="", file=sys.stderr, flush=True)
-
         rows = add(settings, make_embedder(settings), set(args.add), [Path(d) for d in args.dataset], corpus, args.per_article,
                    args.llm_sample, model, done, sink, progress)
         print(f"\n{len(rows)} labelled rows added to {data}")
@@ -176,14 +174,9 @@ def cmd_gate(args) -> int:
         from assistant.evaluation.gate_data import refresh
         from assistant.index.embeddings import make_embedder
 
-        def progress(i, n):
-            print(f"\r{i}/{n}", end="", file=sys.stderr, flush=True)
-
         rows, missed = refresh(settings, make_embedder(settings), gates.read_rows(data), [Path(d) for d in args.dataset],
                                Path(args.corpus) if args.corpus else None, args.per_article, progress)
-        tmp = data.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-        tmp.replace(data)
+        gates.write_rows(data, rows)
         print(f"\nretrieval signals measured again on {len(rows) - missed} of {len(rows)} rows in {data}"
               + (f" ({missed} not found in the datasets given: kept as they were)" if missed else ""))
     if args.fit or args.collect or args.add or args.refresh:

@@ -262,10 +262,10 @@ def number_phrases(text: str, question: str = "") -> list[str]:
     """What each number of `text` that the question does not give counts: the words after it, at most
     `COUNT_WINDOW`, up to a stop word other than "of" ("15,000 soldiers and ..." -> "soldiers",
     "three types of cilia" -> "types of cilia")."""
-    asked = set(re.findall(r"\d[\d,.]*\d|\d", question)) | set(words(question))
+    asked = {m.group().rstrip(".,").lower() for m in _A_NUMBER.finditer(question)} | set(words(question))
     out = []
     for m in _A_NUMBER.finditer(text):
-        if m.group().rstrip(".,") in asked or m.group().lower() in asked:
+        if m.group().rstrip(".,").lower() in asked:
             continue
         phrase = []
         for t in words(re.split(r"[;:!?()\[\]]|[.,](?!\d)", text[m.end():], maxsplit=1)[0])[:COUNT_WINDOW]:

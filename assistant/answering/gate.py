@@ -362,6 +362,13 @@ def read_rows(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
 
 
+def write_rows(path: Path, rows: list[dict]) -> None:
+    """The labelled rows, one JSON object a line, written whole or not at all (a temporary file, then renamed)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    tmp.replace(path)
+
+
 def save(models: dict[str, Model], path: Path, meta: dict) -> None:
     data = {"meta": meta, "models": {k: {f: getattr(m, f) for f in Model.__dataclass_fields__} for k, m in models.items()}}
     tmp = path.with_suffix(".tmp")

@@ -418,7 +418,8 @@ class Assistant:
             standalone_question=prep.standalone,
             retrieved=list(prep.retrieval.ranked),
             notice=draft.notice if draft and not refused else None, timings=dict(prep.timings),
-            draft=(draft.replaced or " ".join(filter(None, (draft.text, draft.summary)))) if draft else "", gate=decision.as_dict(), check=check,
+            draft=(draft.replaced or " ".join(filter(None, (draft.text, draft.summary)))) if draft else "",
+            gate=decision.as_dict(), check=check,
             partial=partial,
         )
 

@@ -40,7 +40,8 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from assistant.language import content_words, counted, expects, holds, negated, number_phrases, question_terms, sentences
+from assistant.language import (content_words, counted, expects, holds, negated, number_phrases, question_terms,
+                                sentences)
 
 RETRIEVAL_SIGNALS = ("dense", "coverage", "focus", "unknown", "glossary", "answer_type", "typed_focus",
                      "names_missing", "pairs", "rare_missing", "negation", "sentence_dense")
@@ -90,10 +91,12 @@ def weighted_share(weights: dict[str, float], present: set[str]) -> float:
 SAME_THING = 0.55
 
 
-def _holding(kind: str | None, question: str, texts: list[str], index) -> list[bool]:
-    """Whether each text holds what the question's form asks for (`language.holds`); for "how many X", a number
-    of X named in other words counts too (MiniLM closeness of X to what the number counts, `SAME_THING`)."""
-    out = [holds(kind, t, question) for t in texts]
+def _holding(kind: str | None, question: str, texts: list[str], index, lexical: list[bool] | None = None
+             ) -> list[bool]:
+    """Whether each text holds what the question's form asks for (`language.holds`, or `lexical` where it was read
+    already); for "how many X", a number of X named in other words counts too (MiniLM closeness of X to what the
+    number counts, `SAME_THING`)."""
+    out = list(lexical) if lexical is not None else [holds(kind, t, question) for t in texts]
     things = counted(question) if kind == "number" else ()
     phrases = {i: number_phrases(t, question) for i, t in enumerate(texts) if things and not out[i]}
     flat = [ph for i in phrases for ph in phrases[i]]
@@ -125,17 +128,18 @@ def retrieval_signals(question: str, retrieval, index) -> tuple[Signals, dict[st
     coverage = weighted_share(weighted, seen)
     unknown = weighted_share(weighted, {t for t in terms if t not in index.vocabulary})
     kind = expects(question)
-    scored = []  # (share, sentence, the words it and its heading give, its passage's place)
+    # (share, sentence, the words it and its heading give, its passage's place, whether it holds what is asked)
+    scored = []
     for k, p in enumerate(passages):
         heading = set(content_words(f"{p.chunk.section} {p.chunk.term or ''}"))
         for s in sentences(p.chunk.text):
             own = set(content_words(s)) | {n for n in numbers if re.search(rf"\b{n}\b", s.replace(",", ""))}
             share = weighted_share(weighted, own) + 0.5 * weighted_share(weighted, heading - own)
-            scored.append((share, s, own | heading, k))
-    scored.sort(key=lambda x: (-x[0], not holds(kind, x[1], question)))  # of equally close sentences, one holding what is asked
-    focus, best_text, best_words, _ = scored[0] if scored else (0.0, "", set(), 0)
+            scored.append((share, s, own | heading, k, holds(kind, s, question)))
+    scored.sort(key=lambda x: (-x[0], not x[4]))  # of equally close sentences, one holding what is asked
+    focus, best_text, best_words = scored[0][:3] if scored else (0.0, "", set())
     glossary = 1.0 if passages and passages[0].glossary_match else 0.0
-    holding = _holding(kind, question, [x[1] for x in scored], index) if kind and scored else [True] * len(scored)
+    holding = _holding(kind, question, [x[1] for x in scored], index, [x[4] for x in scored])
     answer_type = 1.0 if (holding and holding[0]) or glossary else 0.0
     # the focus of the closest sentence that holds what is asked: "how many soldiers did Poland send" is not answered by
     # "the UK's force comprised 23,000 soldiers", a sentence that holds a number of soldiers and little of the rest
