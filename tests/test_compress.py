@@ -114,6 +114,24 @@ def test_an_open_question_gets_distinct_points_from_the_section_that_answers_it_
     assert len(cited_sentences(fact)) <= 2  # a question for one fact keeps its short answer
 
 
+def test_an_open_questions_points_come_from_the_passage_that_speaks_to_it_not_from_sentences_that_share_its_words():
+    from assistant.answering.drafting import extractive_answer
+    from assistant.answering.grounding import cited_sentences
+
+    flood = ("The engineer battalion was central to the flood response. Its soldiers built temporary dams along the "
+             "river. Whole villages cut off by the water were evacuated by boat. Military trucks delivered drinking "
+             "water to the shelters. Divers searched the flooded cellars for the missing.")
+    history = ("The battalion was formed in 1995 for combat engineering. During exercises its engineers train bridge "
+               "building. The battalion served abroad during peacekeeping missions. Flood plans name it among the "
+               "reserves of the region.")
+    ps = [passage(history, section="History", title="Engineers", doc="eng", score=0.9),
+          passage(flood, section="The 2010 flood", title="Engineers", doc="eng", score=0.8)]
+    answer = extractive_answer("What tasks did the engineer battalion carry out during the flood?", ps)
+    cited = [ns for _, ns in cited_sentences(answer)]
+    assert cited.count([2]) > cited.count([1])  # the section that answers gives most points
+    assert sum(p in answer for p in ("temporary dams", "evacuated by boat", "drinking water", "flooded cellars")) >= 3
+
+
 def test_an_open_questions_list_is_quoted_whole_when_one_item_is_a_point():
     from assistant.answering.drafting import extractive_answer
 
