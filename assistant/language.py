@@ -334,16 +334,20 @@ _OPEN_BY_FORM = re.compile(  # a description: open unless it asks what something
 _OPEN_BY_DEED = re.compile(
     r"\bwhat\s+(did|does|do|should|can|could|would|must)\b.{0,80}\b(do|reveal|achieve|depend on|offer|involve|"
     r"change|show|teach|contribute|cover)\b", re.I)
+# a question that asks a second thing ("..., and what does each allow?", "... and why does it matter?") wants more
+# than one sentence: open, unless it asks for a number, a date or a name (`expects`)
+_OPEN_BY_SECOND_QUESTION = re.compile(r"\band\s+(what|how|why|which)\b", re.I)
 
 
 def is_open(question: str) -> bool:
     """Whether a question asks for several points (reasons, problems, lessons, factors, differences, what
-    happened over a period, what two sources share) rather than one fact. A question for a number, a date or a
+    happened over a period, what two sources share, a second thing after the first) rather than one fact. A question for a number, a date or a
     name (`expects`) is not open; a description ("how ...", "what did X do") is, unless it asks what something is
     (`is_definitional`)."""
     if expects(question) is not None:
         return False
-    return (bool(_OPEN_BY_POINTS.search(question) or _OPEN_BY_DEED.search(question))
+    return (bool(_OPEN_BY_POINTS.search(question) or _OPEN_BY_DEED.search(question)
+                 or _OPEN_BY_SECOND_QUESTION.search(question))
             or (bool(_OPEN_BY_FORM.search(question)) and not is_definitional(question)))
 
 

@@ -232,6 +232,9 @@ def test_language_imports_nothing_from_the_package_but_errors_and_config():
     ("How many soldiers did the COVID Support Force comprise?", False),  # a number
     ("When was Operation Rescript launched?", False),  # a date
     ("What is CIMIC?", False),
+    ("Which laws govern flood relief, and what does each allow?", True),  # a second question after the first
+    ("What was the relief effort criticised for, and what does it mean for planning?", True),
+    ("When did the flood start and what did it destroy?", False),  # a date first: one fact, then the fact path
 ])
 def test_is_open(question, expected):
     assert L.is_open(question) is expected
