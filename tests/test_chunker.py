@@ -88,3 +88,20 @@ def test_a_heading_ending_in_lower_case_keeps_its_lower_case_body(tmp_path, coun
     assert ("Field notes > Notes on the liaison cell", "the liaison cell meets the mayor every monday.") in \
         [(c.section, c.text) for c in chunks]
 
+
+
+def test_a_list_cut_off_from_the_sentence_that_introduces_it_gets_that_sentence_back(count):
+    """A list longer than a chunk was split from its lead-in ("..., including:"): the items were retrieved and quoted
+    without saying what they were items of, and a question about the lead-in found no item (issue 29)."""
+    items = "\n".join(f"- Soldiers of unit {n} delivered {what} to the shelters in the flooded districts;"
+                      for n, what in enumerate(("water", "food", "blankets", "medicine", "tents", "generators"), 1))
+    text = ("The flood of 2010 hit the river valley hard. The engineer battalion supported the civil authorities, "
+            f"including:\n\n{items}\n")
+    loaded = LoadedText(text=text, headings=[])
+    chunks = chunk_document(loaded, SourceInfo("f", "f.md", "Flood"), "f.md", 80, count)
+    assert len(chunks) >= 2 and all(count(c.text) <= 80 for c in chunks)
+    lead = "The engineer battalion supported the civil authorities, including:"
+    first_items = next(c for c in chunks if "unit 1 delivered" in c.text)
+    assert first_items.text.startswith(lead)  # the items come with what they are items of
+    assert first_items.text == " ".join(text[first_items.start:first_items.end].split(" ")).strip()  # still verbatim
+    assert lead in chunks[0].text  # and the sentence stays where it was

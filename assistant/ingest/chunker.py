@@ -1,4 +1,5 @@
-"""Structure-aware chunking: sections by heading, then pieces that fit the embedder.
+"""Structure-aware chunking: sections by heading, then pieces that fit the embedder; a list cut off from the
+sentence that introduces it gets that sentence back.
 
 Articles are cut at their section headings (from the loader, or found in plain text by a layout
 rule); each section is split with LangChain's recursive splitter measured in the embedder's own
@@ -107,6 +108,33 @@ def make_splitter(chunk_tokens: int, count_tokens: TokenCounter):
     )
 
 
+def _with_lead_ins(body: str, pieces: list[tuple[int, str]], chunk_tokens: int, count_tokens: TokenCounter
+                   ) -> list[tuple[int, str]]:
+    """(start in body, text) of each piece; a piece that opens with list items where the piece before ended with the
+    sentence that introduces them ("The armed forces supported the state, including:") starts at that sentence
+    instead, so that the items are read, retrieved and quoted with what they are items of (the sentence stays in
+    the piece before as well). Where the items fill their piece, they are split again to leave room for it (a
+    lead-in longer than half a chunk is left where it is)."""
+    out, lead, queue = [], None, list(pieces)
+    while queue:
+        at, piece = queue.pop(0)
+        if lead is not None and LIST_ITEM.match(piece.lstrip()):
+            room = chunk_tokens - count_tokens(body[lead:at])
+            if count_tokens(body[lead:at + len(piece)]) > chunk_tokens and room >= chunk_tokens // 2:
+                parts = [(at + d.metadata["start_index"], d.page_content)
+                         for d in make_splitter(room, count_tokens).create_documents([piece])]
+                (at, piece), queue = parts[0], parts[1:] + queue
+            if count_tokens(body[lead:at + len(piece)]) <= chunk_tokens:
+                at, piece = lead, body[lead:at + len(piece)]
+        lead = None
+        ending = piece.rstrip()
+        if ending.endswith(":"):
+            cut = max([ending.rfind("\n") + 1] + [m.end() for m in re.finditer(r"[.!?]\s+", ending)])
+            lead = at + cut + len(ending[cut:]) - len(ending[cut:].lstrip())
+        out.append((at, piece))
+    return out
+
+
 def chunk_document(loaded: LoadedText, source: SourceInfo, path: str, chunk_tokens: int,
                    count_tokens: TokenCounter) -> list[Chunk]:
     text = _blank_out(loaded.text, source, loaded.headings)
@@ -116,9 +144,9 @@ def chunk_document(loaded: LoadedText, source: SourceInfo, path: str, chunk_toke
     seen: set[str] = set()
     for section, start, end in _sections(text, headings):
         body = text[start:end]
-        for doc in splitter.create_documents([body]):
-            piece = doc.page_content
-            offset = start + doc.metadata["start_index"]
+        pieces = [(doc.metadata["start_index"], doc.page_content) for doc in splitter.create_documents([body])]
+        for at, piece in _with_lead_ins(body, pieces, chunk_tokens, count_tokens):
+            offset = start + at
             display = re.sub(r"[ \t]*\n\s*\n[ \t]*", "\n\n", piece.strip())
             display = re.sub(r"[ \t]{2,}", " ", display)
             if len(re.findall(r"\w+", display)) < 3:
