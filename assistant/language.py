@@ -341,9 +341,9 @@ _OPEN_BY_SECOND_QUESTION = re.compile(r"\band\s+(what|how|why|which)\b", re.I)
 
 def is_open(question: str) -> bool:
     """Whether a question asks for several points (reasons, problems, lessons, factors, differences, what
-    happened over a period, what two sources share, a second thing after the first) rather than one fact. A question for a number, a date or a
-    name (`expects`) is not open; a description ("how ...", "what did X do") is, unless it asks what something is
-    (`is_definitional`)."""
+    happened over a period, what two sources share, a second thing after the first) rather than one fact. A
+    question for a number, a date or a name (`expects`) is not open; a description ("how ...", "what did X do")
+    is, unless it asks what something is (`is_definitional`)."""
     if expects(question) is not None:
         return False
     return (bool(_OPEN_BY_POINTS.search(question) or _OPEN_BY_DEED.search(question)

@@ -2,9 +2,8 @@
 
 "requirments" becomes "requirements" when the sources use that word and it is close enough (rapidfuzz
 ratio >= 85 against the source words with the same first letter; of equally close ones, the word more chunks
-use). The words the sources use are counted
-per chunk and updated by what an ingest removed and added, so a refresh after a small ingest costs
-little. Leaves out: corrections across word boundaries ("civilmilitary"), words of fewer than 5 letters.
+use). The words the sources use are counted per chunk and updated by what an ingest removed and added, so a
+refresh after a small ingest costs little. Leaves out: corrections across word boundaries ("civilmilitary"), words of fewer than 5 letters.
 """
 
 from __future__ import annotations
