@@ -279,3 +279,15 @@ def test_a_misspelling_equally_close_to_two_source_words_gets_the_one_more_chunk
     speller = SpellingCorrector()
     speller.update([], chunks if order else chunks[::-1])
     assert speller.correct("death toll of the boston maraton bombing") == "death toll of the boston marathon bombing"
+
+
+def test_a_misspelling_is_corrected_to_the_dictionary_form_of_a_word_the_sources_use():
+    """'publsih' is far from 'published', the only form the sources write, but close to its dictionary form: a typed
+    question about when a brief was published was refused for its typo."""
+    from assistant.documents import Chunk
+    from assistant.retrieval.spelling import SpellingCorrector
+
+    text = "The brief was published by the Harvard Humanitarian Initiative in October 2008."
+    speller = SpellingCorrector()
+    speller.update([], [Chunk(doc_id="d", title="T", section="S", text=text, start=0, end=len(text), path="d.txt")])
+    assert speller.correct("when did the initiative publsih its brief") == "when did the initiative publish its brief"

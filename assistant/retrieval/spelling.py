@@ -1,8 +1,8 @@
 """Misspelt question words corrected against the words the sources use.
 
 "requirments" becomes "requirements" when the sources use that word and it is close enough (rapidfuzz
-ratio >= 85 against the source words with the same first letter; of equally close ones, the word more chunks
-use). The words the sources use are counted per chunk and updated by what an ingest removed and added, so a
+ratio >= 85 against the source words with the same first letter, and their dictionary forms: "publsih" becomes
+"publish" where the sources write "published"; of equally close ones, the word more chunks use). The words the sources use are counted per chunk and updated by what an ingest removed and added, so a
 refresh after a small ingest costs little. Leaves out: corrections across word boundaries ("civilmilitary"), words of fewer than 5 letters.
 """
 
@@ -33,8 +33,14 @@ class SpellingCorrector:
         for key in [k for k, n in self._counts.items() if n <= 0]:
             del self._counts[key]
         self.surface = frozenset(self._counts)
+        import simplemma
+
+        # a word is corrected to one the sources use or to its dictionary form ("publsih" -> "publish", which
+        # the sources write "published")
+        candidates = {w for w in self.surface if w.isalpha()}
+        candidates |= {simplemma.lemmatize(w, lang="en") for w in candidates}
         by_initial: dict[str, list[str]] = {}
-        for w in self.surface:
+        for w in candidates:
             if w.isalpha() and len(w) >= 4:
                 by_initial.setdefault(w[0], []).append(w)
         self._by_initial = by_initial
