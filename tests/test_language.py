@@ -274,7 +274,8 @@ def test_a_misspelling_equally_close_to_two_source_words_gets_the_one_more_chunk
     from assistant.documents import Chunk
     from assistant.retrieval.spelling import SpellingCorrector
 
-    texts = ["The Boston marathon bombing in 2013.", "After the marathon bombing, police led.", "Zamach na maratonu w Bostonie."]
+    texts = ["The Boston marathon bombing in 2013.", "After the marathon bombing, police led.",
+             "Zamach na maratonu w Bostonie."]
     chunks = [Chunk(doc_id="d", title="T", section="S", text=t, start=0, end=len(t), path="d.txt") for t in texts]
     speller = SpellingCorrector()
     speller.update([], chunks if order else chunks[::-1])

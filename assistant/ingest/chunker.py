@@ -14,7 +14,7 @@ import re
 from typing import Callable
 
 from assistant.documents import Chunk, Heading, LoadedText, SourceInfo
-from assistant.language import DATELINE, LIST_ITEM, MONTHS
+from assistant.language import DATELINE, LIST_ITEM, MONTHS, sentences
 
 TokenCounter = Callable[[str], int]
 
@@ -129,8 +129,8 @@ def _with_lead_ins(body: str, pieces: list[tuple[int, str]], chunk_tokens: int, 
         lead = None
         ending = piece.rstrip()
         if ending.endswith(":"):
-            cut = max([ending.rfind("\n") + 1] + [m.end() for m in re.finditer(r"[.!?]\s+", ending)])
-            lead = at + cut + len(ending[cut:]) - len(ending[cut:].lstrip())
+            cut = ending.rfind(sentences(ending)[-1])  # the piece's last sentence, where the list's lead-in starts
+            lead = at + cut if cut >= 0 else None
         out.append((at, piece))
     return out
 

@@ -2,8 +2,10 @@
 
 "requirments" becomes "requirements" when the sources use that word and it is close enough (rapidfuzz
 ratio >= 85 against the source words with the same first letter, and their dictionary forms: "publsih" becomes
-"publish" where the sources write "published"; of equally close ones, the word more chunks use). The words the sources use are counted per chunk and updated by what an ingest removed and added, so a
-refresh after a small ingest costs little. Leaves out: corrections across word boundaries ("civilmilitary"), words of fewer than 5 letters.
+"publish" where the sources write "published"; of equally close ones, the word more chunks use). The words
+the sources use are counted per chunk and updated by what an ingest removed and added, so a refresh after a
+small ingest costs little. Leaves out: corrections across word boundaries ("civilmilitary"), words of fewer
+than 5 letters.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ class SpellingCorrector:
             low = w.lower()
             if len(low) < 5 or not low.isalpha() or low in self.surface or simplemma.is_known(low, lang="en"):
                 return w
-            found = process.extract(low, self._by_initial.get(low[0], ()), scorer=fuzz.ratio, score_cutoff=85, limit=None)
+            found = process.extract(low, self._by_initial.get(low[0], ()), scorer=fuzz.ratio, score_cutoff=85,
+                                    limit=None)
             # of equally close words, the one more chunks use, then the first in alphabetical order: never the
             # one a set's order (which changes with Python's hash seed) happens to list first
             return min(found, key=lambda f: (-f[1], -self._counts[f[0]], f[0]))[0] if found else w
