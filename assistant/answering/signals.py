@@ -91,11 +91,12 @@ def weighted_share(weights: dict[str, float], present: set[str]) -> float:
 SAME_THING = 0.55
 
 
-def _holding(kind: str | None, question: str, texts: list[str], lexical: list[bool], index) -> list[bool]:
-    """Whether each text holds what the question's form asks for: `lexical` (`language.holds`, read with the
-    sort), and for "how many X", a number of X named in other words too (MiniLM closeness of X to what the number
-    counts, `SAME_THING`)."""
-    out = list(lexical)
+def _holding(kind: str | None, question: str, texts: list[str], index, lexical: list[bool] | None = None
+             ) -> list[bool]:
+    """Whether each text holds what the question's form asks for (`language.holds`, or `lexical` where it was read
+    already, as `retrieval_signals` does with its sort); for "how many X", a number of X named in other words counts
+    too (MiniLM closeness of X to what the number counts, `SAME_THING`)."""
+    out = list(lexical) if lexical is not None else [holds(kind, t, question) for t in texts]
     things = counted(question) if kind == "number" else ()
     phrases = {i: number_phrases(t, question) for i, t in enumerate(texts) if things and not out[i]}
     flat = [ph for i in phrases for ph in phrases[i]]
@@ -138,7 +139,7 @@ def retrieval_signals(question: str, retrieval, index) -> tuple[Signals, dict[st
     scored.sort(key=lambda x: (-x[0], not x[4]))  # of equally close sentences, one holding what is asked
     focus, best_text, best_words = scored[0][:3] if scored else (0.0, "", set())
     glossary = 1.0 if passages and passages[0].glossary_match else 0.0
-    holding = _holding(kind, question, [x[1] for x in scored], [x[4] for x in scored], index)
+    holding = _holding(kind, question, [x[1] for x in scored], index, [x[4] for x in scored])
     answer_type = 1.0 if (holding and holding[0]) or glossary else 0.0
     # the focus of the closest sentence that holds what is asked: "how many soldiers did Poland send" is not answered by
     # "the UK's force comprised 23,000 soldiers", a sentence that holds a number of soldiers and little of the rest
