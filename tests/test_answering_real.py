@@ -224,3 +224,23 @@ def test_the_index_tells_a_name_from_a_common_word_by_how_the_sources_write_it(i
     retriever = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=emb).retriever
     assert all(retriever.is_name(stem(w)) for w in ("poland", "rescript", "ukraine"))
     assert not any(retriever.is_name(stem(w)) for w in ("soldiers", "pandemic", "support"))
+
+
+def test_a_question_that_names_its_source_is_answered_from_what_that_source_says(index):
+    """"according to Wołowiec and Goniewicz": the authors' names find their title page and affiliations; the answer
+    is in their abstract, found by the rest of the question within their article, and no other source is quoted."""
+    settings, emb = index
+    a = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=emb)
+    ans = a.ask("What does the effectiveness of civil-military cooperation depend on, according to Wołowiec and Goniewicz?")
+    assert not ans.refused and "mutual trust" in ans.answer, ans.answer
+    assert {c.doc_id for c in ans.citations} == {"wolowiec-goniewicz-2026"}
+    assert not any("Territorial Defense Brigade" in c.text for c in ans.citations)  # the authors' affiliations
+
+
+def test_a_word_of_a_sources_title_does_not_confine_the_answer_to_that_source(index):
+    """"lessons" is a word of the Ukrainian article's title ("... Lessons for Europe"), and what a question about the
+    Boston Marathon bombing asks for: the answer comes from the source on Boston, not from the Ukrainian article."""
+    settings, emb = index
+    a = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=emb)
+    ans = a.ask("what lessons for crisis management came from the response to the boston marathon bombing")
+    assert not ans.refused and "wolowiec-goniewicz-2026" in {c.doc_id for c in ans.citations}, ans.answer

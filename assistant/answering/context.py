@@ -70,7 +70,8 @@ def score_sentences(question: str, passages: list[Retrieved], weights: dict[str,
                     ) -> tuple[dict[int, list[str]], list[Scored], dict]:
     """Every sentence of every passage, scored by the question words it contains (weighted by how rare
     they are among the passages), plus half of those its section heading adds ("Lessons for the EU")
-    and a quarter of those its document's title adds or that name its source ("the Harvard brief").
+    and a quarter of those its document's title adds or that name its source ("the Harvard brief"), wherever
+    the sentence has them.
     Also returns the weights of the question words: `weights` when given (their rarity in the whole
     index), else their rarity among these passages."""
     if weights is None:
@@ -88,7 +89,8 @@ def score_sentences(question: str, passages: list[Retrieved], weights: dict[str,
         apparatus = any(APPARATUS.match(part.strip()) for part in (c.section or "").split(" > "))
         before: set[str] = set()
         for i, s in enumerate(sents[k]):
-            own = terms & set(content_words(s))
+            # the words that name the passage's source by its record count as its title's: "this brief" is no closer
+            own = (terms - p.names) & set(content_words(s))
             follows = bool(i and PRONOUN_OPENING.match(s))
             if follows:  # "Its objective was ...": the sentence before names what "its" is
                 own = own | before

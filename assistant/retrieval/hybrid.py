@@ -7,7 +7,9 @@ lose its place to chunks both lists hold lower down. Answer's passage in the top
 0.927 -> 0.936 of 1,199 answerable questions, gold dev 0.977 -> 1.0 (chosen there); reported on the
 test splits: corpus 0.909 -> 0.929 of 1,038, gold 1.0 -> 1.0.
 
-A question that names a glossary term or acronym ("What is CMI?") gets that entry first. Near-
+A question that names a glossary term or acronym ("What is CMI?") gets that entry first; one that names its source by
+its authors or publisher ("according to Wołowiec and Goniewicz", "the Harvard brief") is searched within that source,
+and one that names a source by its title's words gets that source's nearest passage. Near-
 duplicate chunks (the same sentences in two places) are collapsed to one. A document's catalogue card
 ("X is a policy brief, published by Y, dated Z") is retrieved only for a question about a document's title,
 authors, date, publisher or kind (`language.asks_about_a_document`): for any other it would take the place of a
@@ -22,6 +24,7 @@ as a LangChain retriever (`retrieval/langchain.py`). Leaves out: rerankers.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections import Counter
@@ -44,7 +47,7 @@ class Retrieved:
     score: float  # fused score
     similarity: float  # dense cosine similarity (0 when only BM25 found it)
     glossary_match: bool = False
-    names: frozenset[str] = frozenset()  # the question's words that name its source ("Harvard", "brief")
+    names: frozenset[str] = frozenset()  # the question's words that name its source by its record ("Harvard", "brief")
 
 
 @dataclass
@@ -91,6 +94,7 @@ class HybridRetriever:
         self._record_words: dict[str, set[str]] = {}
         self._cards: frozenset[str] = frozenset()  # the catalogue cards' chunk ids
         self._doc_names: dict[str, set[str]] = {}
+        self._titles: dict[str, str] = {}  # each document's title
         self._df: Counter = Counter()  # chunks that use each word
         self._doc_text_words: dict[str, Counter] = {}  # per document: its chunks whose text uses each word
         self._text_docs: Counter = Counter()  # per word: the documents whose text uses it
@@ -140,6 +144,7 @@ class HybridRetriever:
         self.vocabulary = frozenset(self._df)  # chunks that use each word
         self._record_words = {c.doc_id: self._words[i] for i, c in chunks.items() if c.kind == "document"}
         self._cards = frozenset(i for i, c in chunks.items() if c.kind == "document")
+        self._titles = {c.doc_id: c.title for c in chunks.values()}
         self._doc_names = _distinctive_names(chunks.values(), self._record_words, self._text_docs)
 
     @property
@@ -223,7 +228,8 @@ class HybridRetriever:
         vector = self.embedder.embed([query])[0]
         dense = self.store.query(vector, self.candidates)
         lexical = self.bm25.search(query, self.candidates)
-        if not asks_about_a_document(query):  # catalogue cards answer only catalogue questions
+        cards = asks_about_a_document(query)
+        if not cards:  # catalogue cards answer only catalogue questions
             dense = [h for h in dense if h.chunk.kind != "document"]
             lexical = [(i, score) for i, score in lexical if i not in self._cards]
         fused: dict[str, float] = {}
@@ -251,9 +257,9 @@ class HybridRetriever:
             passages.append(Retrieved(i, chunk, fused[i], sims.get(i, 0.0), i in strong_terms))
             if len(passages) >= k:
                 break
-        named = self._include_named_documents(query, vector, passages, strong_terms)
+        passages, named = self._named_documents(query, vector, passages, strong_terms, k, cards)
         for p in passages:
-            p.names = frozenset(named.get(p.chunk.doc_id, ()))
+            p.names = frozenset(named.get(p.chunk.doc_id, set()) - set(content_words(p.chunk.title)))
         # passages of one section are read in the document's order: the one that introduces a subject
         # ("the United Kingdom launched Operation Rescript in March 2020") before the ones that go on about it
         ranked = [p.id for p in passages]
@@ -264,14 +270,24 @@ class HybridRetriever:
         relevance = max([h.similarity for h in dense], default=0.0)
         return Retrieval(query, passages, relevance, ranked, list(vector))
 
-    def _include_named_documents(self, query, vector, passages, strong_terms) -> dict[str, set[str]]:
-        """A question that names a source ("according to the Harvard brief", "the mass casualty article")
-        gets that source's nearest passage, in place of the lowest-ranked passage of a source that has
-        more than one (or of an unnamed one). Returns the named sources' ids with the words that name them."""
+    def _named_documents(self, query, vector, passages, strong_terms, k, cards: bool
+                         ) -> tuple[list[Retrieved], dict[str, set[str]]]:
+        """The sources a question names, and its passages given what it names. Returns the passages and the named
+        sources' ids with the words that name them.
+
+        Named by its record, not its title ("according to Wołowiec and Goniewicz", "the Harvard brief": its authors,
+        its publisher), a source is where the answer must come from, and those words find its title page and author
+        notes rather than what it says: the question is searched again without them, within the named sources, and
+        their passages take every place (`_within`). Named by its title's words alone ("the Ukrainian article",
+        "lessons"), which are also what a question may simply be about, a source gets its nearest passage in place of
+        the lowest-ranked passage of a source that has more than one (or of an unnamed one)."""
         asked = question_terms(query)
         named = {d: names & asked for d, names in self._doc_names.items() if names & asked}
+        by_record = {w for d, ws in named.items() for w in ws - set(content_words(self._titles.get(d, "")))}
+        if by_record:
+            return self._within(query, named, by_record, passages, k, cards), named
         if len(passages) < 2:
-            return named
+            return passages, named
         for doc in sorted(set(named) - {p.chunk.doc_id for p in passages}):
             hit = next((h for h in self.store.query(vector, 4, doc_id=doc) if h.chunk.kind != "document"
                         and not any(near_duplicate(h.chunk.text, p.chunk.text) for p in passages)), None)
@@ -280,7 +296,39 @@ class HybridRetriever:
                        and (docs[j] not in named or docs.count(docs[j]) > 1)]
             if hit is not None and victims:
                 passages[victims[0]] = Retrieved(hit.id, self.chunks.get(hit.id, hit.chunk), 0.0, hit.similarity, False)
-        return named
+        return passages, named
+
+    def _within(self, query, named, naming, passages, k, cards: bool) -> list[Retrieved]:
+        """The named sources' passages for the question without the words that name them (`naming`): dense and BM25
+        within each source, fused by reciprocal rank; each source's best and each search's first hit there first, then
+        the best of the rest, until k; a catalogue card the retrieval chose for a question about the document itself (`cards`) keeps its place, and where the
+        named sources hold fewer than k passages, the other sources' keep the last places."""
+        rest = " ".join(w for w in query.split() if not set(content_words(w)) & naming)
+        vector = self.embedder.embed([rest])[0]
+        lexical = self.bm25.search(rest, len(self.chunks))
+        per_doc: list[list[str]] = []
+        fused: dict[str, float] = {}
+        sims: dict[str, float] = {}
+        for doc in sorted(named):
+            dense = [h for h in self.store.query(vector, k * 2, doc_id=doc) if cards or h.chunk.kind != "document"]
+            sims.update({h.id: h.similarity for h in dense})
+            own = [i for i, _ in lexical if (cards or i not in self._cards) and self.chunks[i].doc_id == doc][:k * 2]
+            for ranked in ([h.id for h in dense], own):
+                for rank, i in enumerate(ranked):
+                    fused[i] = fused.get(i, 0) + 1 / (RRF_K + rank + 1)
+            best = sorted((i for i in fused if self.chunks.get(i) and self.chunks[i].doc_id == doc), key=fused.get,
+                          reverse=True)
+            # its best, then each search's own first hit (as in `retrieve`), then the rest
+            per_doc.append(best[:1] + [ranked[0] for ranked in ([h.id for h in dense], own) if ranked] + best[1:])
+        kept = [p for p in passages if p.chunk.doc_id in named and p.chunk.kind == "document"]
+        firsts = [i for ids in per_doc for i in ids[:3]]
+        for i in firsts + sorted((i for ids in per_doc for i in ids[3:]), key=fused.get, reverse=True):
+            if len(kept) >= k:
+                break
+            chunk = self.chunks[i]
+            if not any(p.id == i or near_duplicate(chunk.text, p.chunk.text) for p in kept):
+                kept.append(Retrieved(i, chunk, 0.0, sims.get(i, 0.0), False))
+        return kept + [p for p in passages if p.chunk.doc_id not in named][:max(0, k - len(kept))]
 
 
 def _distinctive_names(chunks, records: dict[str, set[str]], text_docs: Counter) -> dict[str, set[str]]:
