@@ -300,33 +300,37 @@ class HybridRetriever:
 
     def _within(self, query, named, naming, passages, k, cards: bool) -> list[Retrieved]:
         """The named sources' passages for the question without the words that name them (`naming`): dense and BM25
-        within each source, fused by reciprocal rank; each source's best and each search's first hit there first, then
-        the best of the rest, until k; a catalogue card the retrieval chose for a question about the document itself (`cards`) keeps its place, and where the
-        named sources hold fewer than k passages, the other sources' keep the last places."""
+        within each source, fused by reciprocal rank; each source's best and each search's first hit there first,
+        then the best of the rest, until k. A catalogue card the retrieval chose for a question about the document
+        itself (`cards`) keeps its place; where the named sources hold fewer than k passages, the other sources'
+        passages keep the last places."""
         rest = " ".join(w for w in query.split() if not set(content_words(w)) & naming)
         vector = self.embedder.embed([rest])[0]
         lexical = self.bm25.search(rest, len(self.chunks))
-        per_doc: list[list[str]] = []
         fused: dict[str, float] = {}
         sims: dict[str, float] = {}
+        hits: dict[str, Chunk] = {}
+        firsts: list[str] = []
+        others: list[str] = []
         for doc in sorted(named):
             dense = [h for h in self.store.query(vector, k * 2, doc_id=doc) if cards or h.chunk.kind != "document"]
             sims.update({h.id: h.similarity for h in dense})
+            hits.update({h.id: h.chunk for h in dense})
             own = [i for i, _ in lexical if (cards or i not in self._cards) and self.chunks[i].doc_id == doc][:k * 2]
+            mine: dict[str, float] = {}
             for ranked in ([h.id for h in dense], own):
                 for rank, i in enumerate(ranked):
-                    fused[i] = fused.get(i, 0) + 1 / (RRF_K + rank + 1)
-            best = sorted((i for i in fused if self.chunks.get(i) and self.chunks[i].doc_id == doc), key=fused.get,
-                          reverse=True)
-            # its best, then each search's own first hit (as in `retrieve`), then the rest
-            per_doc.append(best[:1] + [ranked[0] for ranked in ([h.id for h in dense], own) if ranked] + best[1:])
+                    mine[i] = mine.get(i, 0) + 1 / (RRF_K + rank + 1)
+            best = sorted(mine, key=mine.get, reverse=True)
+            firsts += best[:1] + [ranked[0] for ranked in ([h.id for h in dense], own) if ranked]  # as in `retrieve`
+            others += best[1:]
+            fused.update(mine)
         kept = [p for p in passages if p.chunk.doc_id in named and p.chunk.kind == "document"]
-        firsts = [i for ids in per_doc for i in ids[:3]]
-        for i in firsts + sorted((i for ids in per_doc for i in ids[3:]), key=fused.get, reverse=True):
+        for i in firsts + sorted(others, key=fused.get, reverse=True):
             if len(kept) >= k:
                 break
-            chunk = self.chunks[i]
-            if not any(p.id == i or near_duplicate(chunk.text, p.chunk.text) for p in kept):
+            chunk = self.chunks.get(i) or hits.get(i)
+            if chunk is not None and not any(p.id == i or near_duplicate(chunk.text, p.chunk.text) for p in kept):
                 kept.append(Retrieved(i, chunk, 0.0, sims.get(i, 0.0), False))
         return kept + [p for p in passages if p.chunk.doc_id not in named][:max(0, k - len(kept))]
 
