@@ -24,7 +24,6 @@ as a LangChain retriever (`retrieval/langchain.py`). Leaves out: rerankers.
 
 from __future__ import annotations
 
-import itertools
 import math
 import threading
 from collections import Counter
