@@ -93,7 +93,7 @@ class HybridRetriever:
         self._record_words: dict[str, set[str]] = {}
         self._cards: frozenset[str] = frozenset()  # the catalogue cards' chunk ids
         self._doc_names: dict[str, set[str]] = {}
-        self._titles: dict[str, str] = {}  # each document's title
+        self._title_words: dict[str, set[str]] = {}  # the content words of each document's title
         self._df: Counter = Counter()  # chunks that use each word
         self._doc_text_words: dict[str, Counter] = {}  # per document: its chunks whose text uses each word
         self._text_docs: Counter = Counter()  # per word: the documents whose text uses it
@@ -143,8 +143,10 @@ class HybridRetriever:
         self.vocabulary = frozenset(self._df)  # chunks that use each word
         self._record_words = {c.doc_id: self._words[i] for i, c in chunks.items() if c.kind == "document"}
         self._cards = frozenset(i for i, c in chunks.items() if c.kind == "document")
-        self._titles = {c.doc_id: c.title for c in chunks.values()}
-        self._doc_names = _distinctive_names(chunks.values(), self._record_words, self._text_docs)
+        self._title_words = {}
+        for doc, title in {(c.doc_id, c.title) for c in chunks.values()}:
+            self._title_words.setdefault(doc, set()).update(content_words(title))
+        self._doc_names = _distinctive_names(self._title_words, self._record_words, self._text_docs)
 
     @property
     def _terms(self) -> list[tuple[tuple[str, ...], str]]:
@@ -256,9 +258,9 @@ class HybridRetriever:
             passages.append(Retrieved(i, chunk, fused[i], sims.get(i, 0.0), i in strong_terms))
             if len(passages) >= k:
                 break
-        passages, named = self._named_documents(query, vector, passages, strong_terms, k, cards)
+        passages, naming = self._named_documents(query, vector, passages, strong_terms, k, cards)
         for p in passages:
-            p.names = frozenset(named.get(p.chunk.doc_id, set()) - set(content_words(p.chunk.title)))
+            p.names = frozenset(naming.get(p.chunk.doc_id, ()))
         # passages of one section are read in the document's order: the one that introduces a subject
         # ("the United Kingdom launched Operation Rescript in March 2020") before the ones that go on about it
         ranked = [p.id for p in passages]
@@ -272,7 +274,7 @@ class HybridRetriever:
     def _named_documents(self, query, vector, passages, strong_terms, k, cards: bool
                          ) -> tuple[list[Retrieved], dict[str, set[str]]]:
         """The sources a question names, and its passages given what it names. Returns the passages and the named
-        sources' ids with the words that name them.
+        sources' ids with the words that name them by their record (none where the title's words alone name one).
 
         Named by its record, not its title ("according to Wołowiec and Goniewicz", "the Harvard brief": its authors,
         its publisher), a source is where the answer must come from, and those words find its title page and author
@@ -282,11 +284,11 @@ class HybridRetriever:
         the lowest-ranked passage of a source that has more than one (or of an unnamed one)."""
         asked = question_terms(query)
         named = {d: names & asked for d, names in self._doc_names.items() if names & asked}
-        by_record = {w for d, ws in named.items() for w in ws - set(content_words(self._titles.get(d, "")))}
-        if by_record:
-            return self._within(query, named, by_record, passages, k, cards), named
+        by_record = {d: ws - self._title_words.get(d, set()) for d, ws in named.items()}
+        if any(by_record.values()):
+            return self._within(query, named, set().union(*by_record.values()), passages, k, cards), by_record
         if len(passages) < 2:
-            return passages, named
+            return passages, by_record
         for doc in sorted(set(named) - {p.chunk.doc_id for p in passages}):
             hit = next((h for h in self.store.query(vector, 4, doc_id=doc) if h.chunk.kind != "document"
                         and not any(near_duplicate(h.chunk.text, p.chunk.text) for p in passages)), None)
@@ -295,7 +297,7 @@ class HybridRetriever:
                        and (docs[j] not in named or docs.count(docs[j]) > 1)]
             if hit is not None and victims:
                 passages[victims[0]] = Retrieved(hit.id, self.chunks.get(hit.id, hit.chunk), 0.0, hit.similarity, False)
-        return passages, named
+        return passages, by_record
 
     def _within(self, query, named, naming, passages, k, cards: bool) -> list[Retrieved]:
         """The named sources' passages for the question without the words that name them (`naming`): dense and BM25
@@ -334,12 +336,11 @@ class HybridRetriever:
         return kept + [p for p in passages if p.chunk.doc_id not in named][:max(0, k - len(kept))]
 
 
-def _distinctive_names(chunks, records: dict[str, set[str]], text_docs: Counter) -> dict[str, set[str]]:
+def _distinctive_names(titles: dict[str, set[str]], records: dict[str, set[str]], text_docs: Counter
+                        ) -> dict[str, set[str]]:
     """Per document, the words of its title and record (author, publisher) that no other document has
     (`text_docs`: how many documents' texts use each word)."""
-    words: dict[str, set[str]] = {}
-    for doc, title in {(c.doc_id, c.title) for c in chunks}:
-        words.setdefault(doc, set()).update(content_words(title))
+    words: dict[str, set[str]] = {doc: set(ws) for doc, ws in titles.items()}
     for doc, rec in records.items():
         words.setdefault(doc, set()).update(rec)
     named_by = Counter(w for ws in words.values() for w in ws)  # documents whose title or record has each word
