@@ -8,7 +8,9 @@ from assistant.language import content_words
 
 
 def bm25_tokens(c: Chunk) -> list[str]:
-    return content_words(f"{c.term or ''} {c.acronym or ''} {c.section} {c.text}")
+    """A chunk's words as the lexical index reads them: with its document's title and its section heading, as the
+    dense index reads them too (`Chunk.embed_text`)."""
+    return content_words(f"{c.term or ''} {c.acronym or ''} {c.title} {c.section} {c.text}")
 
 
 class BM25Index:
