@@ -244,3 +244,27 @@ def test_a_word_of_a_sources_title_does_not_confine_the_answer_to_that_source(in
     a = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=emb)
     ans = a.ask("what lessons for crisis management came from the response to the boston marathon bombing")
     assert not ans.refused and "wolowiec-goniewicz-2026" in {c.doc_id for c in ans.citations}, ans.answer
+
+
+def test_a_question_about_a_country_the_sources_never_mention_is_refused(index):
+    """The sources give Poland's legal basis for the armed forces' pandemic support; asked of Romania, which they never
+    mention, the question shares every other word with the answer, and used to get Poland's, cited. What a question
+    names is read by spaCy's entity model (`names_unknown`); the same question of Poland is answered."""
+    settings, emb = index
+    a = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=emb)
+    asked = "What legal basis allowed the {} armed forces to support civilian authorities during the pandemic?"
+    other = a.ask(asked.format("Romanian"))
+    assert other.refused and other.gate["signals"]["names_unknown"] == 1.0, other.answer
+    known = a.ask(asked.format("Polish"))
+    assert not known.refused and known.gate["signals"]["names_unknown"] == 0.0, known.answer
+
+
+def test_a_follow_up_typed_in_lower_case_keeps_its_country_and_is_not_answered_for_another(index):
+    """"how did the army help during covid in poland", then "and how many soldiers did they send?": the sources give
+    the UK's 23,000 and no Polish figure. "poland" typed in lower case is read as the conversation's subject by the
+    entity model (it used to be the whole clause, and the UK's figure was quoted as the answer)."""
+    settings, emb = index
+    a = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=emb)
+    ans = a.ask("and how many soldiers did they send?", [["how did the army help during covid in poland", None]])
+    assert "poland" in ans.standalone_question.lower()
+    assert ans.refused and "23,000" not in ans.answer, ans.answer

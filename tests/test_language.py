@@ -183,6 +183,7 @@ def test_definition_words(word, expected):
     ("How many soldiers did the COVID Support Force comprise?", "COVID Support Force"),
     ("What is the Battle of the Somme?", "Battle of the Somme"),
     ("what is civil-military cooperation", "civil-military cooperation"),
+    ("how did the army help during covid in poland", "poland"),  # a name typed in lower case, read by the entity model
     ("When was it carried out?", "it")])
 def test_subject_of(question, expected):
     assert L.subject_of(question) == expected
@@ -208,6 +209,19 @@ def test_echoes(text, question, expected):
     ("According to the sources, what is CIMIC?", {"cimic"})])
 def test_question_terms(question, terms):
     assert L.question_terms(question) == terms
+
+
+@pytest.mark.parametrize("question,named", [
+    ("how many soldiers did germany send to help with covid", "germany"),  # a country, typed in lower case
+    ("How did the Turkish Armed Forces support civil authorities?", "the Turkish Armed Forces"),
+    ("What did NATO decide at the Vilnius Summit?", "the Vilnius Summit")])
+def test_named_things_are_read_by_the_entity_model_in_lower_case_too(question, named):
+    assert named in L.named_things(question)
+
+
+@pytest.mark.parametrize("question", ["What is civil-military cooperation?", "how many soldiers were sent in 2020"])
+def test_a_question_that_names_nothing_has_no_named_things(question):
+    assert L.named_things(question) == ()
 
 
 def test_language_imports_nothing_from_the_package_but_errors_and_config():

@@ -9,6 +9,10 @@ does not depend on the corpus's size or wording, so that a gate fitted on one co
 - `focus`: the same share for the single best sentence (its heading counting half), i.e. whether one
   place in the sources speaks to the whole question.
 - `unknown`: weighted share of the question's words that no indexed chunk uses at all.
+- `names_unknown`: 1 when the question names something (a person, an organisation, a country, an operation, an
+  event, a law: `language.named_things`, in lower case too) with a word no indexed chunk uses: "the Turkish Armed
+  Forces", "Portugal's COVID Support Force" when the sources never mention Turkey or Portugal. Unlike `unknown`, a
+  misspelt or reworded common word does not count.
 - `glossary`: the question names a glossary term and is about it.
 - `answer_type`: 1 when the best sentence holds what the question's form asks for and the question does
   not already give it (a year for "when", a number of what is counted for "how many soldiers": "23,000
@@ -40,10 +44,10 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from assistant.language import (content_words, counted, expects, holds, negated, number_phrases, question_terms,
-                                sentences)
+from assistant.language import (content_words, counted, expects, holds, named_things, negated, number_phrases,
+                                question_terms, sentences)
 
-RETRIEVAL_SIGNALS = ("dense", "coverage", "focus", "unknown", "glossary", "answer_type", "typed_focus",
+RETRIEVAL_SIGNALS = ("dense", "coverage", "focus", "unknown", "names_unknown", "glossary", "answer_type", "typed_focus",
                      "names_missing", "pairs", "rare_missing", "negation", "sentence_dense")
 DRAFT_SIGNALS = ("model_refused", "model_doubt", "draft_support", "model_confirms")
 SIGNALS = RETRIEVAL_SIGNALS + DRAFT_SIGNALS
@@ -54,6 +58,7 @@ class Signals:
     coverage: float = 0.0
     focus: float = 0.0
     unknown: float = 0.0
+    names_unknown: float = 0.0
     glossary: float = 0.0
     answer_type: float = 1.0
     typed_focus: float = 0.0
@@ -127,6 +132,7 @@ def retrieval_signals(question: str, retrieval, index) -> tuple[Signals, dict[st
     seen |= {n for n in numbers if any(re.search(rf"\b{n}\b", t) for t in texts)}
     coverage = weighted_share(weighted, seen)
     unknown = weighted_share(weighted, {t for t in terms if t not in index.vocabulary})
+    names_unknown = float(any(set(question_terms(t)) - index.vocabulary for t in named_things(question)))
     kind = expects(question)
     # (share, sentence, the words it and its heading give, its passage's place, whether it holds what is asked)
     scored = []
@@ -163,7 +169,7 @@ def retrieval_signals(question: str, retrieval, index) -> tuple[Signals, dict[st
         query = retrieval.vector or index.embedder.embed([question])[0]
         sentence_dense = max(index.closeness(query, [x[1] for x in scored[:3]]))
     sig = Signals(dense=max(0.0, min(1.0, retrieval.relevance)), coverage=coverage, focus=min(1.0, focus),
-                  unknown=unknown, glossary=glossary, answer_type=answer_type, typed_focus=min(1.0, typed_focus),
+                  unknown=unknown, names_unknown=names_unknown, glossary=glossary, answer_type=answer_type, typed_focus=min(1.0, typed_focus),
                   names_missing=names_missing, pairs=pairs,
                   rare_missing=min(1.0, rare_missing), negation=negation,
                   sentence_dense=max(0.0, min(1.0, sentence_dense)))

@@ -31,12 +31,14 @@ def create_app(settings=None, assistant=None):
     from assistant.practice.tutor import Tutor
     from assistant.web.page import build_ui
     from assistant.web.views import CSS
+    from assistant.language import named_things
 
     settings = settings or Settings()
     auth = Auth.from_settings(settings)
     feedback = FeedbackStore.from_settings(settings)
     assistant = assistant or build_assistant(settings)
     assistant.retriever.embedder.embed(["warm up"])
+    named_things("warm up")  # spaCy's model, loaded once before the first question
     glossary_path = settings.knowledge_dir / GLOSSARY
     entries = load_glossary(glossary_path) if glossary_path.exists() else []
     log.warning("loaded index (%d chunks) from %s; back-end %s; %d glossary entries; feedback in %s (spool %s); login %s",
