@@ -39,6 +39,16 @@ from assistant.retrieval.spelling import SpellingCorrector
 RRF_K = 60
 
 
+def reciprocal_rank(*rankings: list[str]) -> dict[str, float]:
+    """Reciprocal rank fusion: each id's sum of 1 / (RRF_K + rank) over the rankings that hold it, in the order
+    the ids were first met (which breaks ties in a sort)."""
+    fused: dict[str, float] = {}
+    for ranked in rankings:
+        for rank, i in enumerate(ranked):
+            fused[i] = fused.get(i, 0) + 1 / (RRF_K + rank + 1)
+    return fused
+
+
 @dataclass
 class Retrieved:
     id: str
@@ -233,12 +243,8 @@ class HybridRetriever:
         if not cards:  # catalogue cards answer only catalogue questions
             dense = [h for h in dense if h.chunk.kind != "document"]
             lexical = [(i, score) for i, score in lexical if i not in self._cards]
-        fused: dict[str, float] = {}
         sims = {h.id: h.similarity for h in dense}
-        for rank, h in enumerate(dense):
-            fused[h.id] = fused.get(h.id, 0) + 1 / (RRF_K + rank + 1)
-        for rank, (i, _) in enumerate(lexical):
-            fused[i] = fused.get(i, 0) + 1 / (RRF_K + rank + 1)
+        fused = reciprocal_rank([h.id for h in dense], [i for i, _ in lexical])
         matches = self.glossary_matches(query)
         strong_terms = {i for i, strong in matches if strong}
         for rank, (i, strong) in enumerate(matches[:2]):
@@ -318,12 +324,10 @@ class HybridRetriever:
             sims.update({h.id: h.similarity for h in dense})
             hits.update({h.id: h.chunk for h in dense})
             own = [i for i, _ in lexical if (cards or i not in self._cards) and self.chunks[i].doc_id == doc][:k * 2]
-            mine: dict[str, float] = {}
-            for ranked in ([h.id for h in dense], own):
-                for rank, i in enumerate(ranked):
-                    mine[i] = mine.get(i, 0) + 1 / (RRF_K + rank + 1)
+            rankings = ([h.id for h in dense], own)
+            mine = reciprocal_rank(*rankings)
             best = sorted(mine, key=mine.get, reverse=True)
-            firsts += best[:1] + [ranked[0] for ranked in ([h.id for h in dense], own) if ranked]  # as in `retrieve`
+            firsts += best[:1] + [ranked[0] for ranked in rankings if ranked]  # as in `retrieve`
             others += best[1:]
             fused.update(mine)
         kept = [p for p in passages if p.chunk.doc_id in named and p.chunk.kind == "document"]
