@@ -324,3 +324,24 @@ def test_a_misspelling_is_corrected_to_the_dictionary_form_of_a_word_the_sources
     speller = SpellingCorrector()
     speller.update([], [Chunk(doc_id="d", title="T", section="S", text=text, start=0, end=len(text), path="d.txt")])
     assert speller.correct("when did the initiative publsih its brief") == "when did the initiative publish its brief"
+
+
+def test_a_short_word_before_a_name_is_read_as_the_word_the_sources_write_before_it():
+    """'Op Rescript': trainees abbreviate; the sources write 'Operation Rescript'. A typed 'What was Op RESCRIPT
+    about?' was refused (its dense similarity fell from 0.65 to 0.34 for the one word)."""
+    from assistant.documents import Chunk
+    from assistant.retrieval.spelling import SpellingCorrector
+
+    texts = ["The United Kingdom launched Operation Rescript in March 2020.", "Operational planning took weeks.",
+             "Operation Sentinelle protects French cities.", "The operator of Rescript tools."]
+    chunks = [Chunk(doc_id="d", title="T", section="S", text=t, start=0, end=len(t), path="d.txt") for t in texts]
+    speller = SpellingCorrector()
+    speller.update([], chunks)
+    assert speller.correct("What was Op RESCRIPT about?") == "What was Operation RESCRIPT about?"
+    assert speller.correct("when did op sentinelle start") == "when did operation sentinelle start"
+    # a word the sources use, or one no source word before that name begins with, stays as it is
+    assert speller.correct("What did the UK launch?") == "What did the UK launch?"
+    assert speller.correct("Was Ex Rescript a drill?") == "Was Ex Rescript a drill?"
+    # counted out again when the chunk that wrote it leaves the index
+    speller.update(chunks[:1], [])
+    assert speller.correct("What was Op RESCRIPT about?") == "What was Op RESCRIPT about?"

@@ -4,8 +4,13 @@
 ratio >= 85 against the source words with the same first letter, and their dictionary forms: "publsih" becomes
 "publish" where the sources write "published"; of equally close ones, the word more chunks use). The words
 the sources use are counted per chunk and updated by what an ingest removed and added, so a refresh after a
-small ingest costs little. Leaves out: corrections across word boundaries ("civilmilitary"), words of fewer
-than 5 letters.
+small ingest costs little.
+
+A short word the sources never use, written before a name, is read as the abbreviation of the word the sources
+write before that name ("Op Rescript" -> "Operation Rescript", "Gen Smith" -> "General Smith" where the sources
+write so): the source word must begin with it, and of several, the one written before that name most often.
+Leaves out: corrections across word boundaries ("civilmilitary"), misspellings of fewer than 5 letters, and
+abbreviations that are not the beginning of their word ("Bde" for "Brigade").
 """
 
 from __future__ import annotations
@@ -25,15 +30,19 @@ class SpellingCorrector:
         self._counts: Counter = Counter()  # per word: the chunks that use it (text, title, section or term)
         self.surface: frozenset[str] = frozenset()
         self._by_initial: dict[str, list[str]] = {}
+        self._before_name: Counter = Counter()  # per (word, name written after it): the chunks that write them so
 
     def update(self, gone: Iterable[Chunk], came: Iterable[Chunk]) -> None:
         """Count out the chunks that left (or changed) and count in those that came."""
         for c in gone:
             self._counts.subtract(set(surface_words(c)))
+            self._before_name.subtract(set(words_before_names(c.text)))
         for c in came:
             self._counts.update(set(surface_words(c)))
-        for key in [k for k, n in self._counts.items() if n <= 0]:
-            del self._counts[key]
+            self._before_name.update(set(words_before_names(c.text)))
+        for counts in (self._counts, self._before_name):
+            for key in [k for k, n in counts.items() if n <= 0]:
+                del counts[key]
         self.surface = frozenset(self._counts)
         import simplemma
 
@@ -65,7 +74,29 @@ class SpellingCorrector:
             # one a set's order (which changes with Python's hash seed) happens to list first
             return min(found, key=lambda f: (-f[1], -self._counts[f[0]], f[0]))[0] if found else w
 
-        return re.sub(r"[A-Za-z]+", fix, query)
+        return self._expand_abbreviations(re.sub(r"[A-Za-z]+", fix, query))
+
+    def _expand_abbreviations(self, query: str) -> str:
+        """"Op Rescript" -> "Operation Rescript": a word of 2-4 letters the sources never use, before a word the
+        sources write as a name after a word that begins with it."""
+        def expand(m):
+            short, name = m.group(1), m.group(2).lower()
+            low = short.lower()
+            if low in self.surface:
+                return short
+            found = [(n, w) for (w, after), n in self._before_name.items()
+                     if after == name and w.startswith(low) and len(w) > len(low)]
+            if not found:
+                return short
+            word = min(found, key=lambda f: (-f[0], f[1]))[1]
+            return word.capitalize() if short[0].isupper() else word
+
+        return re.sub(r"\b([A-Za-z]{2,4})\b(?=\s+([A-Za-z][\w-]*))", expand, query)
+
+
+def words_before_names(text: str) -> list[tuple[str, str]]:
+    """Each word written before a capitalised word (a name) inside a text, and that name, in lower case."""
+    return [(m.group(1).lower(), m.group(2).lower()) for m in re.finditer(r"\b([A-Za-z]+)\s+(?=([A-Z][\w-]*))", text)]
 
 
 def surface_words(c: Chunk) -> list[str]:
