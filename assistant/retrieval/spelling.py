@@ -30,19 +30,26 @@ class SpellingCorrector:
         self._counts: Counter = Counter()  # per word: the chunks that use it (text, title, section or term)
         self.surface: frozenset[str] = frozenset()
         self._by_initial: dict[str, list[str]] = {}
-        self._before_name: Counter = Counter()  # per (word, name written after it): the chunks that write them so
+        # per name, the words written before it: how many chunks write each so
+        self._before_name: dict[str, Counter] = {}
 
     def update(self, gone: Iterable[Chunk], came: Iterable[Chunk]) -> None:
         """Count out the chunks that left (or changed) and count in those that came."""
-        for c in gone:
-            self._counts.subtract(set(surface_words(c)))
-            self._before_name.subtract(set(words_before_names(c.text)))
-        for c in came:
-            self._counts.update(set(surface_words(c)))
-            self._before_name.update(set(words_before_names(c.text)))
-        for counts in (self._counts, self._before_name):
-            for key in [k for k, n in counts.items() if n <= 0]:
-                del counts[key]
+        touched = set()
+        for sign, chunks in ((-1, gone), (1, came)):
+            for c in chunks:
+                self._counts.update({w: sign for w in set(surface_words(c))})
+                for word, name in set(words_before_names(c.text)):
+                    self._before_name.setdefault(name, Counter())[word] += sign
+                    touched.add(name)
+        for key in [k for k, n in self._counts.items() if n <= 0]:
+            del self._counts[key]
+        for name in touched:
+            before = self._before_name[name]
+            for key in [k for k, n in before.items() if n <= 0]:
+                del before[key]
+            if not before:
+                del self._before_name[name]
         self.surface = frozenset(self._counts)
         import simplemma
 
@@ -84,8 +91,7 @@ class SpellingCorrector:
             low = short.lower()
             if low in self.surface:
                 return short
-            found = [(n, w) for (w, after), n in self._before_name.items()
-                     if after == name and w.startswith(low) and len(w) > len(low)]
+            found = [(n, w) for w, n in self._before_name.get(name, {}).items() if w.startswith(low) and len(w) > len(low)]
             if not found:
                 return short
             word = min(found, key=lambda f: (-f[0], f[1]))[1]
