@@ -142,33 +142,42 @@ def content_words(text: str) -> list[str]:
 
 
 # ---- sentences ------------------------------------------------------------------------------------------
-# a sentence ends at . ! or ?, after a closing quote or bracket, or after a footnote number (…activities.”3 It …)
-_SENT = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)])|(?<=[.!?][\"”’]\d)|(?<=[.!?][\"”’]\d\d))\s+(?=[\"“(\[]?[A-Z0-9])"
-                   r"|\n{2,}|\n(?=\s*[-•*]\s)")
+# Sentences are found by sentencex (Wikimedia's rule-based segmenter, MIT, on PyPI), which knows abbreviations
+# ("St. Johns River", "the U.S. Navy", "e.g.", "Art. 5"), initials ("W. E. B. Du Bois") and list items; what is
+# left here is the sources' own apparatus: a citation marker after a full stop ("... in 2020. [1]") and a
+# footnote number after a closing quote ("... activities.”3 It ...") stay with the sentence they follow.
 MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")  # a citation marker: [1], [1, 3]
 LIST_ITEM = re.compile(r"^\s*(?:[-•*]|\d+[.)])\s")  # "- item", "• item", "1. item"
 _LEADING_MARKERS = re.compile(rf"^(?P<marks>(?:{MARKER.pattern}\s*)+)(?P<rest>.*)$", re.S)
+_FOOTNOTE = re.compile(r"^(?P<marks>\d{1,2})\s+(?P<rest>.*)$", re.S)
+_AFTER_FOOTNOTE = re.compile(r"(?:(?<=[.!?][\"”’]\d)|(?<=[.!?][\"”’]\d\d))\s+(?=[\"“(\[]?[A-Z0-9])")
 SOURCE_REFS = re.compile(r"\s*\[\d+(?:\s*[–,\-]\s*\d+)*\]")
-_ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|Dr|Mr|Mrs|No|Art|para|approx|cf|al)\.)$")
 
 
 def sentences(text: str) -> list[str]:
-    """Split into sentences, keeping abbreviations like 'e.g.' inside their sentence and a citation
-    marker after the full stop ("... in 2020. [1]") with the sentence it follows."""
+    """Split into sentences (sentencex), keeping a citation marker after the full stop ("... in 2020. [1]") and
+    a footnote number after a closing quote with the sentence it follows."""
+    return list(_sentences(text))
+
+
+@lru_cache(maxsize=8192)  # a chunk's sentences are read by the signals, the drafter and the support check in turn
+def _sentences(text: str) -> tuple[str, ...]:
+    from sentencex import segment
+
     out: list[str] = []
-    for piece in _SENT.split(text):
+    for piece in (part for found in segment("en", text) for part in _AFTER_FOOTNOTE.split(found)):
         piece = piece.strip()
         m = _LEADING_MARKERS.match(piece)
         if m and out:  # "... in 2020. [1] The CSF ...": the marker belongs to the sentence before it
             out[-1] = f"{out[-1]} {m.group('marks').strip()}"
             piece = m.group("rest").strip()
-        if not piece:
-            continue
-        if out and _ABBREV.search(out[-1]):
-            out[-1] = f"{out[-1]} {piece}"
-        else:
+        m = _FOOTNOTE.match(piece)
+        if m and out and out[-1].endswith(("”", '"', "’", ")")):  # "... activities.”3 It ...": its footnote number
+            out[-1] = f"{out[-1]}{m.group('marks')}"
+            piece = m.group("rest").strip()
+        if piece:
             out.append(piece)
-    return out
+    return tuple(out)
 
 
 # ---- dates ------------------------------------------------------------------------------------------------

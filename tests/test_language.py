@@ -345,3 +345,22 @@ def test_a_short_word_before_a_name_is_read_as_the_word_the_sources_write_before
     # counted out again when the chunk that wrote it leaves the index
     speller.update(chunks[:1], [])
     assert speller.correct("What was Op RESCRIPT about?") == "What was Op RESCRIPT about?"
+
+
+@pytest.mark.parametrize("text,expected", [
+    # abbreviations and initials end no sentence (sentencex): "St." split "the St. Johns River" in two
+    ("The St. Johns River is located entirely within Jacksonville. It flows north.",
+     ["The St. Johns River is located entirely within Jacksonville.", "It flows north."]),
+    ("It was built for the U.S. Navy in 1990. W. E. B. Du Bois wrote here.",
+     ["It was built for the U.S. Navy in 1990.", "W. E. B. Du Bois wrote here."]),
+    ("Some tasks (e.g. transport) matter. See Art. 5 of the treaty.",
+     ["Some tasks (e.g. transport) matter.", "See Art. 5 of the treaty."]),
+    # the sources' apparatus stays with the sentence it follows: a citation marker, a footnote number
+    ("The CSF comprised 23,000 soldiers. [1] The Act of 2007 applied.",
+     ["The CSF comprised 23,000 soldiers. [1]", "The Act of 2007 applied."]),
+    ("It supported “civil activities.”3 It was clear.", ["It supported “civil activities.”3", "It was clear."]),
+    # list items and paragraphs are sentences of their own
+    ("The measures:\n- deployment of troops;\n- use of drones.\n\nA new paragraph",
+     ["The measures:", "- deployment of troops;", "- use of drones.", "A new paragraph"])])
+def test_sentences(text, expected):
+    assert L.sentences(text) == expected
