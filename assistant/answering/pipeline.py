@@ -382,8 +382,8 @@ class Assistant:
             # "do not give that number" only where the quote holds none: a quote with a number of what is asked is not
             # said to lack it, the gate only doubts that it answers this question
             asked = expects(prep.standalone)
-            text = render("refusal", "partial", asked="" if holds(asked, sentence, prep.standalone) else asked or "",
-                          sentence=f"{sentence} [1]")
+            lacking = asked if asked and not holds(asked, sentence, prep.standalone) else ""
+            text = render("refusal", "partial", asked=lacking, sentence=f"{sentence} [1]")
             citations = [self._citation(1, passage)]
         else:
             text = render("refusal", "text", topics=_topics(prep.retrieval.passages[:6])[:3])

@@ -169,7 +169,8 @@ def retrieval_signals(question: str, retrieval, index) -> tuple[Signals, dict[st
         query = retrieval.vector or index.embedder.embed([question])[0]
         sentence_dense = max(index.closeness(query, [x[1] for x in scored[:3]]))
     sig = Signals(dense=max(0.0, min(1.0, retrieval.relevance)), coverage=coverage, focus=min(1.0, focus),
-                  unknown=unknown, names_unknown=names_unknown, glossary=glossary, answer_type=answer_type, typed_focus=min(1.0, typed_focus),
+                  unknown=unknown, names_unknown=names_unknown, glossary=glossary, answer_type=answer_type,
+                  typed_focus=min(1.0, typed_focus),
                   names_missing=names_missing, pairs=pairs,
                   rare_missing=min(1.0, rare_missing), negation=negation,
                   sentence_dense=max(0.0, min(1.0, sentence_dense)))

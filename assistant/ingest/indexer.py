@@ -27,7 +27,8 @@ from assistant.ingest.manifest import MANIFEST, load_manifest
 from assistant.index.store import ChromaStore, SegmentedStore, Segments, http_client, persistent_client
 
 # 7: sentences found by sentencex (a list's lead-in is cut at its own sentence, not at "U.S." or "St.")
-# (6: a list cut off from the sentence that introduces it gets that sentence back; 5: a heading ending in a lower-case word keeps its lower-case body)
+# (6: a list cut off from the sentence that introduces it gets that sentence back;
+#  5: a heading ending in a lower-case word keeps its lower-case body)
 CHUNKER_VERSION = "7"
 SKIP_NAMES = {MANIFEST, GLOSSARY, "README.md"}
 MAX_SEGMENTS = 8  # more than this, or

@@ -20,7 +20,7 @@ from collections import Counter
 from typing import Iterable
 
 from assistant.documents import Chunk
-from assistant.language import words
+from assistant.language import words, words_before_names
 
 
 class SpellingCorrector:
@@ -91,7 +91,8 @@ class SpellingCorrector:
             low = short.lower()
             if low in self.surface:
                 return short
-            found = [(n, w) for w, n in self._before_name.get(name, {}).items() if w.startswith(low) and len(w) > len(low)]
+            before = self._before_name.get(name, {})
+            found = [(n, w) for w, n in before.items() if w.startswith(low) and len(w) > len(low)]
             if not found:
                 return short
             word = min(found, key=lambda f: (-f[0], f[1]))[1]
@@ -99,10 +100,6 @@ class SpellingCorrector:
 
         return re.sub(r"\b([A-Za-z]{2,4})\b(?=\s+([A-Za-z][\w-]*))", expand, query)
 
-
-def words_before_names(text: str) -> list[tuple[str, str]]:
-    """Each word written before a capitalised word (a name) inside a text, and that name, in lower case."""
-    return [(m.group(1).lower(), m.group(2).lower()) for m in re.finditer(r"\b([A-Za-z]+)\s+(?=([A-Z][\w-]*))", text)]
 
 
 def surface_words(c: Chunk) -> list[str]:
