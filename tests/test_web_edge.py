@@ -284,3 +284,28 @@ def test_allowed_hosts(make_settings, tmp_path, bound, login, allowed_hosts, hos
     assert r.status_code == status, r.text
     if status == 400:
         assert "CIMIC_ALLOWED_HOSTS" in r.json()["error"] and "evil.example" in r.json()["error"]
+
+
+
+def test_downloads_are_written_under_the_data_folder_and_old_ones_removed(tmp_path):
+    """A conversation's export and the class CSV are written under `downloads/` in the data folder, one subfolder
+    per call (two users downloading at once never share a file); what is older than an hour is removed by the next
+    download, so the folder does not grow with every click or every server start (no clock is waited for: the old
+    folder's time is set back)."""
+    import os
+    import time
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from assistant.web.tabs.common import DOWNLOADS_KEPT_S, Page
+
+    page = Page(assistant=None, glossary=[], feedback=None, auth=None, chat=None,
+                settings=SimpleNamespace(data_dir=tmp_path))
+    first, second = Path(page.download("class.csv", "a,b\n")), Path(page.download("class.csv", "c,d\n"))
+    assert first != second and first.name == second.name == "class.csv"
+    assert first.parent.parent == second.parent.parent == tmp_path / "downloads"
+    assert (first.read_text(encoding="utf-8"), second.read_text(encoding="utf-8")) == ("a,b\n", "c,d\n")
+    old = time.time() - DOWNLOADS_KEPT_S - 60
+    os.utime(first.parent, (old, old))
+    third = Path(page.download("talk.md", "# a talk\n"))
+    assert not first.parent.exists() and second.exists() and third.exists()

@@ -14,13 +14,14 @@ import uuid
 
 
 def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = False, evals=None, library=None,
-             conversations=None, tutor=None, chat=None):
+             conversations=None, tutor=None, chat=None, settings=None):
     """The chat page; `embed=True` gives the view for intranet iframes: chat and sources, no tabs. With
     `evals` (`evaluation.runs.EvalRuns`) an Evaluation tab and with `library` (`ingest.library.Library`) a Documents
     tab, both shown to instructors only; with `conversations` (`conversations.ConversationStore`) every
     question and answer is saved for its user and the page lists the user's conversations (`chat`, a
     `ChatService` shared with the API, when given); with `tutor` (`practice.tutor.Tutor`) a Practice tab,
-    whose class view is for instructors."""
+    whose class view is for instructors. With `settings`, the files it offers (a conversation's export, the class
+    CSV) are written in the data folder."""
     import gradio as gr
 
     from assistant.web.auth import Auth
@@ -34,7 +35,8 @@ def build_ui(assistant, glossary_entries, feedback, auth=None, embed: bool = Fal
     from assistant.web.tabs.review import review_tab
 
     page = Page(assistant=assistant, glossary=glossary_entries, feedback=feedback, auth=auth or Auth(),
-                chat=chat or ChatService(assistant, conversations), embed=embed, evals=evals, library=library, tutor=tutor)
+                chat=chat or ChatService(assistant, conversations), embed=embed, evals=evals, library=library, tutor=tutor,
+                settings=settings)
 
     def on_load(client, request: gr.Request):
         """The browser's id (made on the first visit), the user's conversations, and the tabs this user may see."""

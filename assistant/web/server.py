@@ -53,9 +53,10 @@ def create_app(settings=None, assistant=None):
     api = build_api(assistant, entries, settings, feedback, auth, evals, library, conversations, tutor, chat=chat)
     page = dict(css=CSS, max_file_size=int(settings.max_file_mb * 2**20), footer_links=["settings"])
     api = gr.mount_gradio_app(api, build_ui(assistant, entries, feedback, auth, embed=True, conversations=conversations,
-                                            chat=chat), path="/embed", **page)
+                                            chat=chat, settings=settings), path="/embed", **page)
     return gr.mount_gradio_app(api, build_ui(assistant, entries, feedback, auth, evals=evals, library=library,
-                                             conversations=conversations, tutor=tutor, chat=chat), path="/", **page)
+                                             conversations=conversations, tutor=tutor, chat=chat, settings=settings),
+                               path="/", **page)
 
 
 def serve(settings, host: str | None = None, port: int | None = None) -> None:

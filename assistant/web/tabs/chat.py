@@ -4,8 +4,6 @@ as Markdown. Questions are asked and turns saved through the one `ChatService`, 
 
 import html
 import re
-import tempfile
-from pathlib import Path
 
 import gradio as gr
 
@@ -101,9 +99,7 @@ def chat_panel(page: Page):
             saved = chat_service.get(who, conv)
         text = markdown(saved)
         name = re.sub(r"[^\w-]+", "-", saved["title"]).strip("-")[:60] or "conversation"
-        path = Path(tempfile.mkdtemp(prefix="cimic-export-")) / f"{name}.md"
-        path.write_text(text, encoding="utf-8")
-        return gr.update(value=str(path), visible=True)
+        return gr.update(value=page.download(f"{name}.md", text), visible=True)
 
     answers = gr.State({})
     conv = gr.State(None)

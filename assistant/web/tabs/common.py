@@ -1,11 +1,15 @@
 """What the page's tabs share: `Page`, the services a tab reads (the chat service, feedback, evaluations,
 documents, the tutor), who is asking (`user_of`, `owner`, `instructor`), `shown` (an `AssistantError` becomes
-the page's error message, `gr.Error`), `guarded` (a handler run for instructors only) and `open_tab` (a tab's
-timer started for instructors)."""
+the page's error message, `gr.Error`), `guarded` (a handler run for instructors only), `download` (a file the
+page offers) and `open_tab` (a tab's timer started for instructors)."""
 
 import inspect
+import shutil
+import tempfile
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import gradio as gr
 
@@ -20,6 +24,9 @@ def shown():
         yield
     except AssistantError as exc:
         raise gr.Error(exc.message)
+
+
+DOWNLOADS_KEPT_S = 3600
 
 
 @dataclass
@@ -44,6 +51,26 @@ class Page(Services):
     def instructor(self, request) -> bool:
         user = self.user_of(request)
         return bool(user and user.instructor)
+
+    @property
+    def downloads(self) -> Path:
+        """Where the files the page offers are written: `downloads/` in the data folder."""
+        return (self.settings.data_dir if self.settings else Path(tempfile.gettempdir()) / "cimic") / "downloads"
+
+    def download(self, name: str, text: str) -> str:
+        """`text` written as the file `name` for the page to offer, in a subfolder of its own (two users downloading
+        at once never share a file). Gradio copies it into its cache when it is shown, so what is older than
+        `DOWNLOADS_KEPT_S` is removed here: the folder does not grow with every click, nor with every server start
+        (a server stopped by a signal runs no clean-up)."""
+        folder = self.downloads
+        folder.mkdir(parents=True, exist_ok=True)
+        stale = time.time() - DOWNLOADS_KEPT_S
+        for old in folder.iterdir():
+            if old.stat().st_mtime < stale:
+                shutil.rmtree(old, ignore_errors=True)
+        path = Path(tempfile.mkdtemp(dir=folder)) / name
+        path.write_text(text, encoding="utf-8")
+        return str(path)
 
     def guarded(self, what: str, fn):
         """`fn(*inputs, user=...)` run for an instructor only; a refusal or bad input is shown with its reason.

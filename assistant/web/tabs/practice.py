@@ -3,8 +3,6 @@ passage, the tutor's feedback (with a chat model), the session's summary and "pr
 the trainee's progress, and the class view for instructors (`practice/tutor.py`)."""
 
 import html
-import tempfile
-from pathlib import Path
 
 import gradio as gr
 
@@ -80,10 +78,8 @@ def practice_tab(page: Page, client) -> None:
         return render_progress(tutor.progress(who)) if who else ""
 
     def class_view(user=None):
-        path = Path(tempfile.mkdtemp(prefix="cimic-class-")) / "practice-class.csv"
         view = tutor.class_view()
-        path.write_text(tutor.class_csv(view), encoding="utf-8")
-        return render_class(view), gr.update(value=str(path), visible=True)
+        return render_class(view), gr.update(value=page.download("practice-class.csv", tutor.class_csv(view)), visible=True)
 
     with gr.Tab("Practice") as practice:
         gr.Markdown("Practise on questions drawn from the sources, one at a time. Every grade comes with the "
