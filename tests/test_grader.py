@@ -135,6 +135,31 @@ def test_collecting_readings_reads_only_answers_not_read_yet_by_that_model():
     assert len(model.seen) == 2 and all(r["model"] == "scripted" for r in readings)
 
 
+def test_the_model_is_shown_numbers_said_in_words_in_digits_and_read_again_when_that_changes():
+    """The key points read "fifteen thousand" and "'24" as 15000 and 2024; the model is shown the same digits after
+    the answer, so that it compares digits with the expected answer's. A reading of an answer as it was shown before
+    is read again; one of the answer as shown now is kept; an answer with no number in words is shown as written."""
+    from assistant.practice.model_check import shown_answer
+
+    assert shown_answer(QUESTION, "fifteen thousand soldiers") == "fifteen thousand soldiers (in digits: 15000 soldiers)"
+    assert shown_answer(QUESTION, "15,000 soldiers") == "15,000 soldiers"
+    model = ScriptedModel(["yes"])
+    Grader(model).grade(QUESTION, "fifteen thousand soldiers")
+    assert "Trainee's answer: fifteen thousand soldiers (in digits: 15000 soldiers)" in model.seen[0][-1]["content"]
+
+    case = {"question_id": QUESTION.id, "kind": QUESTION.kind, "question": QUESTION.text, "key_points": list(QUESTION.key_points),
+            "passage": QUESTION.passage}
+    cases = [dict(case, answer=a) for a in ("fifteen thousand soldiers", "about fifteen thousand", "15,000 soldiers")]
+    earlier = [{"question_id": QUESTION.id, "answer": "fifteen thousand soldiers", "model": "scripted", "reading": 0.2},
+               {"question_id": QUESTION.id, "answer": "about fifteen thousand", "model": "scripted", "reading": 0.4,
+                "shown": "about fifteen thousand (in digits: about 15000)"},
+               {"question_id": QUESTION.id, "answer": "15,000 soldiers", "model": "scripted", "reading": 0.9}]
+    model = ScriptedModel(["yes"])
+    readings = agreement.collect_readings(model, cases, earlier)
+    assert [r["reading"] for r in readings] == [1.0, 0.4, 0.9] and len(model.seen) == 1
+    assert readings[0]["shown"] == "fifteen thousand soldiers (in digits: 15000 soldiers)" and "shown" not in readings[2]
+
+
 @pytest.mark.slow
 def test_the_committed_c_and_floor_are_the_rules_choice_on_dev():
     """`C` and `FLOOR` are chosen on the dev hand grades by the rule in grader.py (`choose_calibration`): the highest

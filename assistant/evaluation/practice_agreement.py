@@ -31,17 +31,25 @@ def _key(c: dict) -> str:
 
 def collect_readings(chat_model, cases: list[dict], earlier: list[dict] = (), progress=None) -> list[dict]:
     """The model's reading of every case that has an answer (`model_check.model_reading`; slow: one call each). A
-    reading in `earlier` by the same model is kept rather than read again, so that new hand grades need only theirs."""
-    from assistant.practice.model_check import model_reading
+    reading in `earlier` by the same model of the answer as shown to it (`model_check.shown_answer`, kept in `shown`
+    where it differs from the answer) is kept rather than read again, so that new hand grades, or a change in how
+    answers are shown, need only theirs."""
+    from assistant.practice.model_check import MAX_ANSWER_CHARS, model_reading, shown_answer
     from assistant.language import clean
 
-    kept = {_key(r): r for r in earlier if r.get("model") == chat_model.name}
+    def plain(answer: str) -> str:  # what the model is shown of an answer that says no number in words
+        return clean(answer)[:MAX_ANSWER_CHARS]
+
+    kept = {(r["question_id"], r.get("shown") or plain(r["answer"])): r for r in earlier if r.get("model") == chat_model.name}
     out = []
     for i, c in enumerate(cases):
         text = clean(c["answer"])
         if text.strip():
-            out.append(kept.get(_key(c)) or {"question_id": c["question_id"], "answer": c["answer"], "model": chat_model.name,
-                                             "reading": model_reading(chat_model, case_question(c), text)})
+            question = case_question(c)
+            shown = shown_answer(question, text)
+            out.append(kept.get((c["question_id"], shown)) or {
+                "question_id": c["question_id"], "answer": c["answer"], "model": chat_model.name,
+                "reading": model_reading(chat_model, question, text), **({"shown": shown} if shown != plain(text) else {})})
         if progress:
             progress(i + 1, len(cases))
     return out

@@ -18,7 +18,7 @@ holds it while the trainee types and the reading then only reads the answer: a g
 from __future__ import annotations
 
 from assistant.llm.base import yes_probability
-from assistant.practice.grading import sentences_holding
+from assistant.practice.grading import full_years, sentences_holding, spelled_out
 from assistant.practice.questions import PracticeQuestion
 from assistant.prompts import messages
 
@@ -31,10 +31,19 @@ def source_of(question: PracticeQuestion) -> str:
     return (" ".join(sentences_holding(question, question.key_points)) or question.passage)[:MAX_SOURCE_CHARS]
 
 
+def shown_answer(question: PracticeQuestion, answer: str) -> str:
+    """The answer as the model is shown it: where it says a number in words or cuts a year to two digits, the key
+    points' reading of it in digits follows ("twelve sixty eight (in digits: 1268)"; `grading.spelled_out`,
+    `grading.full_years`), so that the model compares digits with the digits of the expected answer."""
+    answer = answer[:MAX_ANSWER_CHARS]
+    digits = full_years(spelled_out(answer), f"{question.text} {question.passage}")
+    return answer if digits == answer else f"{answer} (in digits: {digits})"
+
+
 def model_reading(chat_model, question: PracticeQuestion, answer: str) -> float:
     """The model's probability that the answer is right. Raises BackendUnavailable when the model cannot be reached."""
     prompt = messages("practice_check", source=source_of(question), question=question.text,
-                      key_points="; ".join(question.key_points), answer=answer[:MAX_ANSWER_CHARS])
+                      key_points="; ".join(question.key_points), answer=shown_answer(question, answer))
     return yes_probability(chat_model, prompt)
 
 
