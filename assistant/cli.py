@@ -1,4 +1,4 @@
-"""The `cimic` command line: ingest, ask, eval, gate, grader, serve, feedback.
+"""The `cimic` command line: ingest, ask, eval, gate, grader, forms, serve, feedback.
 
 Each sub-command builds what it needs from `Settings()` when it runs; nothing heavy is imported
 before a sub-command is chosen, so `cimic --help` is instant. User-facing errors
@@ -191,6 +191,31 @@ def cmd_gate(args) -> int:
     return 0
 
 
+def cmd_forms(args) -> int:
+    """Fit the question-form regression on the dev split of evals/forms/questions.jsonl and print how far it and the
+    rules alone agree with the labels: on dev, each set read by a fit on the others; on test, by the fit."""
+    from assistant.answering import question_form as forms
+    from assistant.index.embeddings import make_embedder
+    from assistant.language import is_open
+
+    embedder = make_embedder(_settings(args))
+    rows = forms.read_questions()
+    dev, test = [r for r in rows if r["split"] == "dev"], [r for r in rows if r["split"] == "test"]
+    params = forms.fit(embedder, dev)
+    forms.FITTED.write_text(json.dumps(params, indent=1) + "\n", encoding="utf-8")
+    forms._load.cache_clear()
+    print(f"question form fitted on the {len(dev)} dev questions; parameters in {forms.FITTED}")
+    fitted = forms.QuestionForm(embedder)
+    for split, part, read in (("dev (each set held out)", dev, forms.held_out_by_set(embedder, dev)),
+                              ("test", test, [fitted.is_open(r["question"]) for r in test])):
+        truth = [bool(r["open"]) for r in part]
+        for by, reading in (("the rules alone", [is_open(r["question"]) for r in part]), ("the fitted reading", read)):
+            a = forms.agreement(truth, reading)
+            print(f"{split}, {by}: open recognised {a['recognised']}/{a['open']}, others read as open "
+                  f"{a['read_as_open']}/{a['others']}, accuracy {a['accuracy']:.3f}")
+    return 0
+
+
 def cmd_grader(args) -> int:
     """Collect the chat model's readings of the hand-graded practice answers (slow), fit the grader's calibration
     on their dev split, and print its agreement with the hand grades beside the key points' alone."""
@@ -307,6 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--again", action="store_true", help="with --collect: read every answer again (after a prompt change)")
     p.add_argument("--backend", choices=["local", "openai"], help="collect: the chat back-end")
     p.set_defaults(func=cmd_grader)
+
+    p = sub.add_parser("forms", help="fit the reading of open questions on evals/forms/questions.jsonl; prints its agreement")
+    p.set_defaults(func=cmd_forms)
 
     p = sub.add_parser("feedback", help="list or export the thumbs and comments trainees gave")
     p.add_argument("action", choices=["list", "export"])

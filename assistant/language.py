@@ -256,6 +256,11 @@ def _reading(text: str) -> tuple[tuple[tuple[str, str, int], ...], tuple[tuple[s
         return (tuple((t.text, t.tag_, t.idx) for t in doc), tuple((e.text, e.label_) for e in doc.ents))
 
 
+def tagged(text: str) -> tuple[tuple[str, str, int], ...]:
+    """Each token of a text with its part-of-speech tag (Penn Treebank) and its offset, by spaCy."""
+    return _reading(text)[0]
+
+
 def named_things(text: str) -> tuple[str, ...]:
     """The persons, organisations, nations, places, events, laws and works a text names, as it writes them."""
     return tuple(e for e, label in _reading(text)[1] if label in NAMED_KINDS)
@@ -310,7 +315,7 @@ def counted(question: str) -> tuple[str, ...]:
     if not m:
         return ()
     run: list[str] = []
-    for text, tag, at in _reading(question)[0]:
+    for text, tag, at in tagged(question):
         if at < m.start(1):
             continue
         if tag not in _NOUN_PHRASE_TAGS:

@@ -56,7 +56,8 @@ def _answer_type_bonus(question: str, sentence: str) -> float:
 
 def extractive_answer(question: str, passages: list[Retrieved], max_sentences: int = 2,
                       weights: dict[str, float] | None = None,
-                      closeness: Callable[[list[str]], list[float]] | None = None) -> str | None:
+                      closeness: Callable[[list[str]], list[float]] | None = None,
+                      open_question: bool | None = None) -> str | None:
     """The best-covering source sentences, each with its passage number; None if no sentence holds a
     question word. Whether they cover enough to be an answer is the gate's decision (`answering/gate.py`).
 
@@ -66,13 +67,14 @@ def extractive_answer(question: str, passages: list[Retrieved], max_sentences: i
     `closeness` (how close in meaning each sentence is to the question), the `RERANK` best sentences by
     words are ranked again by their word score (relative to the best) plus `MEANING` times that
     closeness, so that a sentence saying it in other words ("the warmest months" for "hottest month")
-    can win over one that only repeats the question's words."""
+    can win over one that only repeats the question's words. An open question (`open_question`, the pipeline's
+    `question_form` reading; the rules' `language.is_open` where not given) gets its points (`_points`)."""
     if not passages:
         return None
     sents, scored, weights = score_sentences(question, passages, weights)
     if not weights:
         return None
-    if is_open(question):
+    if is_open(question) if open_question is None else open_question:
         return _points(question, sents, scored, closeness)
     candidates = []
     for s in scored:

@@ -7,7 +7,7 @@ supports it: citations to passages that were not retrieved are removed, an uncit
 passage that supports it best, and a sentence no passage supports is dropped and reported in
 `unsupported`. When the chat model refuses or nothing of its draft is grounded, the sources' own best
 sentences are drafted instead, and the gate decides on them knowing that the model refused. An open question
-("why", "what lessons") is answered by its points, quoted from the sources at once; with a chat model, its
+("why", "what lessons", "walk me through ...": `question_form.py`) is answered by its points, quoted from the sources at once; with a chat model, its
 one-sentence summary of those points follows, checked like any draft (the gate decides on the points). The
 answering steps stream: token events while the model drafts, then the answer.
 
@@ -42,10 +42,11 @@ from assistant.llm.base import ChatModel, make_chat_model
 from assistant.prompts import messages, render
 from assistant.answering.context import compress
 from assistant.answering.drafting import expand_fragments, extractive_answer, glossary_answer
+from assistant.answering.question_form import QuestionForm
 from assistant.retrieval.condense import standalone_question
 from assistant.retrieval.hybrid import HybridRetriever, Retrieval
 from assistant.language import (FRONT_MATTER, NOT_IN_SOURCES, content_words, expand_contractions, expects,
-                                holds, is_definitional, is_open, model_refuses, reads_as_english, sentences, subject_of)
+                                holds, is_definitional, model_refuses, reads_as_english, sentences, subject_of)
 from assistant.answering.validation import validate
 
 
@@ -70,6 +71,7 @@ class Prepared:
     gate_kind: str  # which of the gate's models decides: "llm" when a chat model drafts (or may), else "extractive"
     t0: float
     timings: dict = field(default_factory=dict)
+    open_question: bool = False  # asks for several points (`question_form.QuestionForm`)
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,7 @@ class Assistant:
         self.chat_model = chat_model
         self.gate = gate
         self.scorer = scorer or LexicalSupportScorer()
+        self.forms = QuestionForm(retriever.embedder)
         self.backend = settings.llm_backend
         self.kind = "extractive" if chat_model is None else "llm"
         self._siblings: dict[str, Assistant] = {}
@@ -234,9 +237,10 @@ class Assistant:
         timings = {"retrieval_ms": round((time.perf_counter() - t) * 1000, 1)}
         signals, weights = retrieval_signals(standalone, retrieval, self.retriever)
         passages = retrieval.passages
+        open_question = self.forms.is_open(standalone)
         if passages and passages[0].glossary_match and passages[0].chunk.kind == "glossary" and is_definitional(standalone):
             drafter = "glossary"
-        elif is_open(standalone):
+        elif open_question:
             # an open question's points are quoted, cited, from the passages (`drafting.extractive_answer`): the local
             # model reads 130 words in its first-token budget, too few to hold the points; the extractive gate decides,
             # and a chat model sums the points up after them (`_summary`)
@@ -244,7 +248,8 @@ class Assistant:
         else:
             drafter = self.kind
         gate_kind = "extractive" if drafter == "extractive" else self.kind
-        return Prepared(question, tuple(history), standalone, retrieval, signals, weights, drafter, gate_kind, t0, timings)
+        return Prepared(question, tuple(history), standalone, retrieval, signals, weights, drafter, gate_kind, t0, timings,
+                        open_question)
 
     def _draft(self, prep: Prepared) -> Iterator[dict]:
         """Token events while drafting, then {"type": "draft", "draft": Draft}."""
@@ -314,7 +319,8 @@ class Assistant:
         """The sources' own best sentences for the question, ranked by its words and their meaning."""
         vector = prep.retrieval.vector
         closeness = (lambda texts: self.retriever.closeness(vector, texts)) if vector else None
-        return extractive_answer(prep.standalone, prep.retrieval.passages, weights=prep.weights, closeness=closeness)
+        return extractive_answer(prep.standalone, prep.retrieval.passages, weights=prep.weights, closeness=closeness,
+                                 open_question=prep.open_question)
 
     def _confirmation(self, prep: Prepared, draft: Draft, quoted: str | None) -> float:
         """The chat model's yes to the sources' closest sentences answering the question (1.0 without its draft)."""
