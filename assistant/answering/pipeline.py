@@ -7,9 +7,9 @@ supports it: citations to passages that were not retrieved are removed, an uncit
 passage that supports it best, and a sentence no passage supports is dropped and reported in
 `unsupported`. When the chat model refuses or nothing of its draft is grounded, the sources' own best
 sentences are drafted instead, and the gate decides on them knowing that the model refused. An open question
-("why", "what lessons", "walk me through ...": `question_form.py`) is answered by its points, quoted from the sources at once; with a chat model, its
-one-sentence summary of those points follows, checked like any draft (the gate decides on the points). The
-answering steps stream: token events while the model drafts, then the answer.
+("why", "what lessons", "walk me through ...": `question_form.py`) is answered by its points, quoted from the
+sources at once; with a chat model, its one-sentence summary of those points follows, checked like any draft (the
+gate decides on the points). The answering steps stream: token events while the model drafts, then the answer.
 
 The pipeline is a LangChain runnable (`Assistant.as_runnable`) composed of its steps, each a small
 runnable over these records: validate | prepare (condense, retrieve, signals) | draft (or the gate's
