@@ -203,9 +203,8 @@ def cmd_forms(args) -> int:
     dev, test = [r for r in rows if r["split"] == "dev"], [r for r in rows if r["split"] == "test"]
     params = forms.fit(embedder, dev)
     forms.FITTED.write_text(json.dumps(params, indent=1) + "\n", encoding="utf-8")
-    forms._load.cache_clear()
     print(f"question form fitted on the {len(dev)} dev questions; parameters in {forms.FITTED}")
-    fitted = forms.QuestionForm(embedder)
+    fitted = forms.QuestionForm(embedder, params=params)
     for split, part, read in (("dev (each set held out)", dev, forms.held_out_by_set(embedder, dev)),
                               ("test", test, [fitted.is_open(r["question"]) for r in test])):
         truth = [bool(r["open"]) for r in part]

@@ -63,49 +63,38 @@ def fit(embedder, rows: list[dict], c: float = C) -> dict:
 
 
 @lru_cache(maxsize=4)
-def _load(path: Path) -> tuple[tuple[float, ...], float, frozenset[str]]:
+def _load(path: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return tuple(float(v) for v in data["coef"]), float(data["intercept"]), frozenset(data["embedders"])
+        return {"coef": [float(v) for v in data["coef"]], "intercept": float(data["intercept"]),
+                "embedders": list(data["embedders"])}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"the question-form parameters at {path} cannot be read ({exc}); refit them with `cimic forms`")
 
 
 class QuestionForm:
     """`is_open(question)` by the fitted regression over `embedder` (the index's); by the rules alone where the
-    parameters were not fitted for that embedder."""
+    parameters were not fitted for that embedder. The parameters are read from `path`, or given (`params`, as
+    `fit` returns them)."""
 
-    def __init__(self, embedder, path: Path = FITTED):
+    def __init__(self, embedder, path: Path = FITTED, params: dict | None = None):
+        params = params if params is not None else _load(path)
         self.embedder = embedder
-        self.coef, self.intercept, embedders = _load(path)
-        self.fitted = embedder.name in embedders
-
-    @classmethod
-    def from_params(cls, embedder, params: dict) -> "QuestionForm":
-        form = cls.__new__(cls)
-        form.embedder, form.coef, form.intercept = embedder, tuple(params["coef"]), params["intercept"]
-        form.fitted = True
-        return form
-
-    def probabilities(self, questions: list[str]) -> list[float]:
-        import math
-
-        out = []
-        for x in features(self.embedder, questions):
-            if len(x) != len(self.coef):
-                raise ConfigError(f"the question-form parameters have {len(self.coef)} weights and the embedder gives "
-                                  f"{len(x) - 1} dimensions; refit them with `cimic forms`")
-            z = self.intercept + sum(w * v for w, v in zip(self.coef, x))
-            out.append(1 / (1 + math.exp(-z)))
-        return out
+        self.coef, self.intercept = tuple(params["coef"]), params["intercept"]
+        self.fitted = embedder.name in params["embedders"]
 
     def is_open(self, question: str) -> bool:
         """Open when the rules read it so (they are precise: 5 of 207 one-fact dev questions, none of 72 test ones,
         read as open) or the regression does (it reads the forms the rules miss); never a question for a number, a
         date or a name."""
-        if is_open(question) or not self.fitted:
-            return is_open(question)
-        return expects(question) is None and self.probabilities([question])[0] >= 0.5
+        rules = is_open(question)
+        if rules or not self.fitted or expects(question) is not None:
+            return rules
+        (x,) = features(self.embedder, [question])
+        if len(x) != len(self.coef):
+            raise ConfigError(f"the question-form parameters have {len(self.coef)} weights and the embedder gives "
+                              f"{len(x) - 1} dimensions; refit them with `cimic forms`")
+        return self.intercept + sum(w * v for w, v in zip(self.coef, x)) >= 0.0  # log-odds: a probability of 0.5 or more
 
 
 def agreement(truth: list[bool], read: list[bool]) -> dict:
@@ -121,6 +110,6 @@ def held_out_by_set(embedder, dev: list[dict]) -> list[bool]:
     for name in sorted({r["set"] for r in dev}):
         rest = [r for r in dev if r["set"] != name]
         mine = [(i, r) for i, r in enumerate(dev) if r["set"] == name]
-        form = QuestionForm.from_params(embedder, fit(embedder, rest))
+        form = QuestionForm(embedder, params=fit(embedder, rest))
         read.update(zip((i for i, _ in mine), (form.is_open(r["question"]) for _, r in mine)))
     return [read[i] for i in range(len(dev))]

@@ -101,7 +101,6 @@ class SpellingCorrector:
         return re.sub(r"\b([A-Za-z]{2,4})\b(?=\s+([A-Za-z][\w-]*))", expand, query)
 
 
-
 def surface_words(c: Chunk) -> list[str]:
     """The words of a chunk as written: its text, title, section and term."""
     return words(" ".join(filter(None, (c.text, c.title, c.section, c.term))))
