@@ -23,11 +23,12 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from assistant.config import ROOT
 from assistant.errors import ConfigError
 from assistant.language import expects, is_open, tagged
 
 FITTED = Path(str(resources.files("assistant") / "answering" / "fitted" / "question_form.json"))
-QUESTIONS = Path(__file__).resolve().parents[2] / "evals" / "forms" / "questions.jsonl"
+QUESTIONS = ROOT / "evals" / "forms" / "questions.jsonl"
 C = 10.0  # chosen on the dev sets, each read with a fit on the other (C 1, 3, 10; see evals/forms/README.md)
 RULES = 3.0  # the rules' reading enters as 0 or this, on the scale of the embedding's largest coordinates
 MASKED_TAGS = frozenset({"NNP", "NNPS", "CD"})
@@ -43,9 +44,11 @@ def masked(question: str) -> str:
     return out
 
 
-def features(embedder, questions: list[str]) -> list[list[float]]:
+def features(embedder, questions: list[str], rules: list[bool] | None = None) -> list[list[float]]:
+    """Each question's masked embedding and the rules' reading of it (`rules`, where already read)."""
+    rules = [is_open(q) for q in questions] if rules is None else rules
     vectors = embedder.embed([masked(q) for q in questions])
-    return [list(v) + [RULES * is_open(q)] for v, q in zip(vectors, questions)]
+    return [list(v) + [RULES * r] for v, r in zip(vectors, rules)]
 
 
 def read_questions(path: Path = QUESTIONS) -> list[dict]:
@@ -90,7 +93,7 @@ class QuestionForm:
         rules = is_open(question)
         if rules or not self.fitted or expects(question) is not None:
             return rules
-        (x,) = features(self.embedder, [question])
+        (x,) = features(self.embedder, [question], [rules])
         if len(x) != len(self.coef):
             raise ConfigError(f"the question-form parameters have {len(self.coef)} weights and the embedder gives "
                               f"{len(x) - 1} dimensions; refit them with `cimic forms`")
