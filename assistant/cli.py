@@ -175,7 +175,7 @@ def cmd_gate(args) -> int:
         from assistant.index.embeddings import make_embedder
 
         rows, missed = refresh(settings, make_embedder(settings), gates.read_rows(data), [Path(d) for d in args.dataset],
-                               Path(args.corpus) if args.corpus else None, args.per_article, progress)
+                               Path(args.corpus) if args.corpus else None, progress)
         gates.write_rows(data, rows)
         print(f"\nretrieval signals measured again on {len(rows) - missed} of {len(rows)} rows in {data}"
               + (f" ({missed} not found in the datasets given: kept as they were)" if missed else ""))
@@ -312,15 +312,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gate", help="collect the answer gate's labelled signals and fit it; prints what each signal adds")
     p.add_argument("--collect", action="store_true", help="run the assistant with the gate open over the cases (slow), then fit")
     p.add_argument("--fit", action="store_true", help="fit on the dev rows of the signals beside the gate file")
-    p.add_argument("--add", nargs="+", choices=["lodo", "oos"], metavar="PART",
-                   help="add out-of-scope rows (resumable), then fit: lodo (each document left out of the index, the cases it "
-                        "alone answers asked without it; with --corpus, its articles too), oos (evals/datasets/out_of_scope.jsonl)")
+    p.add_argument("--add", nargs="+", choices=["corpus", "lodo", "oos"], metavar="PART",
+                   help="add rows (resumable), then fit: corpus (--corpus's cases not collected yet: every one for the "
+                        "extractive drafter, the per-article sample for a chat model), lodo (each document left out of the "
+                        "index, the cases it alone answers asked without it; with --corpus, its articles too), oos "
+                        "(evals/datasets/out_of_scope.jsonl)")
     p.add_argument("--refresh", action="store_true",
                    help="measure the rows' retrieval signals again (nothing drafted; after a retrieval signal changes), then fit")
     p.add_argument("--dataset", nargs="+", default=["evals/datasets/gold.jsonl", "evals/datasets/reworded.jsonl"],
                    help="collect: doctrine cases (their split field), one or several files")
     p.add_argument("--corpus", metavar="DIR", help="collect: a generalization corpus (docs/ and cases.jsonl)")
-    p.add_argument("--per-article", type=int, default=40, help="collect: corpus cases per article (half unanswerable)")
+    p.add_argument("--per-article", type=int, default=40,
+                   help="the chat model's corpus sample: cases per article (half unanswerable); the extractive drafter reads every case")
     p.add_argument("--llm-sample", type=int, default=600, help="collect: corpus cases drafted by the chat model (600: every sampled one)")
     p.add_argument("--backend", choices=["local", "openai", "extractive"], help="collect: the chat back-end (extractive: none)")
     p.set_defaults(func=cmd_gate)

@@ -2,7 +2,7 @@
 
 Indexes a corpus in the layout of `../shared/generalization/squad2-dev` (`docs/*.md`, `cases.jsonl` with
 an `article` per case) into a temporary store and prints, in one run, for the extractive and the local
-back-end (local on a fixed sample):
+back-end (every case of the articles by default, local on a fixed sample of them):
 - retrieval: a retrieved chunk (top k) holds an expected answer and lies inside the answer's paragraph;
 - gold passage cited: the same, for a cited passage;
 - answerable refused; expected answer present (one of the crowd answers, normalised as SQuAD does:
@@ -10,10 +10,11 @@ back-end (local on a fixed sample):
 - latency p50 (and time to first token for local);
 and the textbook LangChain pipeline's retrieval on the same corpus (RecursiveCharacterTextSplitter
 1000/200, Chroma, MiniLM, top 4). Only the test articles are used by default (the gate was fitted on
-the dev articles, see `assistant/answering/gate_data.py`). Prints figures; asserts nothing.
+the dev articles, every case of them for the extractive drafter: see `assistant/answering/gate_data.py`).
+Prints figures; asserts nothing.
 
 Run: .venv/bin/python bench/generalization.py [--corpus ../shared/generalization/squad2-dev]
-     [--per-article 40] [--local-sample 150] [--backends extractive,local] [--split test]
+     [--per-article N (default every case)] [--local-sample 150] [--backends extractive,local] [--split test]
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def report(name: str, rows: list[dict]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default=str(ROOT.parent / "shared" / "generalization" / "squad2-dev"))
-    ap.add_argument("--per-article", type=int, default=40)
+    ap.add_argument("--per-article", type=int, default=0, help="cases per article, half unanswerable (0: every case)")
     ap.add_argument("--local-sample", type=int, default=150)
     ap.add_argument("--backends", default="extractive,local")
     ap.add_argument("--split", default="test", choices=["dev", "test", "both"])
@@ -138,7 +139,7 @@ def main() -> None:
 
     corpus = Path(args.corpus)
     splits = ("dev", "test") if args.split == "both" else (args.split,)
-    cases = corpus_cases(corpus, args.per_article, splits)
+    cases = corpus_cases(corpus, args.per_article or None, splits)
     all_paras = paragraphs(corpus / "docs")
     paras = {c.id: answer_paragraph(c, all_paras) for c in cases}
     settings = Settings()

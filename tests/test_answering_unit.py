@@ -318,3 +318,15 @@ def test_an_open_questions_points_stream_first_and_the_models_lead_follows_check
     unasked = ScriptedModel([lead])
     assert build_assistant(settings, embedder=emb, chat_model=unasked, gate=_Gate(False)).ask(question).refused
     assert unasked.seen == []  # points the gate refuses get no summary: no model time spent on a refusal
+
+
+def test_the_negation_signal_reads_the_question_negating_what_its_sentence_affirms_not_the_reverse(built):
+    """A question that negates what the closest sentence affirms is the classic look-alike; an affirmative question
+    over a negated sentence ("is the integration complete?" against "... is not yet fully complete") is no sign
+    either way (on the corpus's dev rows a look-alike 96 times in 192), so it leaves the signal at 0."""
+    settings, emb = built
+    a = build_assistant(settings, embedder=emb)
+    affirmative = a.signals_before_drafting("Is CIMIC's integration fully complete within the Armed Forces?")
+    negated = a.signals_before_drafting("Which assessments were CIMIC personnel not responsible for?")
+    assert affirmative.negation == 0.0
+    assert negated.negation == 1.0

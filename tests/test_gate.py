@@ -36,7 +36,7 @@ def test_threshold_keeps_the_false_refusal_budget_on_dev_and_separates_on_test()
         # the budget is kept on each dev row's held-out probability (from a fit without it), and so holds, roughly,
         # on rows the fit never saw
         dev = [r for r in rows if r["kind"] == kind and r["split"] == "dev"]
-        held = [(p, r) for p, r in zip(gates._held_out_probabilities(dev, models[kind].signals), dev) if r["answerable"]]
+        held = [(p, r) for p, r in zip(gates._held_out_probabilities(dev, models[kind].signals, gates.C[kind]), dev) if r["answerable"]]
         assert sum(p < models[kind].threshold_for(r["signals"]) for p, r in held) / len(held) <= 0.05
         assert figures[f"{kind}/test"]["answerable_refused"] <= 0.10
         assert figures[f"{kind}/test"]["unanswerable_refused"] > 0.3  # the signals do carry the label

@@ -48,3 +48,28 @@ def test_signals_measured_again_replace_the_retrieval_signals_of_both_drafters_a
     assert missed == 1 and out[2] == rows[2]  # another source's row of the same id is not touched
     assert out[0]["signals"] == {"dense": 0.5, "answer_type": 0.0}
     assert out[1]["signals"] == {"dense": 0.5, "answer_type": 0.0, "model_refused": 1.0, "model_confirms": 0.2}
+
+
+def test_the_extractive_drafter_is_asked_every_corpus_case_and_a_chat_model_a_sample_of_the_dev_articles(tmp_path):
+    """The extractive gate's 5% ceiling on false refusals is read on every answerable corpus row, not on a sample's
+    few: a sample of 160 put the threshold anywhere between 0.10 and 0.15. A chat model, seconds a case, drafts a
+    fixed sample per article, thinned, and only the dev articles' where the rows are for fitting (`dev_only`)."""
+    import json
+
+    from assistant.evaluation.gate_data import corpus_cases, corpus_for
+
+    lines = []
+    for a, article in enumerate(["Alpha", "Beta", "Gamma"]):  # Alpha and Gamma dev, Beta test
+        for i in range(30):
+            lines.append({"id": f"{a}-{i}", "question": f"q {i}?", "answerable": i % 3 != 0, "article": article,
+                          "gold": ["g"], "facts": [["f"]]})
+    (tmp_path / "cases.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    every = corpus_for(None, tmp_path, per_article=10, llm_sample=600)
+    assert sorted(c.id for c in every) == sorted(x["id"] for x in lines)
+    assert {c.split for c in every if c.id.startswith("1-")} == {"test"}
+    sample = corpus_cases(tmp_path, 10)
+    assert len(sample) == 30 and sum(c.answerable for c in sample) == 15  # 10 per article, half unanswerable
+    assert corpus_for("model", tmp_path, 10, 600) == sample
+    dev = corpus_for("model", tmp_path, 10, 600, dev_only=True, answerable_only=True)
+    assert len(dev) == 10 and all(c.split == "dev" and c.answerable for c in dev)
+    assert len(corpus_for("model", tmp_path, 10, 4, dev_only=True)) == 4

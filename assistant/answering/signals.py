@@ -27,7 +27,7 @@ does not depend on the corpus's size or wording, so that a gate fitted on one co
 - `pairs`: share of the question's adjacent word pairs ("Norman conquest") that the best sentence has.
 - `rare_missing`: the weight of the rarest question word the best sentence and its heading lack,
   relative to the question's rarest word (a swapped name or date leaves one rare word unmatched).
-- `negation`: the question negates ("not", "never") where the best sentence does not, or the reverse.
+- `negation`: the question negates ("not", "never") where the best sentence does not.
 - `sentence_dense`: cosine similarity of the question to its best sentences (MiniLM), the best of three.
 - `model_refused`: the chat model said the passages do not hold the answer.
 - `model_doubt`: how likely its reply was to begin with that refusal (its first token's probability of
@@ -163,7 +163,10 @@ def retrieval_signals(question: str, retrieval, index) -> tuple[Signals, dict[st
     pairs = len(q_pairs & _pairs(best_text)) / len(q_pairs) if q_pairs else 1.0
     missing = [w for t, w in weighted.items() if t not in best_words]
     rare_missing = max(missing, default=0.0) / top
-    negation = float(negated(question) != negated(best_text)) if best_text else 0.0
+    # only the question's own negation: on the corpus's dev rows a negated question over an affirmative best sentence
+    # was a look-alike 108 times in 116, while a negated best sentence under an affirmative question was one 96 times
+    # in 192, no sign either way (counted both ways, the second half drowned the first)
+    negation = float(negated(question) and not negated(best_text)) if best_text else 0.0
     sentence_dense = 0.0
     if scored:
         query = retrieval.vector or index.embedder.embed([question])[0]

@@ -6,9 +6,10 @@ Two sources, each with a dev part (fitted on) and a test part (only reported):
 - a generalization corpus in the layout of `../shared/generalization/squad2-dev` (`docs/`, `cases.jsonl`
   with an `article` per case), indexed into a temporary store. Its articles are split, not its
   questions: in alphabetical order, the 1st, 3rd, 5th ... article is dev and the others test, so the
-  test articles are never seen while fitting. A fixed, seeded sample of cases is taken per article,
-  half answerable and half not.
-Out-of-scope questions at scale, by construction (`cimic gate --add lodo oos`, appended to the rows):
+  test articles are never seen while fitting. The extractive drafter is asked every case (`corpus_for`); the
+  chat model a fixed, seeded sample per article, half answerable and half not.
+Out-of-scope questions at scale, by construction (`cimic gate --add lodo oos`, appended to the rows; `--add corpus`
+appends the corpus cases not collected yet):
 - *leave one document out* (sources `gold-lodo`, `<corpus>-lodo`): every answerable case whose gold passages
   all lie in one document, asked against an index built without that document (and without what is derived
   from it: a glossary whose `source_doc` names it) is a question with in-domain words that the index does
@@ -42,8 +43,9 @@ def article_split(articles: list[str]) -> dict[str, str]:
     return {a: ("dev" if i % 2 == 0 else "test") for i, a in enumerate(sorted(set(articles)))}
 
 
-def corpus_cases(corpus: Path, per_article: int, splits=("dev", "test"), seed: int = 13) -> list[Case]:
-    """A fixed sample of a generalization corpus's cases, `per_article` per article (half unanswerable)."""
+def corpus_cases(corpus: Path, per_article: int | None, splits=("dev", "test"), seed: int = 13) -> list[Case]:
+    """A fixed sample of a generalization corpus's cases, `per_article` per article (half unanswerable); every case
+    of the articles where `per_article` is None."""
     raw = [json.loads(x) for x in (corpus / "cases.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
     split = article_split([r["article"] for r in raw])
     rng = random.Random(seed)
@@ -53,7 +55,7 @@ def corpus_cases(corpus: Path, per_article: int, splits=("dev", "test"), seed: i
             continue
         for answerable in (True, False):
             group = [r for r in raw if r["article"] == article and r["answerable"] == answerable]
-            for r in rng.sample(group, min(len(group), per_article // 2)):
+            for r in group if per_article is None else rng.sample(group, min(len(group), per_article // 2)):
                 out.append(Case(r["id"], r["question"], r["answerable"], r.get("gold") or [], r.get("facts") or [],
                                 [], r.get("kind", "answerable" if answerable else "unanswerable"), split[article]))
     return out
@@ -148,12 +150,11 @@ def leave_one_out(settings, embedder, docs_dir: Path, cases: list[Case], source:
 def collect(settings, embedder, gold: list[Path], corpus: Path | None, per_article: int, llm_sample: int,
             chat_model=None, progress=None) -> list[dict]:
     """Signals for the extractive drafter on every doctrine case (the gold set and its rewordings, one source)
-    and the corpus sample, and, with a chat model, for the llm drafter on the same cases (the corpus sample
-    thinned to `llm_sample` cases)."""
+    and every case of the corpus, and, with a chat model, for the llm drafter on the same doctrine cases and the
+    corpus's sample (`corpus_for`)."""
     from assistant.answering.pipeline import assistant_over, build_assistant
 
     gold_cases = [case for path in gold for case in load_dataset(path)]
-    corpus_sample = corpus_cases(corpus, per_article) if corpus else []
     rows = []
     with tempfile.TemporaryDirectory(prefix="cimic-gate-") as tmp:
         for model in ([None, chat_model] if chat_model is not None else [None]):
@@ -162,9 +163,19 @@ def collect(settings, embedder, gold: list[Path], corpus: Path | None, per_artic
             rows += rows_for(here, gold_cases, "gold", progress)
             if corpus:
                 there = assistant_over(settings, corpus / "docs", Path(tmp) / "store", embedder, model, OpenGate())
-                cases = corpus_sample if model is None else _thin(corpus_sample, llm_sample)
-                rows += rows_for(there, cases, corpus.name, progress)
+                rows += rows_for(there, corpus_for(model, corpus, per_article, llm_sample), corpus.name, progress)
     return rows
+
+
+def corpus_for(model, corpus: Path, per_article: int, llm_sample: int, dev_only: bool = False,
+               answerable_only: bool = False) -> list[Case]:
+    """The corpus cases a drafter is asked: every case for the extractive one (None: a tenth of a second each, and
+    its gate's 5% ceiling on false refusals is read on them, so on hundreds of answerable rows rather than a sample's
+    few dozen), a fixed sample of `per_article` per article thinned to `llm_sample` for a chat model (seconds each;
+    `dev_only`: the dev articles' alone, as the fit reads no others)."""
+    cases = corpus_cases(corpus, None if model is None else per_article)
+    cases = [c for c in cases if (c.answerable or not answerable_only) and (model is None or c.split == "dev" or not dev_only)]
+    return cases if model is None else _thin(cases, llm_sample)
 
 
 def _thin(cases: list[Case], n: int) -> list[Case]:
@@ -199,11 +210,18 @@ def add(settings, embedder, parts: set[str], gold: list[Path], corpus: Path | No
             rows += leave_one_out(settings, embedder, settings.resolved(settings.knowledge_dir), _for(model, doctrine),
                                   "gold-lodo", [model], progress, done, sink)
         if corpus:
-            sample = [c for c in corpus_cases(corpus, per_article) if c.answerable]
             for model in models:
-                cases = sample if model is None else _thin(_for(model, sample), llm_sample)
+                cases = corpus_for(model, corpus, per_article, llm_sample, dev_only=True, answerable_only=True)
                 rows += leave_one_out(settings, embedder, corpus / "docs", cases, f"{corpus.name}-lodo", [model],
                                       progress, done, sink)
+    if "corpus" in parts and corpus:
+        from assistant.answering.pipeline import assistant_over
+
+        with tempfile.TemporaryDirectory(prefix="cimic-gate-") as tmp:
+            for model in models:
+                there = assistant_over(settings, corpus / "docs", Path(tmp) / "store", embedder, model, OpenGate())
+                rows += rows_for(there, corpus_for(model, corpus, per_article, llm_sample, dev_only=True), corpus.name,
+                                 progress, done, sink)
     return rows
 
 
@@ -212,8 +230,7 @@ def _for(model, cases: list[Case]) -> list[Case]:
     return cases if model is None else [c for c in cases if c.split == "dev"]
 
 
-def refresh(settings, embedder, rows: list[dict], gold: list[Path], corpus: Path | None, per_article: int,
-            progress=None) -> tuple[list[dict], int]:
+def refresh(settings, embedder, rows: list[dict], gold: list[Path], corpus: Path | None, progress=None) -> tuple[list[dict], int]:
     """The rows with their retrieval signals measured again by the code as it is now, their draft signals (the
     chat model's) kept: after a retrieval signal's definition changes, the gate is refitted without drafting again
     (minutes, not hours). Each case is asked once, of the index its row was collected from (its document left out
@@ -238,7 +255,7 @@ def refresh(settings, embedder, rows: list[dict], gold: list[Path], corpus: Path
     take(leave_one_out(settings, embedder, settings.resolved(settings.knowledge_dir), doctrine, "gold-lodo", [None],
                        progress, retrieval_only=True))
     if corpus:
-        sample = corpus_cases(corpus, per_article)
+        sample = corpus_cases(corpus, None)  # every case: `keep` takes the rows' own, whichever sample they came from
         with tempfile.TemporaryDirectory(prefix="cimic-gate-") as tmp:
             there = assistant_over(settings, corpus / "docs", Path(tmp) / "store", embedder, None, OpenGate())
             take(rows_for(there, keep(sample, corpus.name), corpus.name, progress, retrieval_only=True))
