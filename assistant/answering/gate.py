@@ -26,6 +26,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,7 +148,8 @@ def _regression(rows: list[dict], signals: tuple[str, ...], c: float) -> Model:
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
     groups = [(r.get("source", ""), r["answerable"]) for r in rows]
-    weight = np.array([len(rows) / (len(set(groups)) * groups.count(g)) for g in groups])
+    count = Counter(groups)  # counted once: `groups.count` per row took 9 of a fit's 14 s on 8,524 rows
+    weight = np.array([len(rows) / (len(count) * count[g]) for g in groups])
     lr = LogisticRegression(C=c, max_iter=1000).fit((x - mean) / scale, y, sample_weight=weight)
     return Model(signals, tuple(float(c) for c in lr.coef_[0]), float(lr.intercept_[0]), tuple(float(m) for m in mean),
                  tuple(float(s) for s in scale), 0.0)
