@@ -173,9 +173,8 @@ def corpus_for(model, corpus: Path, per_article: int, llm_sample: int, dev_only:
     its gate's 5% ceiling on false refusals is read on them, so on hundreds of answerable rows rather than a sample's
     few dozen), a fixed sample of `per_article` per article thinned to `llm_sample` for a chat model (seconds each;
     `dev_only`: the dev articles' alone, as the fit reads no others)."""
-    cases = corpus_cases(corpus, None if model is None else per_article)
-    cases = [c for c in cases if (c.answerable or not answerable_only) and (model is None or c.split == "dev" or not dev_only)]
-    return cases if model is None else _thin(cases, llm_sample)
+    cases = [c for c in corpus_cases(corpus, None if model is None else per_article) if c.answerable or not answerable_only]
+    return cases if model is None else _thin(_for(model, cases) if dev_only else cases, llm_sample)
 
 
 def _thin(cases: list[Case], n: int) -> list[Case]:
