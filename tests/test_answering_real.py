@@ -268,3 +268,17 @@ def test_a_follow_up_typed_in_lower_case_keeps_its_country_and_is_not_answered_f
     ans = a.ask("and how many soldiers did they send?", [["how did the army help during covid in poland", None]])
     assert "poland" in ans.standalone_question.lower()
     assert ans.refused and "23,000" not in ans.answer, ans.answer
+
+
+def test_a_follow_up_that_names_nothing_asks_of_the_conversations_subject_not_of_the_nearest_words(index):
+    """"how many were deployed?" names nothing: after a question on the UK's armed forces during covid it is asked of
+    them (it used to stand alone and be answered with the Paris Olympics' 15,000 soldiers "deployed daily"); and "when
+    was it adopted?" after a question on NATO's policy on human trafficking asks of the policy, not of "nato"."""
+    settings, emb = index
+    a = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=emb)
+    deployed = a.ask("how many were deployed?", [["what did the uk armed forces do during covid", None]])
+    assert "uk armed forces" in deployed.standalone_question
+    assert "15,000" not in deployed.answer, deployed.answer
+    adopted = a.ask("when was it adopted?", [["what does nato's policy on human trafficking say", None]])
+    assert "policy on human trafficking" in adopted.standalone_question
+    assert not adopted.refused and "2004" in adopted.answer, adopted.answer

@@ -71,6 +71,7 @@ def test_uncited_and_unsupported_sentences_are_fixed_or_dropped(built):
     ("and how many soldiers did they send?", True),  # "and ..." continues the conversation
     ("how many soldiers did they send?", True),  # a pronoun with nothing of the question's own before it
     ("Why?", True),  # names nothing
+    ("how many were deployed?", True),  # names nothing either: a verb and question words
     ("waht was operaton rescript and who ran it", False),  # "it" points at what the first clause names
     ("What was Operation Rescript, and how many soldiers did it deploy?", False),
     ("What is CIMIC?", False),
@@ -89,6 +90,10 @@ def test_a_standalone_question_is_not_rewritten_and_a_follow_up_keeps_the_users_
     chain = [("When was Operation Sentinelle launched?", "In January 2015. [1]"), ("Why was it launched?", "To prevent attacks. [1]")]
     assert "Operation Sentinelle" in standalone_question("And how many soldiers does it deploy?", chain)
     assert subject_of("How many soldiers did the COVID Support Force comprise?") == "COVID Support Force"
+    uk = [("what did the uk armed forces do during covid", "Operation Rescript ... [1]")]
+    assert "uk armed forces" in standalone_question("how many were deployed?", uk)
+    nato = [("what does nato's policy on human trafficking say", "In 2004 ... [1]")]
+    assert "nato's policy on human trafficking" in standalone_question("when was it adopted?", nato)
 
 
 def test_a_fragment_draft_becomes_the_source_sentence_that_holds_it(built):

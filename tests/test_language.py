@@ -190,9 +190,22 @@ def test_definition_words(word, expected):
     ("What is the Battle of the Somme?", "Battle of the Somme"),
     ("what is civil-military cooperation", "civil-military cooperation"),
     ("how did the army help during covid in poland", "poland"),  # a name typed in lower case, read by the entity model
+    # a name that qualifies a noun brings the noun's phrase, read from spaCy's parse
+    ("what does nato's policy on human trafficking say", "nato's policy on human trafficking"),
+    ("what did the uk armed forces do during covid", "uk armed forces"),
+    ("How many vehicles did the COVID Support Force use?", "COVID Support Force"),  # "use" is the verb, not a noun
+    ("how did ukraine's cimic change after 2014", "ukraine"),  # "change" is the verb the tagger reads as a noun
     ("When was it carried out?", "it")])
 def test_subject_of(question, expected):
     assert L.subject_of(question) == expected
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("how many were deployed?", False), ("when was it adopted?", False), ("Why?", False),
+    ("what is cimic", True),  # the tagger reads a lower-case acronym as an adjective: still a thing named
+    ("how many soldiers did germany send", True), ("waht was operaton rescript", True)])
+def test_names_a_thing(question, expected):
+    assert L.names_a_thing(question) is expected
 
 
 @pytest.mark.parametrize("reply,expected", [

@@ -12,14 +12,15 @@ follow-ups brought subjects of its own and cost a second model call before the f
 
 from __future__ import annotations
 
-from assistant.language import ANAPHORA, CLAUSE_BREAK, FOLLOW_UP_LEAD, POSSESSIVE_PRONOUN, SUBJECT_PRONOUN, question_terms, subject_of
+from assistant.language import (ANAPHORA, CLAUSE_BREAK, FOLLOW_UP_LEAD, POSSESSIVE_PRONOUN, SUBJECT_PRONOUN, names_a_thing,
+                                question_terms, subject_of)
 
 
 def is_follow_up(question: str) -> bool:
-    """It opens with "and ...", names nothing of its own ("Why?"), or points back ("it", "they") to nothing it
+    """It opens with "and ...", names nothing of its own ("Why?", "how many were deployed?": no noun), or points back ("it", "they") to nothing it
     names itself: a pronoun after a clause that names its own subject ("What was Operation Rescript and who
     ran it?") points inside the question, so that question stands on its own."""
-    if FOLLOW_UP_LEAD.search(question) or not question_terms(question):
+    if FOLLOW_UP_LEAD.search(question) or not question_terms(question) or not names_a_thing(question):
         return True
     pronoun = ANAPHORA.search(question)
     if not pronoun:
