@@ -265,6 +265,13 @@ def names_a_thing(question: str) -> bool:
                for word, tag, _ in tagged(question))
 
 
+def names_a_name(question: str) -> bool:
+    """Whether a question names someone or something by name: a capitalised name inside it, an acronym, or, typed in
+    lower case, a name the entity model reads ("germany")."""
+    return bool(ACRONYM.search(question) or any(m.start() > 0 for m in NAME_PHRASE.finditer(question))
+                or named_things(question))
+
+
 def tagged(text: str) -> tuple[tuple[str, str, int], ...]:
     """Each token of a text with its part-of-speech tag (Penn Treebank) and its offset, by spaCy."""
     return _reading(text)[0]

@@ -272,13 +272,18 @@ def test_a_follow_up_typed_in_lower_case_keeps_its_country_and_is_not_answered_f
 
 def test_a_follow_up_that_names_nothing_asks_of_the_conversations_subject_not_of_the_nearest_words(index):
     """"how many were deployed?" names nothing: after a question on the UK's armed forces during covid it is asked of
-    them (it used to stand alone and be answered with the Paris Olympics' 15,000 soldiers "deployed daily"); and "when
-    was it adopted?" after a question on NATO's policy on human trafficking asks of the policy, not of "nato"."""
+    them (it used to stand alone and be answered with the Paris Olympics' 15,000 soldiers "deployed daily"), and "how
+    many soldiers were involved?" after one on Poland's armed forces asks for Poland's figure, which the sources do not
+    give (it used to be answered with the UK's 23,000); "when was it adopted?" after a question on NATO's policy on
+    human trafficking asks of the policy, not of "nato"."""
     settings, emb = index
     a = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=emb)
     deployed = a.ask("how many were deployed?", [["what did the uk armed forces do during covid", None]])
     assert "uk armed forces" in deployed.standalone_question
     assert "15,000" not in deployed.answer, deployed.answer
+    involved = a.ask("how many soldiers were involved?", [["what did poland's armed forces do during the pandemic", None]])
+    assert "poland" in involved.standalone_question
+    assert "23,000" not in involved.answer, involved.answer  # the UK's figure, not Poland's
     adopted = a.ask("when was it adopted?", [["what does nato's policy on human trafficking say", None]])
     assert "policy on human trafficking" in adopted.standalone_question
     assert not adopted.refused and "2004" in adopted.answer, adopted.answer

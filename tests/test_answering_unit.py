@@ -72,6 +72,10 @@ def test_uncited_and_unsupported_sentences_are_fixed_or_dropped(built):
     ("how many soldiers did they send?", True),  # a pronoun with nothing of the question's own before it
     ("Why?", True),  # names nothing
     ("how many were deployed?", True),  # names nothing either: a verb and question words
+    ("how many soldiers were involved?", True),  # a detail (a number) of no one named: the conversation's subject's
+    ("how many soldiers did germany send?", False),  # a detail of someone it names
+    ("what is civil-military cooperation", False),  # names no one, but asks for no detail: a new question
+    ("is there a cimic doctrine", False),  # an existential "there" points back to nothing
     ("waht was operaton rescript and who ran it", False),  # "it" points at what the first clause names
     ("What was Operation Rescript, and how many soldiers did it deploy?", False),
     ("What is CIMIC?", False),

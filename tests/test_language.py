@@ -208,6 +208,13 @@ def test_names_a_thing(question, expected):
     assert L.names_a_thing(question) is expected
 
 
+@pytest.mark.parametrize("question,expected", [
+    ("how many soldiers were involved?", False), ("how many soldiers did germany send?", True),
+    ("When was the CIMIC Centre of Excellence founded?", True), ("who ran Operation Rescript", True)])
+def test_names_a_name(question, expected):
+    assert L.names_a_name(question) is expected
+
+
 @pytest.mark.parametrize("reply,expected", [
     ("NOT_IN_SOURCES", True), ("The passages do not mention the date.", True), ("I cannot answer that.", True),
     ("It is not stated in the sources.", True), ("The sources say it was stated in 2020.", False),

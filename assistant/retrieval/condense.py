@@ -12,17 +12,19 @@ follow-ups brought subjects of its own and cost a second model call before the f
 
 from __future__ import annotations
 
-from assistant.language import (ANAPHORA, CLAUSE_BREAK, FOLLOW_UP_LEAD, POSSESSIVE_PRONOUN, SUBJECT_PRONOUN, names_a_thing,
-                                question_terms, subject_of)
+from assistant.language import (ANAPHORA, CLAUSE_BREAK, FOLLOW_UP_LEAD, POSSESSIVE_PRONOUN, SUBJECT_PRONOUN, expects,
+                                names_a_name, names_a_thing, question_terms, subject_of, tagged)
 
 
 def is_follow_up(question: str) -> bool:
-    """It opens with "and ...", names nothing of its own ("Why?", "how many were deployed?": no noun), or points back ("it", "they") to nothing it
-    names itself: a pronoun after a clause that names its own subject ("What was Operation Rescript and who
-    ran it?") points inside the question, so that question stands on its own."""
+    """It opens with "and ...", names nothing of its own ("Why?", "how many were deployed?"), or points back ("it",
+    "they") to nothing it names itself: a pronoun after a clause that names its own subject ("What was Operation
+    Rescript and who ran it?") points inside the question, so that question stands on its own, and an existential
+    "there" ("what security was there at the paris olympics", spaCy's tag EX) points nowhere."""
     if FOLLOW_UP_LEAD.search(question) or not question_terms(question) or not names_a_thing(question):
         return True
-    pronoun = ANAPHORA.search(question)
+    existential = {at for _, tag, at in tagged(question) if tag == "EX"}
+    pronoun = next((m for m in ANAPHORA.finditer(question) if m.start() not in existential), None)
     if not pronoun:
         return False
     first_clause = CLAUSE_BREAK.split(question[:pronoun.start()], maxsplit=1)
@@ -30,7 +32,10 @@ def is_follow_up(question: str) -> bool:
 
 
 def needs_context(question: str, history: list) -> bool:
-    return bool(history) and is_follow_up(question)
+    """In a conversation, a follow-up (`is_follow_up`), or a question for a detail (a number, a date, a name:
+    `language.expects`) that names nothing by name: "how many soldiers were involved?" after a question on Poland's
+    armed forces asks for Poland's figure, a detail being always of something, and the question naming no one."""
+    return bool(history) and (is_follow_up(question) or (expects(question) is not None and not names_a_name(question)))
 
 
 def standalone_question(question: str, history: list) -> str:
