@@ -94,6 +94,8 @@ def test_a_standalone_question_is_not_rewritten_and_a_follow_up_keeps_the_users_
     chain = [("When was Operation Sentinelle launched?", "In January 2015. [1]"), ("Why was it launched?", "To prevent attacks. [1]")]
     assert "Operation Sentinelle" in standalone_question("And how many soldiers does it deploy?", chain)
     assert subject_of("How many soldiers did the COVID Support Force comprise?") == "COVID Support Force"
+    detail = [("what did poland's armed forces do during the pandemic", "..."), ("how many soldiers were involved?", "...")]
+    assert "poland" in standalone_question("who led them?", detail)  # the detail question leaned on Poland too
     uk = [("what did the uk armed forces do during covid", "Operation Rescript ... [1]")]
     assert "uk armed forces" in standalone_question("how many were deployed?", uk)
     nato = [("what does nato's policy on human trafficking say", "In 2004 ... [1]")]

@@ -20,7 +20,7 @@ def is_follow_up(question: str) -> bool:
     """It opens with "and ...", names nothing of its own ("Why?", "how many were deployed?"), or points back ("it",
     "they") to nothing it names itself: a pronoun after a clause that names its own subject ("What was Operation
     Rescript and who ran it?") points inside the question, so that question stands on its own, and an existential
-    "there" ("what security was there at the paris olympics", spaCy's tag EX) points nowhere."""
+    "there" ("is there a cimic doctrine", spaCy's tag EX) points nowhere."""
     if FOLLOW_UP_LEAD.search(question) or not question_terms(question) or not names_a_thing(question):
         return True
     existential = {at for _, tag, at in tagged(question) if tag == "EX"}
@@ -31,18 +31,22 @@ def is_follow_up(question: str) -> bool:
     return not (len(first_clause) == 2 and question_terms(first_clause[0]))
 
 
+def leans_on_context(question: str) -> bool:
+    """A follow-up (`is_follow_up`), or a question for a detail (a number, a date, a name: `language.expects`) that
+    names no one by name: "how many soldiers were involved?" after a question on Poland's armed forces asks for
+    Poland's figure, a detail being always of something, and the question naming no one."""
+    return is_follow_up(question) or (expects(question) is not None and not names_a_name(question))
+
+
 def needs_context(question: str, history: list) -> bool:
-    """In a conversation, a follow-up (`is_follow_up`), or a question for a detail (a number, a date, a name:
-    `language.expects`) that names nothing by name: "how many soldiers were involved?" after a question on Poland's
-    armed forces asks for Poland's figure, a detail being always of something, and the question naming no one."""
-    return bool(history) and (is_follow_up(question) or (expects(question) is not None and not names_a_name(question)))
+    return bool(history) and leans_on_context(question)
 
 
 def standalone_question(question: str, history: list) -> str:
     """The question as it would be asked without the conversation (see the module docstring)."""
     if not needs_context(question, history):
         return question
-    anchor = next((u for u, _ in reversed(history) if u and u.strip() and not is_follow_up(u)), None)
+    anchor = next((u for u, _ in reversed(history) if u and u.strip() and not leans_on_context(u)), None)
     return deterministic_rewrite(question, [(anchor, None)]) if anchor else question
 
 
