@@ -151,6 +151,9 @@ LIST_ITEM = re.compile(r"^\s*(?:[-•*]|\d+[.)])\s")  # "- item", "• item", "1
 _LEADING_MARKERS = re.compile(rf"^(?P<marks>(?:{MARKER.pattern}\s*)+)(?P<rest>.*)$", re.S)
 _FOOTNOTE = re.compile(r"^(?P<marks>\d{1,2})\s+(?P<rest>.*)$", re.S)
 _AFTER_FOOTNOTE = re.compile(r"(?:(?<=[.!?][\"”’]\d)|(?<=[.!?][\"”’]\d\d))\s+(?=[\"“(\[]?[A-Z0-9])")
+# sentencex keeps a closing quote, a citation marker and the next sentence together ("... conflict.” [1] The armed
+# forces ..."): the marker ends the quote's sentence
+_AFTER_QUOTE_MARKER = re.compile(rf"(?<=[.!?][\"”’])(\s*{MARKER.pattern})\s+(?=[\"“(]?[A-Z])")
 SOURCE_REFS = re.compile(r"\s*\[\d+(?:\s*[–,\-]\s*\d+)*\]")
 
 
@@ -165,7 +168,8 @@ def _sentences(text: str) -> tuple[str, ...]:
     from sentencex import segment
 
     out: list[str] = []
-    for piece in (part for found in segment("en", text) for part in _AFTER_FOOTNOTE.split(found)):
+    found = (_AFTER_QUOTE_MARKER.sub(lambda m: m.group(1) + "\x00", s) for s in segment("en", text))
+    for piece in (part for f in found for split in f.split("\x00") for part in _AFTER_FOOTNOTE.split(split)):
         piece = piece.strip()
         m = _LEADING_MARKERS.match(piece)
         if m and out:  # "... in 2020. [1] The CSF ...": the marker belongs to the sentence before it
@@ -520,6 +524,12 @@ EFFECT = re.compile(r"\b(" + "|".join(EFFECT_ASKED) + r")\b", re.I)
 LEADING_CAUSE = re.compile(r"^(in response to|because of|due to|as a result of|following|thanks to)\b", re.I)
 # the apparatus of a paper, not its content (a section's name)
 APPARATUS = re.compile(r"^(references|bibliography|works cited|literature|notes|footnotes|endnotes|sources|acknowledge?ments)$", re.I)
+
+
+def in_apparatus(section: str) -> bool:
+    """Whether a passage under this section path ("Article > References") sits in a paper's apparatus: it names
+    works or thanks people, it says nothing about the paper's subject."""
+    return any(APPARATUS.match(part.strip()) for part in (section or "").split(">"))
 # a section that comes before or around a paper's content (an abstract, its keywords): never a topic to suggest
 FRONT_MATTER = frozenset({"abstract", "summary", "keywords", "key words", "references", "bibliography", "contents",
                           "table of contents", "acknowledgements", "acknowledgments", "about this document"})

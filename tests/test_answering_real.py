@@ -204,6 +204,35 @@ def test_a_catalogue_card_is_retrieved_only_for_a_question_about_a_document(inde
         assert "document" not in got and len(got) == 4, (question, got)
 
 
+def test_a_reference_list_is_never_retrieved(index):
+    """A paper's reference list names works ("Paris Olympics 2024 security plans [Internet]"); it says nothing about
+    them, and was quoted as the answer to what the security at the Paris Olympics was."""
+    from assistant.language import in_apparatus
+
+    settings, emb = index
+    retriever = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=emb).retriever
+    assert any(in_apparatus(c.section) for c in retriever.chunks.values())  # indexed, so the test can fail
+    for question in ("What security was there at the Paris Olympics?", "Paris Olympics 2024 security plans france24",
+                     "What did the UK Ministry of Defence publish on Operation Rescript in Defence News?"):
+        got = retriever.retrieve(question, 4).passages
+        assert len(got) == 4 and not [p.chunk.section for p in got if in_apparatus(p.chunk.section)], question
+
+
+def test_a_glossary_answer_cites_every_sentence_and_a_question_for_a_terms_points_gets_points(index):
+    """The entry's NATO-agreed definition ends in a closing quote: its citation used to be lost to the sentence after
+    it ("... in time and space.” Hybrid threats are ... [1]"). A question that names a term and asks for its barriers
+    is answered with barriers, not with the term's definition."""
+    settings, emb = index
+    assistant = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=emb)
+    defined = assistant.ask("What are hybrid threats?")
+    assert defined.answer.startswith("(NATO agreed)") and defined.answer.count("[1]") >= 2, defined.answer
+    assert_every_sentence_cited_and_supported(defined)
+    barriers = assistant.ask("What are the barriers to civil-military cooperation?")
+    assert not barriers.refused and "(NATO agreed)" not in barriers.answer, barriers.answer
+    assert re.search(r"organi[sz]ational cultures|misunderstandings", barriers.answer), barriers.answer
+    assert_every_sentence_cited_and_supported(barriers)
+
+
 def test_a_number_of_what_is_counted_in_other_words_answers_how_many(index):
     """"How many troops" is answered by "23,000 soldiers and reservists" (MiniLM closeness), not by a number of
     something else ("7 hospitals") nor by a year; "how much" by any number."""

@@ -379,6 +379,9 @@ def test_a_short_word_before_a_name_is_read_as_the_word_the_sources_write_before
     ("The CSF comprised 23,000 soldiers. [1] The Act of 2007 applied.",
      ["The CSF comprised 23,000 soldiers. [1]", "The Act of 2007 applied."]),
     ("It supported “civil activities.”3 It was clear.", ["It supported “civil activities.”3", "It was clear."]),
+    # a citation marker after a closing quote ends the quote's sentence (sentencex kept the next one with it)
+    ("CIMIC is “a joint function in crisis.” [1] The forces act. [2]",
+     ["CIMIC is “a joint function in crisis.” [1]", "The forces act. [2]"]),
     # list items and paragraphs are sentences of their own
     ("The measures:\n- deployment of troops;\n- use of drones.\n\nA new paragraph",
      ["The measures:", "- deployment of troops;", "- use of drones.", "A new paragraph"])])

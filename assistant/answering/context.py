@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 from assistant.ingest.glossary import entry_body
-from assistant.language import (APPARATUS, LIST_ITEM, PRONOUN_OPENING, SOURCE_REFS, content_words, question_terms,
+from assistant.language import (LIST_ITEM, PRONOUN_OPENING, SOURCE_REFS, content_words, question_terms,
                                 sentences)
 from assistant.retrieval.hybrid import Retrieved
 
@@ -59,7 +59,6 @@ class Scored:
     near: set[str]  # the question words its section heading or glossary term adds
     far: set[str]  # the question words its document's title or the source the question names adds
     follows: bool = False  # it opens with a pronoun ("Its objective ...") whose subject the sentence before names
-    apparatus: bool = False  # it sits in a reference list, notes or acknowledgements (`language.APPARATUS`)
 
 
 def _weigh(weights: dict[str, float], terms) -> float:
@@ -86,7 +85,6 @@ def score_sentences(question: str, passages: list[Retrieved], weights: dict[str,
         if _heading(c) == c.title:  # a passage before the first heading sits under the title only
             near = set()
         far = (terms & set(content_words(c.title)) | p.names) - near
-        apparatus = any(APPARATUS.match(part.strip()) for part in (c.section or "").split(" > "))
         before: set[str] = set()
         for i, s in enumerate(sents[k]):
             # the words that name the passage's source by its record count as its title's: "this brief" is no closer
@@ -96,7 +94,7 @@ def score_sentences(question: str, passages: list[Retrieved], weights: dict[str,
                 own = own | before
             before = own
             score = _weigh(weights, own) + 0.5 * _weigh(weights, near - own) + 0.25 * _weigh(weights, far - own)
-            out.append(Scored(k, i, s, score, own, near - own, far - own, follows, apparatus))
+            out.append(Scored(k, i, s, score, own, near - own, far - own, follows))
     return sents, out, weights
 
 

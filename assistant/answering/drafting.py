@@ -142,7 +142,7 @@ def _points(question: str, sents: dict, scored: list, closeness=None) -> str | N
     for s in scored:
         items = list_items(sents[s.passage], s.i)
         lead_in = s.text.rstrip().endswith(":") and not items
-        if s.apparatus or len(s.text.split()) < 6 or lead_in or (echoes(s.text, question) and not items):
+        if len(s.text.split()) < 6 or lead_in or (echoes(s.text, question) and not items):
             continue
         # a point may not repeat the question's words: a sentence of a passage that speaks to the question
         # counts with that passage's best score, twice over (`PASSAGE_SHARE`: the section answers); where its passage

@@ -46,7 +46,7 @@ from assistant.answering.question_form import QuestionForm
 from assistant.retrieval.condense import standalone_question
 from assistant.retrieval.hybrid import HybridRetriever, Retrieval
 from assistant.language import (FRONT_MATTER, NOT_IN_SOURCES, content_words, expand_contractions, expects,
-                                holds, is_definitional, model_refuses, reads_as_english, sentences, subject_of)
+                                holds, is_definitional, is_open, model_refuses, reads_as_english, sentences, subject_of)
 from assistant.answering.validation import validate
 
 
@@ -238,7 +238,10 @@ class Assistant:
         signals, weights = retrieval_signals(standalone, retrieval, self.retriever)
         passages = retrieval.passages
         open_question = self.forms.is_open(standalone)
-        if passages and passages[0].glossary_match and passages[0].chunk.kind == "glossary" and is_definitional(standalone):
+        # a glossary entry answers what a term is, not the points a question asks about it by name ("what are the
+        # barriers to civil-military cooperation" names the term and asks for barriers: `language.is_open`'s rules)
+        if (passages and passages[0].glossary_match and passages[0].chunk.kind == "glossary" and is_definitional(standalone)
+                and not is_open(standalone)):
             drafter = "glossary"
         elif open_question:
             # an open question's points are quoted, cited, from the passages (`drafting.extractive_answer`): the local

@@ -29,8 +29,8 @@ import threading
 from dataclasses import dataclass, field
 
 from assistant.ingest.glossary import glossary_definition
-from assistant.language import (APPARATUS, CAUSE, EFFECT, EFFECT_ASKED, LEADING_CAUSE, MONTH_WORDS, PERCENT, STOPWORDS,
-                                content_words, sentences, words)
+from assistant.language import (CAUSE, EFFECT, EFFECT_ASKED, LEADING_CAUSE, MONTH_WORDS, PERCENT, STOPWORDS,
+                                content_words, in_apparatus, sentences, words)
 
 MAX_SENTENCE_WORDS = 45
 MAX_KEY_POINTS = 3
@@ -283,7 +283,7 @@ def build_questions(chunks: dict, idf) -> list[PracticeQuestion]:
     for chunk_id, c in sorted(chunks.items(), key=lambda kv: (kv[1].doc_id, kv[1].path, kv[1].start, kv[0])):
         if c.kind == "glossary":
             made, topics = _glossary_questions(c, idf), ("glossary", c.doc_id)
-        elif c.kind == "text" and not APPARATUS.match(c.section.split(">")[-1].strip()):
+        elif c.kind == "text" and not in_apparatus(c.section):
             top = c.section.split(">")[0].strip()
             made, topics = _document_questions(c, idf), (c.doc_id, f"{c.doc_id}#{top}") if top else (c.doc_id,)
         else:

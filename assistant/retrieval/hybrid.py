@@ -13,7 +13,9 @@ and one that names a source by its title's words gets that source's nearest pass
 duplicate chunks (the same sentences in two places) are collapsed to one. A document's catalogue card
 ("X is a policy brief, published by Y, dated Z") is retrieved only for a question about a document's title,
 authors, date, publisher or kind (`language.asks_about_a_document`): for any other it would take the place of a
-passage that speaks to the question, and be quoted as the answer to questions about Y itself. `relevance` is the best
+passage that speaks to the question, and be quoted as the answer to questions about Y itself. A paper's apparatus (its
+reference list, notes, acknowledgements: `language.in_apparatus`) is never retrieved: it names works and their
+publishers, says nothing about them, and its entries were quoted as answers ("security plans [Internet]"). `relevance` is the best
 dense similarity, one of the answer gate's signals. The retriever
 re-opens the store when `cimic ingest` has written a new generation. It keeps retrieval and fusion and is
 given three small parts: the glossary matcher (`retrieval/glossary.py`), the spelling corrector that
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field
 
 from assistant.documents import Chunk
 from assistant.index.bm25 import BM25Index, bm25_tokens
-from assistant.language import asks_about_a_document, cased_words, content_words, question_terms
+from assistant.language import asks_about_a_document, cased_words, content_words, in_apparatus, question_terms
 from assistant.retrieval.glossary import GlossaryMatcher
 from assistant.retrieval.sentences import SentenceVectors
 from assistant.retrieval.spelling import SpellingCorrector
@@ -102,6 +104,7 @@ class HybridRetriever:
         self._words: dict[str, set[str]] = {}  # passage_words of every chunk, kept between refreshes
         self._record_words: dict[str, set[str]] = {}
         self._cards: frozenset[str] = frozenset()  # the catalogue cards' chunk ids
+        self._apparatus: frozenset[str] = frozenset()  # the ids of chunks in a reference list, notes or acknowledgements
         self._doc_names: dict[str, set[str]] = {}
         self._title_words: dict[str, set[str]] = {}  # the content words of each document's title
         self._df: Counter = Counter()  # chunks that use each word
@@ -153,6 +156,7 @@ class HybridRetriever:
         self.vocabulary = frozenset(self._df)  # chunks that use each word
         self._record_words = {c.doc_id: self._words[i] for i, c in chunks.items() if c.kind == "document"}
         self._cards = frozenset(i for i, c in chunks.items() if c.kind == "document")
+        self._apparatus = frozenset(i for i, c in chunks.items() if in_apparatus(c.section))
         self._title_words = {}
         for doc, title in {(c.doc_id, c.title) for c in chunks.values()}:
             self._title_words.setdefault(doc, set()).update(content_words(title))
@@ -240,9 +244,9 @@ class HybridRetriever:
         dense = self.store.query(vector, self.candidates)
         lexical = self.bm25.search(query, self.candidates)
         cards = asks_about_a_document(query)
-        if not cards:  # catalogue cards answer only catalogue questions
-            dense = [h for h in dense if h.chunk.kind != "document"]
-            lexical = [(i, score) for i, score in lexical if i not in self._cards]
+        hidden = self._hidden(cards)
+        dense = [h for h in dense if h.id not in hidden]
+        lexical = [(i, score) for i, score in lexical if i not in hidden]
         sims = {h.id: h.similarity for h in dense}
         fused = reciprocal_rank([h.id for h in dense], [i for i, _ in lexical])
         matches = self.glossary_matches(query)
@@ -277,6 +281,12 @@ class HybridRetriever:
         relevance = max([h.similarity for h in dense], default=0.0)
         return Retrieval(query, passages, relevance, ranked, list(vector))
 
+    def _hidden(self, cards: bool) -> frozenset[str]:
+        """The chunks a question may not get: a paper's apparatus always (a reference list names works, it does not
+        say what they say: "Paris Olympics 2024 security plans [Internet]" is no answer to what the security was),
+        and the catalogue cards unless it asks about a document itself (`cards`)."""
+        return self._apparatus if cards else self._apparatus | self._cards
+
     def _named_documents(self, query, vector, passages, strong_terms, k, cards: bool
                          ) -> tuple[list[Retrieved], dict[str, set[str]]]:
         """The sources a question names, and its passages given what it names. Returns the passages and the named
@@ -297,6 +307,7 @@ class HybridRetriever:
             return passages, by_record
         for doc in sorted(set(named) - {p.chunk.doc_id for p in passages}):
             hit = next((h for h in self.store.query(vector, 4, doc_id=doc) if h.chunk.kind != "document"
+                        and h.id not in self._apparatus
                         and not any(near_duplicate(h.chunk.text, p.chunk.text) for p in passages)), None)
             docs = [p.chunk.doc_id for p in passages]
             victims = [j for j in range(len(passages) - 1, 0, -1) if passages[j].id not in strong_terms
@@ -319,11 +330,12 @@ class HybridRetriever:
         hits: dict[str, Chunk] = {}
         firsts: list[str] = []
         others: list[str] = []
+        hidden = self._hidden(cards)
         for doc in sorted(named):
-            dense = [h for h in self.store.query(vector, k * 2, doc_id=doc) if cards or h.chunk.kind != "document"]
+            dense = [h for h in self.store.query(vector, k * 2, doc_id=doc) if h.id not in hidden]
             sims.update({h.id: h.similarity for h in dense})
             hits.update({h.id: h.chunk for h in dense})
-            own = [i for i, _ in lexical if (cards or i not in self._cards) and self.chunks[i].doc_id == doc][:k * 2]
+            own = [i for i, _ in lexical if i not in hidden and self.chunks[i].doc_id == doc][:k * 2]
             rankings = ([h.id for h in dense], own)
             mine = reciprocal_rank(*rankings)
             best = sorted(mine, key=mine.get, reverse=True)
