@@ -278,6 +278,13 @@ def names_a_name(question: str) -> bool:
                 or named_things(question))
 
 
+def determiners(text: str) -> frozenset[int]:
+    """The offsets of the words that determine the noun after them, by spaCy's parse: "that" in "that day" points at
+    the day and stands for nothing itself."""
+    tokens, _, parse = _reading(text)
+    return frozenset(at for (_, _, at), (dep, _) in zip(tokens, parse) if dep == "det")
+
+
 def tagged(text: str) -> tuple[tuple[str, str, int], ...]:
     """Each token of a text with its part-of-speech tag (Penn Treebank) and its offset, by spaCy."""
     return _reading(text)[0]

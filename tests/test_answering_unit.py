@@ -100,6 +100,16 @@ def test_a_standalone_question_is_not_rewritten_and_a_follow_up_keeps_the_users_
     assert "uk armed forces" in standalone_question("how many were deployed?", uk)
     nato = [("what does nato's policy on human trafficking say", "In 2004 ... [1]")]
     assert "nato's policy on human trafficking" in standalone_question("when was it adopted?", nato)
+    # a conversation's first question stood on its own, whatever it asks: a date of no one named by name
+    coe = [("when was the cimic centre of excellence founded", "The doctrine sources I answer from do not cover that.")]
+    assert "cimic centre of excellence" in standalone_question("where is it located?", coe)
+    # the subject takes a pronoun's place, not a determiner's ("that day"), nor a possessive that is another's ("their lives")
+    guard = [("What did the Massachusetts National Guard do during the Boston Marathon bombing?", "...")]
+    assert standalone_question("Who was their commanding officer that day?", guard) == \
+        "Who was Massachusetts National Guard's commanding officer that day?"
+    sentinelle = [("What is Operation Sentinelle?", "...")]
+    assert standalone_question("how many soldiers lost their lives during it?", sentinelle) == \
+        "How many soldiers lost their lives during Operation Sentinelle?"
 
 
 def test_a_fragment_draft_becomes_the_source_sentence_that_holds_it(built):

@@ -12,8 +12,8 @@ follow-ups brought subjects of its own and cost a second model call before the f
 
 from __future__ import annotations
 
-from assistant.language import (ANAPHORA, CLAUSE_BREAK, FOLLOW_UP_LEAD, POSSESSIVE_PRONOUN, SUBJECT_PRONOUN, expects,
-                                names_a_name, names_a_thing, question_terms, subject_of, tagged)
+from assistant.language import (ANAPHORA, CLAUSE_BREAK, FOLLOW_UP_LEAD, POSSESSIVE_PRONOUN, SUBJECT_PRONOUN, determiners,
+                                expects, names_a_name, names_a_thing, question_terms, subject_of, tagged)
 
 
 def is_follow_up(question: str) -> bool:
@@ -46,7 +46,10 @@ def standalone_question(question: str, history: list) -> str:
     """The question as it would be asked without the conversation (see the module docstring)."""
     if not needs_context(question, history):
         return question
-    anchor = next((u for u, _ in reversed(history) if u and u.strip() and not leans_on_context(u)), None)
+    # the anchor stood on its own when it was asked: a conversation's first question always did ("when was the cimic
+    # centre of excellence founded" asks for a date and names no one by name, yet "where is it?" after it asks of it)
+    anchor = next((u for i, (u, _) in reversed(list(enumerate(history)))
+                   if u and u.strip() and not needs_context(u, history[:i])), None)
     return deterministic_rewrite(question, [(anchor, None)]) if anchor else question
 
 
@@ -59,9 +62,12 @@ def deterministic_rewrite(question: str, history: list) -> str:
     q = q[:1].upper() + q[1:]
     if len(subject.split()) > 4:  # a clause, not a name: keep it beside the question
         return f"{q.rstrip('?')} ({subject})?"
-    replaced, n = SUBJECT_PRONOUN.subn(subject, q, count=1)
-    if n:
-        return POSSESSIVE_PRONOUN.sub(f"{subject}'s", replaced, count=1)
+    # the pronoun the subject replaces, not a determiner ("that day"); a possessive only where there is no such pronoun:
+    # in "how many soldiers lost their lives during it?" the lives are the soldiers'
+    dets = determiners(q)
+    pronoun = next((m for m in SUBJECT_PRONOUN.finditer(q) if m.start() not in dets), None)
+    if pronoun:
+        return q[:pronoun.start()] + subject + q[pronoun.end():]
     replaced, n = POSSESSIVE_PRONOUN.subn(f"{subject}'s", q, count=1)
     if n:
         return replaced
