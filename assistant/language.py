@@ -101,8 +101,10 @@ def _snowball():
     return Stemmer.Stemmer("english")
 
 
+# the words that frame a question rather than name what it asks about ("what does the brief say about ...", "tell me")
 QUESTION_WORDS = frozenset({"what", "which", "who", "when", "where", "why", "how", "many", "much", "describe", "explain",
-                            "list", "name", "define", "tell", "give", "according", "sources", "source", "doctrine"})
+                            "list", "name", "define", "tell", "give", "according", "sources", "source", "doctrine",
+                            "say", "says", "said", "mention", "mentions", "mentioned"})
 
 
 def question_terms(question: str) -> set[str]:
@@ -531,15 +533,15 @@ EFFECT = re.compile(r"\b(" + "|".join(EFFECT_ASKED) + r")\b", re.I)
 LEADING_CAUSE = re.compile(r"^(in response to|because of|due to|as a result of|following|thanks to)\b", re.I)
 # the apparatus of a paper, not its content (a section's name)
 APPARATUS = re.compile(r"^(references|bibliography|works cited|literature|notes|footnotes|endnotes|sources|acknowledge?ments)$", re.I)
+# a section that comes before or around a paper's content (an abstract, its keywords): never a topic to suggest
+FRONT_MATTER = frozenset({"abstract", "summary", "keywords", "key words", "references", "bibliography", "contents",
+                          "table of contents", "acknowledgements", "acknowledgments", "about this document"})
 
 
 def in_apparatus(section: str) -> bool:
     """Whether a passage under this section path ("Article > References") sits in a paper's apparatus: it names
     works or thanks people, it says nothing about the paper's subject."""
     return any(APPARATUS.match(part.strip()) for part in (section or "").split(">"))
-# a section that comes before or around a paper's content (an abstract, its keywords): never a topic to suggest
-FRONT_MATTER = frozenset({"abstract", "summary", "keywords", "key words", "references", "bibliography", "contents",
-                          "table of contents", "acknowledgements", "acknowledgments", "about this document"})
 
 
 def reads_as_english(text: str) -> bool:

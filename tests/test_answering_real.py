@@ -233,6 +233,17 @@ def test_a_glossary_answer_cites_every_sentence_and_a_question_for_a_terms_point
     assert_every_sentence_cited_and_supported(barriers)
 
 
+def test_a_question_about_what_a_source_says_is_answered_from_that_source(index):
+    """"What does the Harvard brief say about ..." was refused: "say" counted as a word the answer must speak to, one
+    that no source uses (`language.QUESTION_WORDS`)."""
+    settings, emb = index
+    ans = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=emb).ask(
+        "what does the harvard brief say about humanitarian policy")
+    assert not ans.refused, ans.answer
+    assert {c.title for c in ans.citations} == {"Humanitarian Policy Making for Civil-Military Coordination (CIMIC)"}
+    assert_every_sentence_cited_and_supported(ans)
+
+
 def test_a_number_of_what_is_counted_in_other_words_answers_how_many(index):
     """"How many troops" is answered by "23,000 soldiers and reservists" (MiniLM closeness), not by a number of
     something else ("7 hospitals") nor by a year; "how much" by any number."""

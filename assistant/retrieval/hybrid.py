@@ -15,8 +15,8 @@ duplicate chunks (the same sentences in two places) are collapsed to one. A docu
 authors, date, publisher or kind (`language.asks_about_a_document`): for any other it would take the place of a
 passage that speaks to the question, and be quoted as the answer to questions about Y itself. A paper's apparatus (its
 reference list, notes, acknowledgements: `language.in_apparatus`) is never retrieved: it names works and their
-publishers, says nothing about them, and its entries were quoted as answers ("security plans [Internet]"). `relevance` is the best
-dense similarity, one of the answer gate's signals. The retriever
+publishers, says nothing about them, and its entries were quoted as answers ("security plans [Internet]").
+`relevance` is the best dense similarity, one of the answer gate's signals. The retriever
 re-opens the store when `cimic ingest` has written a new generation. It keeps retrieval and fusion and is
 given three small parts: the glossary matcher (`retrieval/glossary.py`), the spelling corrector that
 puts the words the sources use in place of misspelt ones (`retrieval/spelling.py`, `correct`) and the
@@ -306,8 +306,7 @@ class HybridRetriever:
         if len(passages) < 2:
             return passages, by_record
         for doc in sorted(set(named) - {p.chunk.doc_id for p in passages}):
-            hit = next((h for h in self.store.query(vector, 4, doc_id=doc) if h.chunk.kind != "document"
-                        and h.id not in self._apparatus
+            hit = next((h for h in self.store.query(vector, 4, doc_id=doc) if h.id not in self._hidden(cards=False)
                         and not any(near_duplicate(h.chunk.text, p.chunk.text) for p in passages)), None)
             docs = [p.chunk.doc_id for p in passages]
             victims = [j for j in range(len(passages) - 1, 0, -1) if passages[j].id not in strong_terms
