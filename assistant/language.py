@@ -536,6 +536,9 @@ APPARATUS = re.compile(r"^(references|bibliography|works cited|literature|notes|
 # a section that comes before or around a paper's content (an abstract, its keywords): never a topic to suggest
 FRONT_MATTER = frozenset({"abstract", "summary", "keywords", "key words", "references", "bibliography", "contents",
                           "table of contents", "acknowledgements", "acknowledgments", "about this document"})
+# a heading that names a part of any paper ("Introduction", "Conclusions"), not what this one is about
+PAPER_PARTS = frozenset({"introduction", "background", "methods", "methodology", "results", "discussion", "conclusion",
+                         "conclusions"})
 
 
 def in_apparatus(section: str) -> bool:

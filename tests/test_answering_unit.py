@@ -316,6 +316,10 @@ def test_a_refusal_names_only_real_topics_never_an_abstract_in_another_language_
     more = a._refusal(replace(prep, retrieval=replace(prep.retrieval, passages=prep.retrieval.passages[4:])),
                       Decision(False, 0.1, 0.5, {}), None, Checked((), ()), "refusal").answer
     assert "Ukrainian Experience in Civil-Military Cooperation; Coordination with armed forces; AJP-3.19." in more, more
+    parts = a._refusal(replace(prep, retrieval=replace(prep.retrieval, passages=[
+        passage(paper, "Introduction", english), passage("Allied Joint Doctrine", "Doctrine > Conclusions", english)])),
+        Decision(False, 0.1, 0.5, {}), None, Checked((), ()), "refusal").answer
+    assert f"{paper}; Allied Joint Doctrine." in parts, parts  # "Introduction" names no topic: the paper's title does
 
 
 def test_an_open_questions_points_stream_first_and_the_models_lead_follows_checked_like_any_draft(built):

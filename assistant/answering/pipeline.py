@@ -45,8 +45,9 @@ from assistant.answering.drafting import expand_fragments, extractive_answer, gl
 from assistant.answering.question_form import QuestionForm
 from assistant.retrieval.condense import standalone_question
 from assistant.retrieval.hybrid import HybridRetriever, Retrieval
-from assistant.language import (FRONT_MATTER, NOT_IN_SOURCES, content_words, expand_contractions, expects,
-                                holds, is_definitional, is_open, model_refuses, reads_as_english, sentences, subject_of)
+from assistant.language import (FRONT_MATTER, NOT_IN_SOURCES, PAPER_PARTS, content_words, expand_contractions,
+                                expects, holds, is_definitional, is_open, model_refuses, reads_as_english, sentences,
+                                subject_of)
 from assistant.answering.validation import validate
 
 
@@ -240,8 +241,8 @@ class Assistant:
         open_question = self.forms.is_open(standalone)
         # a glossary entry answers what a term is, not the points a question asks about it by name ("what are the
         # barriers to civil-military cooperation" names the term and asks for barriers: `language.is_open`'s rules)
-        if (passages and passages[0].glossary_match and passages[0].chunk.kind == "glossary" and is_definitional(standalone)
-                and not is_open(standalone)):
+        if (passages and passages[0].glossary_match and passages[0].chunk.kind == "glossary"
+                and is_definitional(standalone) and not is_open(standalone)):
             drafter = "glossary"
         elif open_question:
             # an open question's points are quoted, cited, from the passages (`drafting.extractive_answer`): the local
@@ -526,14 +527,15 @@ class _Step(Runnable):
 def _topics(passages) -> list[str]:
     """What a refusal suggests: the real topics of the passages, in order: a glossary term, a section heading of an
     English passage, else the document's title; never front matter (an abstract, keywords, references: the title
-    instead), a heading over text in another language (the abstract in Polish: the title), nor a file's name."""
+    instead), a heading that names a part of any paper ("Introduction": the title), a heading over text in another
+    language (the abstract in Polish: the title), nor a file's name."""
     topics: list[str] = []
     for p in passages:
         c = p.chunk
         heading = c.section.split(" > ")[-1].strip()
         if c.term:
             name = c.term.strip()
-        elif (c.kind == "document" or not heading or heading.casefold().rstrip(":") in FRONT_MATTER
+        elif (c.kind == "document" or not heading or heading.casefold().rstrip(":") in FRONT_MATTER | PAPER_PARTS
               or not reads_as_english(c.text)):
             name = c.title.strip()
         else:
