@@ -173,3 +173,20 @@ def test_an_open_questions_points_do_not_depend_on_where_their_passage_sits_in_r
     answer = extractive_answer("What problems did the engineer battalion face during the flood?", others + [flood])
     assert all(point in answer for point in ("sandbags", "depots", "Radios", "shifts", "Boats", "volunteers")), answer
     assert "[1]" not in answer
+
+
+def test_a_question_for_a_date_answered_by_its_first_sentence_gets_no_sentence_without_one():
+    """"When did Operation Sentinelle start?" was answered with its date, then with another passage's sentence on the
+    operation and that sentence's list of tasks: a question for a date, a number or a name wants what it asks."""
+    from assistant.answering.grounding import cited_sentences
+
+    ps = [passage("Operation Sentinelle is an example of civil-military cooperation where:\n- the armed forces support "
+                  "civil services;\n- soldiers protect key locations.", section="Paris 2024", title="Mass casualty events",
+                  doc="mce"),
+          passage("Operation Sentinelle was launched in France in January 2015 after the attacks.", section="Sentinelle",
+                  title="Mass casualty events", doc="mce", score=0.9)]
+    rare = {"oper": 3.0, "sentinell": 3.0, "start": 2.0}  # the words' rarity in a whole index, as the pipeline gives it
+    answer = extractive_answer("When did Operation Sentinelle start?", ps, weights=rare)
+    assert [ns for _, ns in cited_sentences(answer)] == [[2]] and "January 2015" in answer, answer
+    both = extractive_answer("What is Operation Sentinelle?", ps, weights=rare)  # a question for no detail: both passages
+    assert {n for _, ns in cited_sentences(both) for n in ns} == {1, 2}, both

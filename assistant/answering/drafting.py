@@ -92,9 +92,14 @@ def extractive_answer(question: str, passages: list[Retrieved], max_sentences: i
         candidates = sorted(((c[0] / best + MEANING * m, *c[1:]) for c, m in zip(top, closeness([c[3] for c in top]))),
                             key=lambda c: -c[0])
     chosen, covered = [], set()
+    kind = expects(question)
     for score, n, i, s, cov in candidates:
         new = cov - covered
         if chosen and not new and (score < 0.8 * chosen[0][0] or n == chosen[0][1]):
+            continue
+        # a question for a date, a number or a name that the first sentence answers wants no sentence without one
+        # ("when did Operation Sentinelle start?" was answered with its date and then with a list of its tasks)
+        if chosen and kind and holds(kind, chosen[0][3], question) and not holds(kind, s, question):
             continue
         chosen.append((score, n, i, s))
         covered |= cov
