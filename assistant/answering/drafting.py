@@ -63,7 +63,8 @@ def extractive_answer(question: str, passages: list[Retrieved], max_sentences: i
 
     A sentence covers the question words it contains and those of the section heading it sits under
     ("Lessons for the EU"); a second sentence is taken when it adds question words, or when it scores
-    nearly as well from another passage (two passages that both speak to the question). With
+    nearly as well from another passage (two passages that both speak to the question), but never one without the
+    date, number or name the question asks for once the first gives it. With
     `closeness` (how close in meaning each sentence is to the question), the `RERANK` best sentences by
     words are ranked again by their word score (relative to the best) plus `MEANING` times that
     closeness, so that a sentence saying it in other words ("the warmest months" for "hottest month")
