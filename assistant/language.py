@@ -152,10 +152,11 @@ MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")  # a citation marker: [1], [1, 
 LIST_ITEM = re.compile(r"^\s*(?:[-•*]|\d+[.)])\s")  # "- item", "• item", "1. item"
 _LEADING_MARKERS = re.compile(rf"^(?P<marks>(?:{MARKER.pattern}\s*)+)(?P<rest>.*)$", re.S)
 _FOOTNOTE = re.compile(r"^(?P<marks>\d{1,2})\s+(?P<rest>.*)$", re.S)
-_AFTER_FOOTNOTE = re.compile(r"(?:(?<=[.!?][\"”’]\d)|(?<=[.!?][\"”’]\d\d))\s+(?=[\"“(\[]?[A-Z0-9])")
-# sentencex keeps a closing quote, a citation marker and the next sentence together ("... conflict.” [1] The armed
-# forces ..."): the marker ends the quote's sentence
-_AFTER_QUOTE_MARKER = re.compile(rf"(?<=[.!?][\"”’])(\s*{MARKER.pattern})\s+(?=[\"“(]?[A-Z])")
+# where sentencex runs two sentences together after a closing quote: a footnote number ("... activities.”3 It ..."),
+# or a citation marker before the next sentence ("... conflict.” [1] The armed forces ...": the marker then goes back
+# to the quote's sentence, as after any full stop)
+_AFTER_FOOTNOTE = re.compile(r"(?:(?<=[.!?][\"”’]\d)|(?<=[.!?][\"”’]\d\d))\s+(?=[\"“(\[]?[A-Z0-9])"
+                             r"|(?<=[.!?][\"”’])\s+(?=(?:\[\d+(?:\s*,\s*\d+)*\]\s*)+[\"“(]?[A-Z])")
 SOURCE_REFS = re.compile(r"\s*\[\d+(?:\s*[–,\-]\s*\d+)*\]")
 
 
@@ -170,8 +171,7 @@ def _sentences(text: str) -> tuple[str, ...]:
     from sentencex import segment
 
     out: list[str] = []
-    found = (_AFTER_QUOTE_MARKER.sub(lambda m: m.group(1) + "\x00", s) for s in segment("en", text))
-    for piece in (part for f in found for split in f.split("\x00") for part in _AFTER_FOOTNOTE.split(split)):
+    for piece in (part for found in segment("en", text) for part in _AFTER_FOOTNOTE.split(found)):
         piece = piece.strip()
         m = _LEADING_MARKERS.match(piece)
         if m and out:  # "... in 2020. [1] The CSF ...": the marker belongs to the sentence before it

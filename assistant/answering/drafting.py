@@ -47,10 +47,9 @@ RERANK = 5
 MEANING = 1.0
 
 
-def _answer_type_bonus(question: str, sentence: str) -> float:
+def _answer_type_bonus(kind: str | None, question: str, sentence: str) -> float:
     """A 'when' question wants a date, a 'how many' question a number, that the question does not give
-    itself (the gate's own reading of the question's form, `answering/signals.py`)."""
-    kind = expects(question)
+    itself (`kind`: the gate's own reading of the question's form, `language.expects`)."""
     return 1.0 if kind in ("time", "number") and holds(kind, sentence, question) else 0.0
 
 
@@ -77,6 +76,7 @@ def extractive_answer(question: str, passages: list[Retrieved], max_sentences: i
         return None
     if is_open(question) if open_question is None else open_question:
         return _points(question, sents, scored, closeness)
+    kind = expects(question)
     candidates = []
     for s in scored:
         items = list_items(sents[s.passage], s.i)
@@ -84,7 +84,8 @@ def extractive_answer(question: str, passages: list[Retrieved], max_sentences: i
         echo = echoes(s.text, question) and not items  # says only what the question says, and brings no list
         if s.own and len(s.text.split()) >= 4 and not lead_in and not echo:
             n = s.passage + 1
-            score = (s.score + _answer_type_bonus(question, s.text)) / (1 + 0.15 * (n - 1)) + (0.01 if s.i == 0 else 0)
+            bonus = _answer_type_bonus(kind, question, s.text)
+            score = (s.score + bonus) / (1 + 0.15 * (n - 1)) + (0.01 if s.i == 0 else 0)
             candidates.append((score, n, s.i, s.text, s.own | s.near))
     candidates.sort(key=lambda c: -c[0])
     if closeness and candidates:
@@ -93,15 +94,17 @@ def extractive_answer(question: str, passages: list[Retrieved], max_sentences: i
         candidates = sorted(((c[0] / best + MEANING * m, *c[1:]) for c, m in zip(top, closeness([c[3] for c in top]))),
                             key=lambda c: -c[0])
     chosen, covered = [], set()
-    kind = expects(question)
+    answered = False  # the first sentence holds the date, number or name the question asks for
     for score, n, i, s, cov in candidates:
         new = cov - covered
         if chosen and not new and (score < 0.8 * chosen[0][0] or n == chosen[0][1]):
             continue
         # a question for a date, a number or a name that the first sentence answers wants no sentence without one
         # ("when did Operation Sentinelle start?" was answered with its date and then with a list of its tasks)
-        if chosen and kind and holds(kind, chosen[0][3], question) and not holds(kind, s, question):
+        if answered and not holds(kind, s, question):
             continue
+        if not chosen:
+            answered = kind is not None and holds(kind, s, question)
         chosen.append((score, n, i, s))
         covered |= cov
         if len(chosen) >= max_sentences:

@@ -31,15 +31,11 @@ def is_follow_up(question: str) -> bool:
     return not (len(first_clause) == 2 and question_terms(first_clause[0]))
 
 
-def leans_on_context(question: str) -> bool:
-    """A follow-up (`is_follow_up`), or a question for a detail (a number, a date, a name: `language.expects`) that
-    names no one by name: "how many soldiers were involved?" after a question on Poland's armed forces asks for
-    Poland's figure, a detail being always of something, and the question naming no one."""
-    return is_follow_up(question) or (expects(question) is not None and not names_a_name(question))
-
-
 def needs_context(question: str, history: list) -> bool:
-    return bool(history) and leans_on_context(question)
+    """In a conversation, a follow-up (`is_follow_up`), or a question for a detail (a number, a date, a name:
+    `language.expects`) that names no one by name: "how many soldiers were involved?" after a question on Poland's
+    armed forces asks for Poland's figure, a detail being always of something, and the question naming no one."""
+    return bool(history) and (is_follow_up(question) or (expects(question) is not None and not names_a_name(question)))
 
 
 def standalone_question(question: str, history: list) -> str:

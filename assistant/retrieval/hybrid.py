@@ -305,8 +305,9 @@ class HybridRetriever:
             return self._within(query, named, set().union(*by_record.values()), passages, k, cards), by_record
         if len(passages) < 2:
             return passages, by_record
+        hidden = self._hidden(cards=False)
         for doc in sorted(set(named) - {p.chunk.doc_id for p in passages}):
-            hit = next((h for h in self.store.query(vector, 4, doc_id=doc) if h.id not in self._hidden(cards=False)
+            hit = next((h for h in self.store.query(vector, 4, doc_id=doc) if h.id not in hidden
                         and not any(near_duplicate(h.chunk.text, p.chunk.text) for p in passages)), None)
             docs = [p.chunk.doc_id for p in passages]
             victims = [j for j in range(len(passages) - 1, 0, -1) if passages[j].id not in strong_terms
