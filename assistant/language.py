@@ -1,7 +1,8 @@
 """Every English rule of the package, one list of each: words, sentences, dates, numbers, names, the forms of a
 question, and the chat model's refusal.
 
-- Words: normalisation, stop words, negations, modals, question words, contractions, stems.
+- Words: normalisation, stop words, negations, opposites (WordNet's antonyms), modals, question words, contractions,
+  lemmas and stems.
 - Sentences: where a sentence ends, citation markers, list items.
 - Dates, numbers and names: month names (the standard library's `calendar`), number and scale words,
   bounds ("more than"), references ("Article 5"), acronyms and the capitalised-name patterns; what a text names
@@ -79,14 +80,39 @@ def negated(text: str) -> bool:
 
 
 @lru_cache(maxsize=65536)
-def stem(word: str) -> str:
-    """Lemma (simplemma: 'said' -> 'say') then Snowball stem (PyStemmer: 'comprising' -> 'compris')."""
+def lemma(word: str) -> str:
+    """A word's dictionary form, lower case (simplemma: "largest" -> "large", "excluded" -> "exclude")."""
     import simplemma
 
+    return simplemma.lemmatize(word, lang="en").lower()
+
+
+@lru_cache(maxsize=1)
+def _antonyms() -> dict[str, frozenset[str]]:
+    """WordNet 3.0's antonyms, {lemma: its antonyms} (`lexicon/antonyms.json`, built by `lexicon/build_antonyms.py`)."""
+    import json
+    from pathlib import Path
+
+    table = json.loads((Path(__file__).parent / "lexicon" / "antonyms.json").read_text(encoding="utf-8"))
+    return {w: frozenset(v) for w, v in table.items()}
+
+
+def opposes(question: str, text: str) -> bool:
+    """Whether a question uses a word whose opposite (WordNet's antonym) the text uses where the text lacks the word
+    itself: "which city has the smallest population?" over "Jacksonville is the largest city by population", "what
+    meetings are closed to the public?" over "committee meetings are open to the public" (a look-alike of a question
+    the text answers, asking the reverse of what it says)."""
+    own = {lemma(w) for w in words(text)}
+    return any(lemma(w) not in own and _antonyms().get(lemma(w), frozenset()) & own for w in words(question))
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """Lemma (simplemma: 'said' -> 'say') then Snowball stem (PyStemmer: 'comprising' -> 'compris')."""
     w = re.sub(r"['’]s$", "", word).strip(".'’-")
     if not w:
         return w
-    return snowball_stem(simplemma.lemmatize(w, lang="en").lower())
+    return snowball_stem(lemma(w))
 
 
 def snowball_stem(word: str) -> str:

@@ -355,3 +355,12 @@ def test_the_negation_signal_reads_the_question_negating_what_its_sentence_affir
     negated = a.signals_before_drafting("Which assessments were CIMIC personnel not responsible for?")
     assert affirmative.negation == 0.0
     assert negated.negation == 1.0
+
+
+def test_the_antonym_signal_reads_a_question_asking_the_reverse_of_its_closest_sentence(built):
+    """"the smallest peacetime operation" over "the largest peacetime military operation": a look-alike of a question
+    the sources answer; the question as the sources put it leaves the signal at 0."""
+    settings, emb = built
+    a = build_assistant(settings, embedder=emb)
+    assert a.signals_before_drafting("Which was the smallest peacetime military operation in the UK's history?").antonym == 1.0
+    assert a.signals_before_drafting("Which was the largest peacetime military operation in the UK's history?").antonym == 0.0

@@ -111,6 +111,24 @@ def test_negated(text, expected):
     assert L.negated(text) is expected
 
 
+@pytest.mark.parametrize("question,text,expected", [
+    ("which city has the smallest population?", "Jacksonville is the largest city by population.", True),
+    ("what meetings are closed to the public?", "Committee meetings are open to the public.", True),
+    ("what report excluded the graph?", "The Fourth Assessment Report included a graph.", True),
+    ("which party holds the minority of seats?", "The party that holds the majority of seats forms the government.", True),
+    ("which city has the largest population?", "Jacksonville is the largest city by population.", False),
+    ("is the city larger or smaller than Miami?", "Jacksonville is larger than Miami, not smaller.", False),  # both there
+    ("what is cimic?", "CIMIC is a joint function.", False)])
+def test_opposes_reads_a_question_asking_the_reverse_of_its_text(question, text, expected):
+    assert bool(L.opposes(question, text)) is expected
+
+
+def test_the_antonyms_are_wordnets_in_both_directions():
+    table = L._antonyms()
+    assert {"small"} <= table["large"] and "large" in table["small"] and "exclude" in table["include"]
+    assert len(table) > 5000 and all(w == w.lower() and " " not in w and "_" not in w for w in table)
+
+
 @pytest.mark.parametrize("text,expected", [
     ("what's CIMIC?", "what is CIMIC?"), ("Who's in charge", "Who is in charge"), ("didn't", "did not"),
     ("Ukraine's army", "Ukraine's army"), ("wont", "wont")])

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "assistant"
 
 # a package may import its own level and those below it, never one above
 LEVELS = {
-    "config": 0, "errors": 0, "documents": 0, "language": 0, "prompts": 0,
+    "config": 0, "errors": 0, "documents": 0, "language": 0, "prompts": 0, "lexicon": 0,
     "ingest": 1, "index": 1, "userdata": 1,
     "retrieval": 2, "llm": 2,
     "answering": 3,

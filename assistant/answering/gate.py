@@ -131,7 +131,11 @@ FOLDS = 5
 # the regression's inverse regularisation strength per kind of drafter, the one of least expected cost on held-out dev
 # rows (`operating_cost`, 5-fold) of 0.001-1.0. The sample weights add up to the number of rows, so the more rows, the
 # weaker a given C: when the extractive rows grew from 2,279 to 8,524 (every case of the corpus), its best C went
-# from 0.1 to 0.003 (held-out dev cost 0.520 at 0.1, 0.477 at 0.003); the llm rows did not grow and kept 0.1
+# from 0.1 to 0.003 (held-out dev cost 0.520 at 0.1, 0.477 at 0.003); the llm rows did not grow and kept 0.1. Read
+# again once the `antonym` signal joined: the least cost moved (extractive 0.03: 0.476 against 0.482 at 0.003; llm
+# 0.3: 0.436 against 0.465 at 0.1) by less than the cost's own spread (its bootstrap sd over the dev rows is 0.03),
+# and at extractive 0.03 the doctrine's dev cases answered two more unanswerable questions (gold dev, 13 -> 11 of 15
+# refused): both were kept
 C = {"extractive": 0.003, "llm": 0.1}
 # what a cited answer to a question the sources do not answer costs, against 1 for refusing an answerable one
 # (CIMIC_WRONG_ANSWER_COST; the README says why 3)

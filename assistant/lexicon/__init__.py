@@ -1,0 +1,1 @@
+"""Word lists built from maintained lexicons, read by `language.py`: WordNet's antonyms (`build_antonyms.py`)."""
