@@ -196,6 +196,16 @@ def test_a_refusal_does_not_say_the_sources_lack_a_number_its_own_quote_gives(bu
     assert partial.answer.startswith("The doctrine sources do not give an answer to exactly that")
 
 
+def test_a_refusal_quotes_the_sentence_of_its_passages_that_gives_the_number_asked_never_saying_it_lacks_it(built):
+    """The closest sentence holds no number ("France undertook extensive measures ..."), but its passage says "support
+    from 46 countries was requested": that sentence is quoted, and the sources are not said to lack the number."""
+    settings, emb = built
+    partial = build_assistant(settings, embedder=emb, gate=_Gate(False)).ask(
+        "How many countries did France ask for help for the Olympic Games?")
+    assert partial.refused and "46 countries" in partial.partial
+    assert partial.answer.startswith("The doctrine sources do not give an answer to exactly that")
+
+
 def test_dead_backend_falls_back_to_extractive_with_a_notice(built):
     from assistant.errors import BackendUnavailable
 

@@ -387,11 +387,16 @@ class Assistant:
         something about it (a partial answer, still a refusal); else the topics they do cover."""
         partial = self._partial(prep, quoted)
         citations = []
+        asked = expects(prep.standalone)
+        if asked in ("number", "time") and not (partial and holds(asked, partial[0], prep.standalone)):
+            # "do not give that number" only where no passage on the subject gives one: else the sentence that does is
+            # quoted ("how many countries did france ask for help" has "support from 46 countries was requested" in a
+            # passage whose closest sentence holds no number), and the gate only doubts that it answers (a name is not
+            # looked for: any capitalised word reads as one)
+            partial = self._giving(prep, asked) or partial
         if partial:
             sentence, passage = partial
-            # "do not give that number" only where the quote holds none: a quote with a number of what is asked is not
-            # said to lack it, the gate only doubts that it answers this question
-            asked = expects(prep.standalone)
+            # a quote with a number of what is asked is not said to lack it, the gate only doubts that it answers
             lacking = asked if asked and not holds(asked, sentence, prep.standalone) else ""
             text = render("refusal", "partial", asked=lacking, sentence=f"{sentence} [1]")
             citations = [self._citation(1, passage)]
@@ -405,18 +410,25 @@ class Assistant:
         """The sources' closest sentence and its passage, when the support check grounds it and it names the
         question's subject (its words, in the sentence, its heading or its document's title); else None: a
         question about something the sources never mention gets no quote beside the point."""
-        subject = set(content_words(subject_of(prep.standalone)))
-        if not quoted or not subject:
+        if not quoted:
             return None
         kept = self._check(quoted, prep.retrieval).kept
         if not kept:
             return None
         sentence, cited = kept[0]
         passage = prep.retrieval.passages[cited[0] - 1]
-        c = passage.chunk
-        if c.kind == "document" or not subject <= set(content_words(f"{sentence} {c.section} {c.term or ''} {c.title}")):
-            return None
-        return sentence, passage
+        return (sentence, passage) if _names_subject(prep.standalone, sentence, passage.chunk) else None
+
+    def _giving(self, prep: Prepared, asked: str):
+        """The first sentence, in the passages' order, that holds the detail the question asks for (`language.holds`: a
+        number of what it counts, a date, a name) in a passage that names its subject, with its passage; None when none
+        does. A source sentence: grounded by what it is."""
+        for passage in prep.retrieval.passages:
+            if _names_subject(prep.standalone, passage.chunk.text, passage.chunk):
+                for sentence in sentences(passage.chunk.text):
+                    if holds(asked, sentence, prep.standalone):
+                        return sentence, passage
+        return None
 
     def _answer(self, prep: Prepared, decision: Decision, draft: Draft | None, text: str, refused: bool,
                 grounding: float, citations, unsupported, check: dict, partial: str | None = None) -> Answer:
@@ -436,6 +448,14 @@ class Assistant:
             gate=decision.as_dict(), check=check,
             partial=partial,
         )
+
+
+def _names_subject(question: str, text: str, chunk) -> bool:
+    """Whether a source text (a sentence, or its whole passage) names the question's subject (its words, in the text,
+    its heading or its document's title); a catalogue card never does (it describes a document, not what it says)."""
+    subject = set(content_words(subject_of(question)))
+    return (bool(subject) and chunk.kind != "document"
+            and subject <= set(content_words(f"{text} {chunk.section} {chunk.term or ''} {chunk.title}")))
 
 
 _END = object()
