@@ -421,8 +421,8 @@ class Assistant:
 
     def _giving(self, prep: Prepared, asked: str):
         """The first sentence, in the passages' order, that holds the detail the question asks for (`language.holds`: a
-        number of what it counts, a date, a name) in a passage that names its subject, with its passage; None when none
-        does. A source sentence: grounded by what it is."""
+        number of what it counts, or a date) in a passage that names its subject, with its passage; None when none does.
+        A source sentence: grounded by what it is."""
         for passage in prep.retrieval.passages:
             if _names_subject(prep.standalone, passage.chunk.text, passage.chunk):
                 for sentence in sentences(passage.chunk.text):

