@@ -103,7 +103,8 @@ def opposes(question: str, text: str) -> bool:
     meetings are closed to the public?" over "committee meetings are open to the public" (a look-alike of a question
     the text answers, asking the reverse of what it says)."""
     own = {lemma(w) for w in words(text)}
-    return any(lemma(w) not in own and _antonyms().get(lemma(w), frozenset()) & own for w in words(question))
+    asked = {lemma(w) for w in words(question)} - own
+    return any(_antonyms().get(w, frozenset()) & own for w in asked)
 
 
 @lru_cache(maxsize=65536)
@@ -403,6 +404,11 @@ def number_phrases(text: str, question: str = "") -> list[str]:
         if phrase:
             out.append(" ".join(phrase))
     return out
+
+
+# the forms whose detail `holds` reads with precision: a number (of what is counted) and a date; a name is any capitalised
+# word inside a sentence, too loose to prefer one sentence over another for it
+PRECISE_KINDS = ("number", "time")
 
 
 def holds(kind: str | None, text: str, question: str = "") -> bool:

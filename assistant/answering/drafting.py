@@ -17,7 +17,8 @@ from collections.abc import Callable
 from assistant.answering.context import list_items, passage_sentences, score_sentences
 from assistant.answering.grounding import cited_markers, strip_markers
 from assistant.ingest.glossary import glossary_definition
-from assistant.language import LIST_ITEM, content_words, echoes, expects, fold, holds, is_open, sentences
+from assistant.language import (LIST_ITEM, PRECISE_KINDS, content_words, echoes, expects, fold, holds, is_open,
+                                sentences)
 from assistant.retrieval.hybrid import Retrieved
 
 
@@ -50,7 +51,7 @@ MEANING = 1.0
 def _answer_type_bonus(kind: str | None, question: str, sentence: str) -> float:
     """A 'when' question wants a date, a 'how many' question a number, that the question does not give
     itself (`kind`: the gate's own reading of the question's form, `language.expects`)."""
-    return 1.0 if kind in ("time", "number") and holds(kind, sentence, question) else 0.0
+    return 1.0 if kind in PRECISE_KINDS and holds(kind, sentence, question) else 0.0
 
 
 def extractive_answer(question: str, passages: list[Retrieved], max_sentences: int = 2,

@@ -45,9 +45,9 @@ from assistant.answering.drafting import expand_fragments, extractive_answer, gl
 from assistant.answering.question_form import QuestionForm
 from assistant.retrieval.condense import standalone_question
 from assistant.retrieval.hybrid import HybridRetriever, Retrieval
-from assistant.language import (FRONT_MATTER, NOT_IN_SOURCES, PAPER_PARTS, content_words, expand_contractions,
-                                expects, holds, is_definitional, is_open, model_refuses, reads_as_english, sentences,
-                                subject_of)
+from assistant.language import (FRONT_MATTER, NOT_IN_SOURCES, PAPER_PARTS, PRECISE_KINDS, content_words,
+                                expand_contractions, expects, holds, is_definitional, is_open, model_refuses,
+                                reads_as_english, sentences, subject_of)
 from assistant.answering.validation import validate
 
 
@@ -388,17 +388,17 @@ class Assistant:
         partial = self._partial(prep, quoted)
         citations = []
         asked = expects(prep.standalone)
-        if asked in ("number", "time") and not (partial and holds(asked, partial[0], prep.standalone)):
+        gives = partial is not None and holds(asked, partial[0], prep.standalone)  # the quote holds what is asked
+        if asked in PRECISE_KINDS and not gives:
             # "do not give that number" only where no passage on the subject gives one: else the sentence that does is
             # quoted ("how many countries did france ask for help" has "support from 46 countries was requested" in a
-            # passage whose closest sentence holds no number), and the gate only doubts that it answers (a name is not
-            # looked for: any capitalised word reads as one)
-            partial = self._giving(prep, asked) or partial
+            # passage whose closest sentence holds no number), and the gate only doubts that it answers
+            found = self._giving(prep, asked)
+            partial, gives = (found, True) if found else (partial, gives)
         if partial:
             sentence, passage = partial
             # a quote with a number of what is asked is not said to lack it, the gate only doubts that it answers
-            lacking = asked if asked and not holds(asked, sentence, prep.standalone) else ""
-            text = render("refusal", "partial", asked=lacking, sentence=f"{sentence} [1]")
+            text = render("refusal", "partial", asked="" if gives else asked, sentence=f"{sentence} [1]")
             citations = [self._citation(1, passage)]
         else:
             text = render("refusal", "text", topics=_topics(prep.retrieval.passages[:6])[:3])
