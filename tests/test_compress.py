@@ -175,6 +175,31 @@ def test_an_open_questions_points_do_not_depend_on_where_their_passage_sits_in_r
     assert "[1]" not in answer
 
 
+def test_a_passages_paragraphs_part_its_sentences_and_a_list_belongs_to_the_paragraph_before_it():
+    from assistant.answering.context import paragraphs, passage_sentences
+
+    text = ("The CSF supported the NHS. It had 23,000 soldiers.\n\nSome of its activities included:\n\n"
+            "- building hospitals;\n\n- delivering equipment.\n\nThe operation ended in 2022. Its lessons were kept.")
+    c = passage(text).chunk
+    assert len(passage_sentences(c)) == 7
+    assert paragraphs(c) == [0, 0, 0, 0, 0, 1, 1]
+
+
+def test_an_open_questions_points_come_from_the_paragraph_that_answers_not_the_rest_of_its_passage():
+    """A passage holds several paragraphs: the one that speaks to the question lends its sentences its score, the
+    passage's other paragraph does not ride along (it did when the passage's best score counted for all of it)."""
+    ops = passage("Engineer units of the army maintained liaison with civil authorities during the flood. They played an "
+                  "active role in the engineer flood response, evacuating villages.\n\nHowever, the country's history "
+                  "differed from its neighbours' history. This defining feature shaped its politics for decades.",
+                  section="Evolution", title="Engineers", doc="eng", score=0.9)
+    tasks = passage("Engineer units are also vital to the national flood response. They built temporary dams along the river "
+                    "and pumped out flooded cellars. Their trucks delivered drinking water to the shelters.",
+                    section="The 2010 flood", title="Engineers", doc="eng", score=0.8)
+    answer = extractive_answer("What flood tasks have the army's engineer units performed?", [ops, tasks])
+    assert "defining feature" not in answer and "differed" not in answer, answer
+    assert all(point in answer for point in ("temporary dams", "drinking water")), answer
+
+
 def test_a_question_for_a_date_answered_by_its_first_sentence_gets_no_sentence_without_one():
     """"When did Operation Sentinelle start?" was answered with its date, then with another passage's sentence on the
     operation and that sentence's list of tasks: a question for a date, a number or a name wants what it asks."""

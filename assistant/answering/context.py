@@ -11,6 +11,7 @@ Leaves out: writing the draft (`drafting.py`) and checking it (`grounding.py`).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from assistant.ingest.glossary import entry_body
@@ -29,6 +30,20 @@ def _idf(passages: list[Retrieved]) -> dict[str, float]:
 def passage_sentences(chunk) -> list[str]:
     """The passage's sentences, its bracketed source references ("[5-7]") removed."""
     return [SOURCE_REFS.sub("", s) for s in sentences(entry_body(chunk))]
+
+
+def paragraphs(chunk) -> list[int]:
+    """For each of the passage's sentences (`passage_sentences`), the paragraph it sits in (0, 1, ...): blank
+    lines part them, except that a list and the sentence introducing it ("Some of its activities included:")
+    belong to the paragraph before them."""
+    body, at, out = entry_body(chunk), 0, []
+    for s in sentences(body):
+        found = body.find(s, at)
+        breaks = bool(out) and found >= 0 and re.search(r"\n\s*\n", body[at:found]) is not None
+        if found >= 0:
+            at = found + len(s)
+        out.append((out[-1] + (breaks and not LIST_ITEM.match(s) and not s.rstrip().endswith(":"))) if out else 0)
+    return out
 
 
 def list_items(sents: list[str], i: int, in_list: bool = False) -> list[int]:
@@ -58,6 +73,7 @@ class Scored:
     own: set[str]  # the question words the sentence contains
     near: set[str]  # the question words its section heading or glossary term adds
     far: set[str]  # the question words its document's title or the source the question names adds
+    paragraph: int = 0  # the passage's paragraph it sits in
     follows: bool = False  # it opens with a pronoun ("Its objective ...") whose subject the sentence before names
 
 
@@ -86,6 +102,7 @@ def score_sentences(question: str, passages: list[Retrieved], weights: dict[str,
             near = set()
         far = (terms & set(content_words(c.title)) | p.names) - near
         before: set[str] = set()
+        para = paragraphs(c)
         for i, s in enumerate(sents[k]):
             # the words that name the passage's source by its record count as its title's: "this brief" is no closer
             own = (terms - p.names) & set(content_words(s))
@@ -94,7 +111,7 @@ def score_sentences(question: str, passages: list[Retrieved], weights: dict[str,
                 own = own | before
             before = own
             score = _weigh(weights, own) + 0.5 * _weigh(weights, near - own) + 0.25 * _weigh(weights, far - own)
-            out.append(Scored(k, i, s, score, own, near - own, far - own, follows))
+            out.append(Scored(k, i, s, score, own, near - own, far - own, para[i], follows))
     return sents, out, weights
 
 

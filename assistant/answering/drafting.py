@@ -128,10 +128,12 @@ POINTS = 6
 POINT_FLOOR = 0.3
 POINT_OVERLAP = 0.7
 MMR_RELEVANCE = 0.7  # maximal marginal relevance: the weight of relevance against redundancy
-# what a sentence takes of its passage's best score: the section answers, not the sentences that repeat the question's
-# words (0.5 -> 2: doctrine open dev key points 0.716 -> 0.752, corpus open-form dev answer present 0.895 -> 0.910;
-# 10, the passage alone deciding, and 8 passages in place of 4 were worse on one of the two)
-PASSAGE_SHARE = 2.0
+# what a sentence takes of its paragraph's best score: the paragraph answers, not the sentences that repeat the
+# question's words (0.5 -> 2: doctrine open dev key points 0.716 -> 0.752, corpus open-form dev answer present 0.895 ->
+# 0.910; 10, the passage alone deciding, and 8 passages in place of 4 were worse on one of the two). The paragraph, not
+# the whole passage: a passage's other paragraph rode along on its best sentence (open dev key points 0.836 -> 0.851,
+# corpus open-form dev unchanged, 0.941); a list and its lead-in belong to the paragraph before them (`paragraphs`)
+PARAGRAPH_SHARE = 2.0
 
 
 def _overlap(a: set[str], b: set[str]) -> float:
@@ -140,25 +142,25 @@ def _overlap(a: set[str], b: set[str]) -> float:
 
 def _points(question: str, sents: dict, scored: list, closeness=None) -> str | None:
     """An open question's answer: the distinct points the passages make about it, quoted and cited, in reading
-    order. Candidates are the sentences that speak to the question by their own words or their section heading
-    ("Barriers to cooperation"), never one that only announces a topic (a lead-in with no items, or an echo of
+    order. Candidates are the sentences that speak to the question by their own words, their paragraph's or their
+    section heading ("Barriers to cooperation"), never one that only announces a topic (a lead-in with no items, or an echo of
     the question); they are chosen by maximal marginal relevance (relevance by words, and by meaning with
     `closeness`, against content-word overlap with the points already chosen), and a list comes whole: a sentence
     that introduces one brings its items, and an item brings the others (`_whole_list`)."""
-    passage_best: dict[int, float] = {}
+    paragraph_best: dict[tuple[int, int], float] = {}
     for s in scored:
-        passage_best[s.passage] = max(passage_best.get(s.passage, 0.0), s.score)
+        paragraph_best[s.passage, s.paragraph] = max(paragraph_best.get((s.passage, s.paragraph), 0.0), s.score)
     candidates = []
     for s in scored:
         items = list_items(sents[s.passage], s.i)
         lead_in = s.text.rstrip().endswith(":") and not items
         if len(s.text.split()) < 6 or lead_in or (echoes(s.text, question) and not items):
             continue
-        # a point may not repeat the question's words: a sentence of a passage that speaks to the question
-        # counts with that passage's best score, twice over (`PASSAGE_SHARE`: the section answers); where its passage
+        # a point may not repeat the question's words: a sentence of a paragraph that speaks to the question
+        # counts with that paragraph's best score, twice over (`PARAGRAPH_SHARE`: the paragraph answers); where its passage
         # sits in reading order says nothing (passages are read section by section: dropping the 15% less per place
         # it used to take lifted open dev key points 0.799 -> 0.806 and corpus open-form dev answers 0.919 -> 0.933)
-        relevance = s.score + PASSAGE_SHARE * passage_best[s.passage]
+        relevance = s.score + PARAGRAPH_SHARE * paragraph_best[s.passage, s.paragraph]
         candidates.append([relevance, s.passage + 1, s.i, s.text, set(content_words(s.text))])
     if not candidates:
         return None
