@@ -286,6 +286,18 @@ def test_a_word_of_a_sources_title_does_not_confine_the_answer_to_that_source(in
     assert not ans.refused and "wolowiec-goniewicz-2026" in {c.doc_id for c in ans.citations}, ans.answer
 
 
+def test_the_words_a_catalogue_card_puts_around_its_facts_name_no_source(index):
+    """A card reads "X is a <kind>, written by A, published by P, dated D": "written" stood in the record of the one
+    source with authors, so that any question with "written" or "wrote" named that source; its authors still do."""
+    from assistant.language import stem
+
+    settings, emb = index
+    retriever = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=emb).retriever
+    names = set().union(*retriever._doc_names.values())
+    assert not names & {stem(w) for w in ("written", "published", "dated", "DOI")}, names
+    assert {stem("Goniewicz"), stem("Wołowiec")} <= retriever._doc_names["wolowiec-goniewicz-2026"]
+
+
 def test_a_question_about_a_country_the_sources_never_mention_is_refused(index):
     """The sources give Poland's legal basis for the armed forces' pandemic support; asked of Romania, which they never
     mention, the question shares every other word with the answer, and used to get Poland's, cited. What a question

@@ -143,8 +143,8 @@ def _overlap(a: set[str], b: set[str]) -> float:
 def _points(question: str, sents: dict, scored: list, closeness=None) -> str | None:
     """An open question's answer: the distinct points the passages make about it, quoted and cited, in reading
     order. Candidates are the sentences that speak to the question by their own words, their paragraph's or their
-    section heading ("Barriers to cooperation"), never one that only announces a topic (a lead-in with no items, or an echo of
-    the question); they are chosen by maximal marginal relevance (relevance by words, and by meaning with
+    section heading ("Barriers to cooperation"), never one that only announces a topic (a lead-in with no items, or
+    an echo of the question); they are chosen by maximal marginal relevance (relevance by words, and by meaning with
     `closeness`, against content-word overlap with the points already chosen), and a list comes whole: a sentence
     that introduces one brings its items, and an item brings the others (`_whole_list`); the sentence between two
     points of one paragraph comes with them."""
@@ -157,8 +157,8 @@ def _points(question: str, sents: dict, scored: list, closeness=None) -> str | N
         lead_in = s.text.rstrip().endswith(":") and not items
         if len(s.text.split()) < 6 or lead_in or (echoes(s.text, question) and not items):
             continue
-        # a point may not repeat the question's words: a sentence of a paragraph that speaks to the question
-        # counts with that paragraph's best score, twice over (`PARAGRAPH_SHARE`: the paragraph answers); where its passage
+        # a point may not repeat the question's words: a sentence of a paragraph that speaks to the question counts
+        # with that paragraph's best score, twice over (`PARAGRAPH_SHARE`: the paragraph answers); where its passage
         # sits in reading order says nothing (passages are read section by section: dropping the 15% less per place
         # it used to take lifted open dev key points 0.799 -> 0.806 and corpus open-form dev answers 0.919 -> 0.933)
         relevance = s.score + PARAGRAPH_SHARE * paragraph_best[s.passage, s.paragraph]

@@ -171,6 +171,11 @@ def _spoken_date(date: str) -> str:
     return f"{int(m.group(3))} {month}" if m.group(3) else month
 
 
+# the words a document card's sentence puts around its record's facts ("X is a <kind>, written by ..., published by ...,
+# dated ... . Its DOI is ..."): they tell what kind of sentence it is, not which document it is about
+CARD_TEMPLATE = "is a written by published by the dated Its DOI is"
+
+
 def document_card(source: SourceInfo, path: str) -> Chunk | None:
     """One passage per document from its manifest entry (who wrote it, when, where), so that questions
     about a source itself ("When was the HHI brief published?") find and cite its record."""

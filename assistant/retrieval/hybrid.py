@@ -33,12 +33,14 @@ from dataclasses import dataclass, field
 
 from assistant.documents import Chunk
 from assistant.index.bm25 import BM25Index, bm25_tokens
+from assistant.ingest.chunker import CARD_TEMPLATE
 from assistant.language import asks_about_a_document, cased_words, content_words, in_apparatus, question_terms
 from assistant.retrieval.glossary import GlossaryMatcher
 from assistant.retrieval.sentences import SentenceVectors
 from assistant.retrieval.spelling import SpellingCorrector
 
 RRF_K = 60
+CARD_WORDS = frozenset(content_words(CARD_TEMPLATE))
 
 
 def reciprocal_rank(*rankings: list[str]) -> dict[str, float]:
@@ -154,7 +156,8 @@ class HybridRetriever:
         self.bm25 = BM25Index(ids, [self._tokens[i] for i in ids])
         self.glossary.index(chunks)
         self.vocabulary = frozenset(self._df)  # chunks that use each word
-        self._record_words = {c.doc_id: self._words[i] for i, c in chunks.items() if c.kind == "document"}
+        # a card's facts, not the words its sentence puts around them ("written by" named the one paper with authors)
+        self._record_words = {c.doc_id: self._words[i] - CARD_WORDS for i, c in chunks.items() if c.kind == "document"}
         self._cards = frozenset(i for i, c in chunks.items() if c.kind == "document")
         self._apparatus = frozenset(i for i, c in chunks.items() if in_apparatus(c.section))
         self._title_words = {}
