@@ -39,10 +39,11 @@ def paragraphs(chunk) -> list[int]:
     body, at, out = entry_body(chunk), 0, []
     for s in sentences(body):
         found = body.find(s, at)
-        breaks = bool(out) and found >= 0 and re.search(r"\n\s*\n", body[at:found]) is not None
+        new = (found >= 0 and re.search(r"\n\s*\n", body[at:found])
+               and not (LIST_ITEM.match(s) or s.rstrip().endswith(":")))
         if found >= 0:
             at = found + len(s)
-        out.append((out[-1] + (breaks and not LIST_ITEM.match(s) and not s.rstrip().endswith(":"))) if out else 0)
+        out.append(out[-1] + bool(new) if out else 0)
     return out
 
 

@@ -162,7 +162,7 @@ def _points(question: str, sents: dict, scored: list, closeness=None) -> str | N
         # sits in reading order says nothing (passages are read section by section: dropping the 15% less per place
         # it used to take lifted open dev key points 0.799 -> 0.806 and corpus open-form dev answers 0.919 -> 0.933)
         relevance = s.score + PARAGRAPH_SHARE * paragraph_best[s.passage, s.paragraph]
-        candidates.append([relevance, s.passage + 1, s.i, s.text, set(content_words(s.text)), s.paragraph])
+        candidates.append([relevance, s.passage + 1, s.i, s.text, set(content_words(s.text))])
     if not candidates:
         return None
     candidates.sort(key=lambda c: -c[0])
@@ -183,18 +183,16 @@ def _points(question: str, sents: dict, scored: list, closeness=None) -> str | N
         if any(_overlap(pick[4], d[4]) >= POINT_OVERLAP for d in chosen):
             continue
         chosen.append(pick)
-    chosen.sort(key=lambda c: (c[1], c[2]))
+    spots = sorted((c[1], c[2]) for c in chosen)
     # the one sentence between two points of a paragraph carries the argument from one to the other ("... not yet
     # complete. In practice, there are still gaps in understanding its role. As a result, CIMIC is sometimes
     # underutilised"): it is quoted with them (open dev key points 0.851 -> 0.890; two sentences or more: the same;
     # corpus open-form dev answers present unchanged, 0.941)
-    at = [(c[1], c[2], c[5]) for c in chosen]
-    for (n, i, para), (n2, i2, para2) in zip(at, at[1:]):
-        if n == n2 and para == para2 and i2 - i == 2:
-            chosen.append([0.0, n, i + 1, sents[n - 1][i + 1], set(), para])
-    chosen.sort(key=lambda c: (c[1], c[2]))
+    paragraph = {(s.passage + 1, s.i): s.paragraph for s in scored}
+    spots += [(n, i + 1) for (n, i), (n2, i2) in zip(spots, spots[1:])
+              if n == n2 and i2 - i == 2 and paragraph[n, i] == paragraph[n2, i2]]
     parts, seen = [], set()
-    for _, n, i, *_ in chosen:
+    for n, i in sorted(spots):
         for j in _whole_list(sents[n - 1], i):
             if (n, j) not in seen:
                 seen.add((n, j))

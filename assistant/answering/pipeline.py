@@ -394,7 +394,8 @@ class Assistant:
             # quoted ("how many countries did france ask for help" has "support from 46 countries was requested" in a
             # passage whose closest sentence holds no number), and the gate only doubts that it answers
             found = self._giving(prep, asked)
-            partial, gives = (found, True) if found else (partial, gives)
+            if found:
+                partial, gives = found, True
         if partial:
             sentence, passage = partial
             # a quote with a number of what is asked is not said to lack it, the gate only doubts that it answers

@@ -171,26 +171,29 @@ def _spoken_date(date: str) -> str:
     return f"{int(m.group(3))} {month}" if m.group(3) else month
 
 
-# the words a document card's sentence puts around its record's facts ("X is a <kind>, written by ..., published by ...,
-# dated ... . Its DOI is ..."): they tell what kind of sentence it is, not which document it is about
-CARD_TEMPLATE = "is a written by published by the dated Its DOI is"
+# how a document card says each fact of its record ("X is a <kind>, written by ..., published by ..., dated ... .
+# Its DOI is ..."); these words tell what kind of sentence it is, not which document it is about (`CARD_TEMPLATE`)
+CARD_PHRASES = {"kind": "is a", "author": "written by", "publisher": "published by", "date": "dated",
+                "doi": "Its DOI is"}
+CARD_TEMPLATE = " ".join(CARD_PHRASES.values())
 
 
 def document_card(source: SourceInfo, path: str) -> Chunk | None:
     """One passage per document from its manifest entry (who wrote it, when, where), so that questions
     about a source itself ("When was the HHI brief published?") find and cite its record."""
+    say = CARD_PHRASES
     facts = []
     if source.author:
-        facts.append(f"written by {source.author.replace('; ', ' and ')}")
+        facts.append(f"{say['author']} {source.author.replace('; ', ' and ')}")
     if source.publisher:
-        facts.append(f"published by the {source.publisher}" if not source.publisher.lower().startswith("the ")
-                     else f"published by {source.publisher}")
+        the = "" if source.publisher.lower().startswith("the ") else "the "
+        facts.append(f"{say['publisher']} {the}{source.publisher}")
     if source.date:
-        facts.append(f"dated {_spoken_date(source.date)}")
+        facts.append(f"{say['date']} {_spoken_date(source.date)}")
     if not facts:
         return None
-    text = f"{source.title} is a {source.kind}, " + ", ".join(facts) + "."
+    text = f"{source.title} {say['kind']} {source.kind}, " + ", ".join(facts) + "."
     if source.doi:
-        text += f" Its DOI is {source.doi}."
+        text += f" {say['doi']} {source.doi}."
     return Chunk(doc_id=source.doc_id, title=source.title, section="About this document", text=text, start=0, end=0,
                  path=path, kind="document", embed_text=text)
