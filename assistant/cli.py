@@ -179,6 +179,7 @@ def cmd_gate(args) -> int:
         gates.write_rows(data, rows)
         print(f"\nretrieval signals measured again on {len(rows) - missed} of {len(rows)} rows in {data}"
               + (f" ({missed} not found in the datasets given: kept as they were)" if missed else ""))
+    models = None
     if args.fit or args.collect or args.add or args.refresh:
         rows = gates.read_rows(data)
         models = gates.fit(rows, settings.refusal_budget, wrong_answer_cost=settings.wrong_answer_cost)
@@ -187,7 +188,7 @@ def cmd_gate(args) -> int:
         print(f"gate fitted on the dev rows of {data.name} (false-refusal budget {settings.refusal_budget:.0%}); "
               f"parameters in {path}")
     rows = gates.read_rows(data)
-    print(gates.ablation_table(gates.ablation(rows, settings.refusal_budget, settings.wrong_answer_cost)))
+    print(gates.ablation_table(gates.ablation(rows, settings.refusal_budget, settings.wrong_answer_cost, models)))
     return 0
 
 

@@ -36,12 +36,51 @@ def test_threshold_keeps_the_false_refusal_budget_on_dev_and_separates_on_test()
         # the budget is kept on each dev row's held-out probability (from a fit without it), and so holds, roughly,
         # on rows the fit never saw
         dev = [r for r in rows if r["kind"] == kind and r["split"] == "dev"]
-        held = [(p, r) for p, r in zip(gates._held_out_probabilities(dev, models[kind].signals, gates.C[kind]), dev) if r["answerable"]]
+        held = [(p, r) for p, r in zip(gates._held_out_probabilities(dev, models[kind].signals, models[kind].c), dev) if r["answerable"]]
         assert sum(p < models[kind].threshold_for(r["signals"]) for p, r in held) / len(held) <= 0.05
         assert figures[f"{kind}/test"]["answerable_refused"] <= 0.10
         assert figures[f"{kind}/test"]["unanswerable_refused"] > 0.3  # the signals do carry the label
     assert "model_refused" not in models["extractive"].signals  # meaningless for quoted sources
     assert models["llm"].coef[models["llm"].signals.index("model_refused")] < 0
+
+
+def test_a_row_is_judged_only_by_fits_that_never_saw_its_group(monkeypatch):
+    """Rows of one article (or a case and its rewordings) share their words: a held-out probability comes from
+    regressions fitted without the row's whole group, in every draw of the folds."""
+    dev = [dict(r, group=f"article-{i % 9}") for i, r in enumerate(synthetic_rows()) if r["kind"] == "extractive"
+           and r["split"] == "dev"]
+    real, judged = gates._regression, []
+
+    def spy(train, signals, c):
+        model, seen = real(train, signals, c), {r["group"] for r in train}
+
+        class Judge:
+            def probability(self, values):
+                judged.append((next(r["group"] for r in dev if r["signals"] is values), seen))
+                return model.probability(values)
+        return Judge()
+
+    monkeypatch.setattr(gates, "_regression", spy)
+    gates._held_out_probabilities(dev, ("dense", "coverage"), 0.1)
+    assert len(judged) == len(dev) * gates.REPEATS
+    assert all(group not in seen for group, seen in judged)
+    assert gates.group_of({"id": "g-cmi@-some-document"}) == "g-cmi"  # a case asked without its document goes with it
+
+
+def test_the_regularisation_is_the_grids_least_held_out_cost_and_a_refit_can_reuse_it():
+    rows = synthetic_rows()
+    models = gates.fit(rows, 0.05)
+    for kind, model in models.items():
+        assert model.c in gates.C_GRID
+        dev = [r for r in rows if r["kind"] == kind and r["split"] == "dev"]
+        use = model.signals
+        costs = {}
+        for c in gates.C_GRID:
+            held = gates._held_out_probabilities(dev, use, c)
+            t, bar = gates.choose_thresholds(held, dev, 0.05, gates.WRONG_ANSWER_COST, refusals="model_refused" in use)
+            costs[c] = gates.operating_cost(held, dev, t, gates.WRONG_ANSWER_COST, bar)[0]
+        assert costs[model.c] == min(costs.values())
+    assert gates.fit(rows, 0.05, c={k: m.c for k, m in models.items()}) == models
 
 
 def test_the_fit_never_reads_test_rows():

@@ -67,6 +67,7 @@ def test_the_extractive_drafter_is_asked_every_corpus_case_and_a_chat_model_a_sa
     every = corpus_for(None, tmp_path, per_article=10, llm_sample=600)
     assert sorted(c.id for c in every) == sorted(x["id"] for x in lines)
     assert {c.split for c in every if c.id.startswith("1-")} == {"test"}
+    assert {c.group for c in every if c.id.startswith("2-")} == {"Gamma"}  # held out with its article
     sample = corpus_cases(tmp_path, 10)
     assert len(sample) == 30 and sum(c.answerable for c in sample) == 15  # 10 per article, half unanswerable
     assert corpus_for("model", tmp_path, 10, 600) == sample

@@ -43,3 +43,6 @@ def test_the_reworded_set_is_the_gold_set_typed_otherwise():
         for key in ("answerable", "gold", "facts", "kind", "split"):
             assert c[key] == g[key], (c["id"], key)
         assert c.get("history") == g.get("history"), c["id"]
+    from assistant.evaluation.runner import Case
+    # a rewording goes with its original wherever cases are held out together (the gate's folds)
+    assert Case.parse(json.dumps(reworded[0]), "reworded.jsonl:1").group == reworded[0]["of"]

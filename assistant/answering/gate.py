@@ -4,8 +4,9 @@ The signals of a question (`signals.py`) are combined by a logistic regression, 
 ("extractive": source sentences quoted; "llm": a chat model's draft), fitted on the dev split of the
 labelled cases in `fitted/signals.jsonl` (answerable or not), each source (the gold set, out-of-scope
 questions, questions asked of an index without their document, a generalization corpus) and each label
-weighing the same. Its threshold is the operating point of least expected cost on held-out dev data
-(each row judged by its probability from a fit without it, 5-fold): a cited answer to a question the
+weighing the same. Its threshold, and the regression's regularisation, are the operating point of least expected
+cost on held-out dev data (each row judged by its probability from fits that never saw its article or case, 5-fold):
+a cited answer to a question the
 sources do not answer costs `wrong_answer_cost` (CIMIC_WRONG_ANSWER_COST), a refusal of an answerable one
 costs 1, under a ceiling: at most `budget` (CIMIC_REFUSAL_BUDGET) of each source's answerable dev questions
 refused. Everything below the threshold is refused. A draft the chat model refused must clear a bar of its own,
@@ -49,6 +50,7 @@ class Model:
     # the bar a draft the chat model refused must clear: its refusal stands unless the gate is this sure
     # (None: the same threshold; a drafter that cannot refuse has none)
     refusal_threshold: float | None = None
+    c: float | None = None  # the regression's inverse regularisation strength it was fitted with (`C_GRID`)
 
     def threshold_for(self, values: dict[str, float]) -> float:
         """The threshold that applies: the refusal's bar when the model refused, else the threshold."""
@@ -128,15 +130,15 @@ class OpenGate(Gate):
 
 # ---- fitting -----------------------------------------------------------------------------------------
 FOLDS = 5
-# the regression's inverse regularisation strength per kind of drafter, the one of least expected cost on held-out dev
-# rows (`operating_cost`, 5-fold) of 0.001-1.0. The sample weights add up to the number of rows, so the more rows, the
-# weaker a given C: when the extractive rows grew from 2,279 to 8,524 (every case of the corpus), its best C went
-# from 0.1 to 0.003 (held-out dev cost 0.520 at 0.1, 0.477 at 0.003); the llm rows did not grow and kept 0.1. Read
-# again once the `antonym` signal joined: the least cost moved (extractive 0.03: 0.476 against 0.482 at 0.003; llm
-# 0.3: 0.436 against 0.465 at 0.1) by less than the cost's own spread (its bootstrap sd over the dev rows is 0.03),
-# and at extractive 0.03 the doctrine's dev cases answered two more unanswerable questions (gold dev, 13 -> 11 of 15
-# refused): both were kept
-C = {"extractive": 0.003, "llm": 0.1}
+# held-out probabilities are the mean of this many draws of the folds: with 8 dev articles in 5 folds, one draw moved
+# the held-out cost by about 0.03, as much as the choices it judges
+REPEATS = 3
+# the regression's inverse regularisation strength is chosen per kind of drafter, the one of least held-out cost
+# (`_fit_one`). The sample weights add up to the number of rows, so the more rows, the weaker a given C. Held out by
+# group (an article's or a case's rows together), the extractive choice moved from 0.003, read on folds that split
+# articles, to 0.01: rows of one article share its words, and a fold that splits them flatters a weakly regularised fit
+# less than one that never saw the article
+C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3)
 # what a cited answer to a question the sources do not answer costs, against 1 for refusing an answerable one
 # (CIMIC_WRONG_ANSWER_COST; the README says why 3)
 WRONG_ANSWER_COST = 3.0
@@ -159,21 +161,29 @@ def _regression(rows: list[dict], signals: tuple[str, ...], c: float) -> Model:
                  tuple(float(s) for s in scale), 0.0)
 
 
+def group_of(row: dict, i: int = 0) -> str:
+    """What a row is not independent of: its `group` (a corpus case's article, a doctrine case's original: a
+    rewording and the case asked without its document go with it), else its id without a left-out document."""
+    return row.get("group") or row.get("id", f"#{i}").split("@")[0]
+
+
 def _held_out_probabilities(rows: list[dict], signals: tuple[str, ...], c: float) -> list[float]:
-    """Each row's probability from a regression fitted without it (`FOLDS`-fold, stratified by source and label,
-    seeded); its own regression's, where a group is too small to be split."""
-    from sklearn.model_selection import StratifiedKFold
+    """Each row's probability from regressions fitted without its group (`group_of`; `FOLDS` folds stratified by
+    source and label, the mean of `REPEATS` seeded draws); its own regression's, where there are too few groups."""
+    from sklearn.model_selection import StratifiedGroupKFold
 
     strata = [f"{r.get('source', '')}/{r['answerable']}" for r in rows]
-    folds = min(FOLDS, min(strata.count(s) for s in set(strata)))
+    groups = [group_of(r, i) for i, r in enumerate(rows)]
+    folds = min(FOLDS, *(len({g for g, r in zip(groups, rows) if r["answerable"] == label}) for label in (True, False)))
     if folds < 2:
         model = _regression(rows, signals, c)
         return [model.probability(r["signals"]) for r in rows]
     out = [0.0] * len(rows)
-    for train, held in StratifiedKFold(folds, shuffle=True, random_state=0).split(strata, strata):
-        model = _regression([rows[i] for i in train], signals, c)
-        for i in held:
-            out[i] = model.probability(rows[i]["signals"])
+    for seed in range(REPEATS):
+        for train, held in StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(strata, strata, groups):
+            model = _regression([rows[i] for i in train], signals, c)
+            for i in held:
+                out[i] += model.probability(rows[i]["signals"]) / REPEATS
     return out
 
 
@@ -261,17 +271,24 @@ def choose_thresholds(held: list[float], rows: list[dict], budget: float, wrong_
     return (best[1], best[2]) if best else (0.0, None)
 
 
-def _fit_one(rows: list[dict], signals: tuple[str, ...], budget: float, wrong_answer_cost: float, c: float
-             ) -> tuple[Model, list[float]]:
+def _fit_one(rows: list[dict], signals: tuple[str, ...], budget: float, wrong_answer_cost: float,
+             c: float | None = None) -> tuple[Model, list[float]]:
     """The regression on all the rows, and the operating point of least expected cost with at most `budget` of each
     source's answerable rows refused, judged by held-out probabilities: a row's probability from a fit that
     included it is too sure of it (a threshold set on those refused 9.7% of the corpus's answerable dev
-    questions against a budget of 3%; 5.4% with held-out probabilities). Returns the model and those probabilities."""
+    questions against a budget of 3%; 5.4% with held-out probabilities). Without `c`, the regularisation of least
+    held-out cost of `C_GRID` (the most regularised of equals). Returns the model and those probabilities."""
+    best = None
+    for each in (c,) if c is not None else C_GRID:
+        held = _held_out_probabilities(rows, signals, each)
+        threshold, bar = choose_thresholds(held, rows, budget, wrong_answer_cost, refusals="model_refused" in signals)
+        cost = operating_cost(held, rows, threshold, wrong_answer_cost, bar)[0]
+        if best is None or cost < best[0] - 1e-12:
+            best = (cost, each, threshold, bar, held)
+    _, c, threshold, bar, held = best
     model = _regression(rows, signals, c)
-    held = _held_out_probabilities(rows, signals, c)
-    threshold, bar = choose_thresholds(held, rows, budget, wrong_answer_cost, refusals="model_refused" in signals)
     return Model(model.signals, model.coef, model.intercept, model.mean, model.scale, float(threshold),
-                 None if bar is None else float(bar)), held
+                 None if bar is None else float(bar), c), held
 
 
 def risk_coverage(scored: list[tuple[float, bool]], points: int = 11) -> list[dict]:
@@ -301,11 +318,12 @@ def curve_table(curve: list[dict], threshold: float) -> str:
     return "\n".join(lines)
 
 
-def fit(rows: list[dict], budget: float, off: set[str] = frozenset(), wrong_answer_cost: float = WRONG_ANSWER_COST
-        ) -> dict[str, Model]:
+def fit(rows: list[dict], budget: float, off: set[str] = frozenset(), wrong_answer_cost: float = WRONG_ANSWER_COST,
+        c: dict[str, float] | None = None) -> dict[str, Model]:
     """One model per kind of drafter that has rows, fitted on the dev rows of that kind. The extractive one first:
     a chat model's refusal is overridden only with quoted sentences it accepts (`Gate.decide`), so the llm
-    operating point is chosen knowing which of its dev rows' quotes pass (by their held-out probabilities)."""
+    operating point is chosen knowing which of its dev rows' quotes pass (by their held-out probabilities). `c`: the
+    regularisation per kind, else chosen (`_fit_one`)."""
     models: dict[str, Model] = {}
     quoted_ok: dict[tuple, bool] = {}
     for kind in KINDS:
@@ -317,7 +335,7 @@ def fit(rows: list[dict], budget: float, off: set[str] = frozenset(), wrong_answ
         use = tuple(s for s in SIGNALS if s not in UNUSED[kind] and s not in off)
         if kind != "extractive" and quoted_ok:
             mine = [{**r, "quoted_ok": quoted_ok.get((r.get("source"), r.get("id")), True)} for r in mine]
-        models[kind], held = _fit_one(mine, use, budget, wrong_answer_cost, C[kind])
+        models[kind], held = _fit_one(mine, use, budget, wrong_answer_cost, (c or {}).get(kind))
         if kind == "extractive":
             quoted_ok = {(r.get("source"), r["id"]): p >= models[kind].threshold for r, p in zip(mine, held) if "id" in r}
     if not models:
@@ -343,11 +361,15 @@ def evaluate(models: dict[str, Model], rows: list[dict]) -> dict[str, dict]:
     return out
 
 
-def ablation(rows: list[dict], budget: float, wrong_answer_cost: float = WRONG_ANSWER_COST) -> dict[str, dict]:
-    """What each signal adds: the test figures with every signal, then with each one left out."""
-    out = {"all": evaluate(fit(rows, budget, wrong_answer_cost=wrong_answer_cost), rows)}
+def ablation(rows: list[dict], budget: float, wrong_answer_cost: float = WRONG_ANSWER_COST,
+             full: dict[str, Model] | None = None) -> dict[str, dict]:
+    """What each signal adds: the test figures with every signal (`full`, fitted on `rows` if not given), then with
+    each one left out."""
+    full = full or fit(rows, budget, wrong_answer_cost=wrong_answer_cost)
+    c = {kind: model.c for kind, model in full.items()}  # each signal left out at the regularisation chosen with all
+    out = {"all": evaluate(full, rows)}
     for s in SIGNALS:
-        out[f"without {s}"] = evaluate(fit(rows, budget, {s}, wrong_answer_cost), rows)
+        out[f"without {s}"] = evaluate(fit(rows, budget, {s}, wrong_answer_cost, c), rows)
     return out
 
 
@@ -394,6 +416,7 @@ def load(path: Path, off: set[str] = frozenset(), budget: float | None = None, w
     if off:
         rows = read_rows(path.parent / data["meta"]["data"])
         cost = wrong_answer_cost if wrong_answer_cost is not None else data["meta"].get("wrong_answer_cost", WRONG_ANSWER_COST)
-        return Gate(fit(rows, budget if budget is not None else data["meta"]["budget"], set(off), cost))
+        c = {k: m["c"] for k, m in data["models"].items() if m.get("c") is not None}
+        return Gate(fit(rows, budget if budget is not None else data["meta"]["budget"], set(off), cost, c))
     models = {k: Model(**{f: tuple(v) if isinstance(v, list) else v for f, v in m.items()}) for k, m in data["models"].items()}
     return Gate(models)

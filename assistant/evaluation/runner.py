@@ -38,6 +38,7 @@ class Case:
     history: list
     kind: str
     split: str = ""  # "dev": tuned on; "test": only reported; "": the dataset does not say
+    group: str = ""  # the cases it is not independent of share it: a rewording's original (`of`), a corpus's article
 
     @classmethod
     def parse(cls, line: str, where: str) -> "Case":
@@ -55,7 +56,7 @@ class Case:
         kind = raw.get("kind") or ("follow-up" if raw.get("history") else "answerable" if raw["answerable"] else "unanswerable")
         return cls(str(raw["id"]), str(raw["question"]), bool(raw["answerable"]), list(raw.get("gold") or []),
                    [list(g) for g in raw.get("facts") or []], [list(t) for t in raw.get("history") or []], kind,
-                   _split(raw, where))
+                   _split(raw, where), str(raw.get("of") or ""))
 
 
 def _split(raw: dict, where: str) -> str:
