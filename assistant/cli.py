@@ -323,9 +323,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", nargs="+", default=["evals/datasets/gold.jsonl", "evals/datasets/reworded.jsonl"],
                    help="collect: doctrine cases (their split field), one or several files")
     p.add_argument("--corpus", metavar="DIR", help="collect: a generalization corpus (docs/ and cases.jsonl)")
-    p.add_argument("--per-article", type=int, default=40,
+    p.add_argument("--per-article", type=int, default=80,
                    help="the chat model's corpus sample: cases per article (half unanswerable); the extractive drafter reads every case")
-    p.add_argument("--llm-sample", type=int, default=600, help="collect: corpus cases drafted by the chat model (600: every sampled one)")
+    p.add_argument("--llm-sample", type=int, default=1280,
+                   help="collect: corpus cases drafted by the chat model (1280: every sampled one of 16 articles)")
     p.add_argument("--backend", choices=["local", "openai", "extractive"], help="collect: the chat back-end (extractive: none)")
     p.set_defaults(func=cmd_gate)
 
