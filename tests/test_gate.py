@@ -33,7 +33,7 @@ def test_threshold_keeps_the_false_refusal_budget_on_dev_and_separates_on_test()
     models = gates.fit(rows, budget=0.05)
     figures = gates.evaluate(models, rows)
     for kind in gates.KINDS:
-        # the budget is kept on each dev row's held-out probability (from a fit without it), and so holds, roughly,
+        # the budget is kept on each dev row's held-out probability (from fits without its group), and so holds, roughly,
         # on rows the fit never saw
         dev = [r for r in rows if r["kind"] == kind and r["split"] == "dev"]
         held = [(p, r) for p, r in zip(gates._held_out_probabilities(dev, models[kind].signals, models[kind].c), dev) if r["answerable"]]
