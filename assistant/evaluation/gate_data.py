@@ -16,8 +16,8 @@ appends the corpus cases not collected yet):
   not answer. One index, changed by the incremental ingest: a document out, its cases asked, back in.
 - *written* out-of-scope doctrine questions (`evals/datasets/out_of_scope.jsonl`, source `oos`), with their
   own dev/test split.
-Every row: {"source", "id", "group" (what its case is not independent of: a corpus case's article, a doctrine
-case's original; the gate holds a group out together), "split", "kind" ("extractive" or "llm"), "answerable", "signals"}. Adding is
+Every row: {"source", "id", "group" (what its case is not independent of: a corpus case's article, a rewording's
+original; empty where the case's own id, without a left-out document, is its group: `gate.group_of`), "split", "kind" ("extractive" or "llm"), "answerable", "signals"}. Adding is
 resumable: a row already in the file (same source, id and kind) is not collected again, and each row is
 written as soon as it is collected. After a retrieval signal's definition changes, `cimic gate --refresh`
 measures every row's retrieval signals again without drafting (`refresh`), the chat model's draft signals kept.
@@ -76,7 +76,7 @@ def rows_for(assistant, cases: list[Case], source: str, progress=None, done: set
                        if s in RETRIEVAL_SIGNALS}
         else:
             signals = assistant.ask(case.question, case.history).gate["signals"]
-        row = {"source": source, "id": case.id, "group": case.group or case.id, "split": case.split,
+        row = {"source": source, "id": case.id, "group": case.group, "split": case.split,
                "kind": assistant.kind, "answerable": case.answerable, "signals": signals}
         rows.append(row)
         if sink:
@@ -138,7 +138,7 @@ def leave_one_out(settings, embedder, docs_dir: Path, cases: list[Case], source:
             for f in out:
                 f.rename(aside / f.name)
             try:
-                asked = [replace(c, id=f"{c.id}@-{doc.stem}", answerable=False, group=c.group or c.id) for c in group]
+                asked = [replace(c, id=f"{c.id}@-{doc.stem}", answerable=False) for c in group]
                 for model in chat_models:
                     there = assistant_over(settings, knowledge, Path(tmp) / "store", embedder, model, OpenGate())
                     rows += rows_for(there, asked, source, progress, done, sink, retrieval_only)
