@@ -1,7 +1,7 @@
 """The lexical index reads a chunk as the dense index does: with its document's title and its section heading."""
 
 from assistant.documents import Chunk
-from assistant.index.bm25 import BM25Index, bm25_compounds, bm25_tokens
+from assistant.index.bm25 import BM25Index, bm25_tokens
 
 
 def chunk(doc_id, title, section, text):
@@ -19,21 +19,3 @@ def test_a_question_split_between_a_documents_title_and_its_text_finds_that_docu
     index = BM25Index([c.doc_id + c.section for c in chunks], [bm25_tokens(c) for c in chunks])
     assert index.search("what did the flood relief in silesia cost", 3)[0][0] == "silesiaCosts"
     assert "silesia" in bm25_tokens(chunks[0]) and "cost" in bm25_tokens(chunks[0])
-
-
-def test_a_hyphenated_word_is_found_by_its_parts_and_the_parts_find_the_compound():
-    """Trainees type "covid" for "COVID-19" and "civil military" for "civil-military": a query that writes a
-    hyphenated word's parts apart, in order, also searches the word whole."""
-    chunks = [
-        chunk("pl", "Poland", "COVID-19 pandemic", "Soldiers delivered protective equipment to hospitals."),
-        chunk("uk", "United Kingdom", "Floods", "The civil-military cell coordinated sandbags with councils."),
-        chunk("gr", "Greece", "Fires", "Coventry reviews and militarism were not discussed."),
-    ]
-    index = BM25Index([c.doc_id for c in chunks], [bm25_tokens(c) for c in chunks],
-                      {w: parts for c in chunks for w, parts in bm25_compounds(c).items()})
-    assert index.search("what was done during covid", 3)[0][0] == "pl"
-    assert index.search("civil military cell", 3)[0][0] == "uk"
-    assert index.search("what did the civil-military cell do", 3)[0][0] == "uk"
-    assert [i for i, _ in index.search("covid", 3)] == ["pl"]
-    assert not index.search("military civil", 3)  # the parts in another order name something else
-    assert "covid" not in bm25_tokens(chunks[0])  # a chunk is read whole: its hyphenated words do not lengthen it
