@@ -166,8 +166,34 @@ def cased_words(text: str) -> list[tuple[str, bool]]:
     return out
 
 
+_WEB_ADDRESS = re.compile(r"<?\b(?:https?://|www\.)\S+", re.I)
+
+
+def _kept(word: str) -> bool:
+    return word not in STOPWORDS and not word.isdigit() and len(word) > 1
+
+
 def content_words(text: str) -> list[str]:
-    return [stem(w) for w in words(text) if w not in STOPWORDS and not w.isdigit() and len(w) > 1]
+    return [stem(w) for w in words(text) if _kept(w)]
+
+
+def words_and_parts(text: str) -> set[str]:
+    """A text's content words, and the parts of its hyphenated ones (`hyphenated`): a question that writes "covid"
+    or "civil military" finds them in a sentence that writes "COVID-19" or "civil-military"."""
+    return set(content_words(text)).union(*(parts for _, parts in hyphenated(text)))
+
+
+def hyphenated(text: str) -> list[tuple[str, tuple[str, ...]]]:
+    """Each hyphenated content word of a text as `content_words` reads it, with its parts' ("COVID-19":
+    ("covid-19", ("covid",)); "whole-of-society": ("whole-of-societi", ("whole", "societi"))). A web address's
+    words are not read: "gov.uk/news/operation-rescript" names a page, the sources do not write the compound."""
+    out = []
+    for w in words(_WEB_ADDRESS.sub(" ", text)):
+        if "-" in w and _kept(w):
+            parts = tuple(stem(p) for p in w.split("-") if _kept(p))
+            if parts:
+                out.append((stem(w), parts))
+    return out
 
 
 # ---- sentences ------------------------------------------------------------------------------------------

@@ -230,3 +230,14 @@ def test_a_question_for_a_date_answered_by_its_first_sentence_gets_no_sentence_w
     assert [ns for _, ns in cited_sentences(answer)] == [[2]] and "January 2015" in answer, answer
     both = extractive_answer("What is Operation Sentinelle?", ps, weights=rare)  # a question for no detail: both passages
     assert {n for _, ns in cited_sentences(both) for n in ns} == {1, 2}, both
+
+
+def test_a_question_that_types_a_hyphenated_words_parts_finds_the_sentence_that_writes_it_whole():
+    """"covid" is the sources' "COVID-19 pandemic", "civil military" their "civil-military": a sentence is
+    scored by the parts of its hyphenated words too, so the one that writes them is chosen over one that does not."""
+    ps = [passage("Soldiers trained in the hills in spring, as every year.", score=0.9),
+          passage("During the COVID-19 pandemic, soldiers ran vaccination sites.", section="Health", score=0.8)]
+    assert extractive_answer("what did soldiers do against covid", ps, max_sentences=1, open_question=False) == (
+        "During the COVID-19 pandemic, soldiers ran vaccination sites. [2]")
+    _, scored, _ = score_sentences("civil military cells", [passage("Civil-military cells met weekly.")])
+    assert {"civil", "militari"} <= scored[0].own

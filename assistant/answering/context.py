@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 
 from assistant.ingest.glossary import entry_body
-from assistant.language import (LIST_ITEM, PRONOUN_OPENING, SOURCE_REFS, content_words, question_terms,
-                                sentences)
+from assistant.language import (LIST_ITEM, PRONOUN_OPENING, SOURCE_REFS, content_words, question_terms, sentences,
+                                words_and_parts)
 from assistant.retrieval.hybrid import Retrieved
 
 
@@ -98,15 +98,15 @@ def score_sentences(question: str, passages: list[Retrieved], weights: dict[str,
     for k, p in enumerate(passages):
         c = p.chunk
         sents[k] = passage_sentences(c)
-        near = terms & set(content_words(f"{c.section} {c.term or ''}"))
+        near = terms & words_and_parts(f"{c.section} {c.term or ''}")
         if _heading(c) == c.title:  # a passage before the first heading sits under the title only
             near = set()
-        far = (terms & set(content_words(c.title)) | p.names) - near
+        far = (terms & words_and_parts(c.title) | p.names) - near
         before: set[str] = set()
         para = paragraphs(c)
         for i, s in enumerate(sents[k]):
             # the words that name the passage's source by its record count as its title's: "this brief" is no closer
-            own = (terms - p.names) & set(content_words(s))
+            own = (terms - p.names) & words_and_parts(s)
             follows = bool(i and PRONOUN_OPENING.match(s))
             if follows:  # "Its objective was ...": the sentence before names what "its" is
                 own = own | before
@@ -120,7 +120,7 @@ def _window(sentence: str, terms: set[str], n: int) -> str:
     """The n words of a long sentence that hold the most question words, centred on them, with "..."
     where words were left out."""
     ws = sentence.split()
-    found = [terms & set(content_words(w)) for w in ws]
+    found = [terms & words_and_parts(w) for w in ws]
 
     def fit(j):
         inside = [x for x in range(j, j + n) if found[x]]

@@ -32,7 +32,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from assistant.documents import Chunk
-from assistant.index.bm25 import BM25Index, bm25_tokens
+from assistant.index.bm25 import BM25Index, bm25_compounds, bm25_tokens
 from assistant.ingest.chunker import CARD_TEMPLATE
 from assistant.language import asks_about_a_document, cased_words, content_words, in_apparatus, question_terms
 from assistant.retrieval.glossary import GlossaryMatcher
@@ -113,6 +113,7 @@ class HybridRetriever:
         self._doc_text_words: dict[str, Counter] = {}  # per document: its chunks whose text uses each word
         self._text_docs: Counter = Counter()  # per word: the documents whose text uses it
         self._tokens: dict[str, list[str]] = {}  # BM25 tokens of every chunk, kept between refreshes
+        self._compounds: dict[str, dict] = {}  # its hyphenated words with their parts, kept the same way
         self._cased: dict[str, Counter] = {}  # per chunk: its words inside sentences, by (stem, capitalised)
         self._case: Counter = Counter()  # the same over the index
         self._segments: dict = {}  # the embedded store's immutable segments, read once (store.SegmentedStore.chunks)
@@ -138,11 +139,11 @@ class HybridRetriever:
             c = prev[i]
             self._df.subtract(self._words.pop(i))
             self._case.subtract(self._cased.pop(i))
-            del self._tokens[i]
+            del self._tokens[i], self._compounds[i]
             self._count_text_words(c, -1)
         for i in came:  # new or changed: added
             c = chunks[i]
-            self._words[i], self._tokens[i] = passage_words(c), bm25_tokens(c)
+            self._words[i], self._tokens[i], self._compounds[i] = passage_words(c), bm25_tokens(c), bm25_compounds(c)
             self._df.update(self._words[i])
             self._cased[i] = Counter(cased_words(c.text))
             self._case.update(self._cased[i])
@@ -153,7 +154,8 @@ class HybridRetriever:
                 del counter[key]
         self.chunks = chunks
         ids = list(chunks)
-        self.bm25 = BM25Index(ids, [self._tokens[i] for i in ids])
+        compounds = {w: parts for i in ids for w, parts in self._compounds[i].items()}
+        self.bm25 = BM25Index(ids, [self._tokens[i] for i in ids], compounds)
         self.glossary.index(chunks)
         self.vocabulary = frozenset(self._df)  # chunks that use each word
         # a card's facts, not the words its sentence puts around them ("written by" named the one paper with authors)
