@@ -218,6 +218,22 @@ def test_a_reference_list_is_never_retrieved(index):
         assert len(got) == 4 and not [p.chunk.section for p in got if in_apparatus(p.chunk.section)], question
 
 
+def test_a_word_only_a_reference_list_writes_is_one_the_sources_never_speak_of(index):
+    """"London" is written only in a reference list (a publisher's city): a question about the London Olympics asks about
+    something the sources never cover, and its words used to read as known ones (`unknown` and `names_unknown` 0). A
+    hyphenated word's part is known: "covid" is said by "COVID-19"."""
+    from assistant.language import in_apparatus
+
+    settings, emb = index
+    a = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=emb)
+    written = [in_apparatus(c.section) for c in a.retriever.chunks.values() if "London" in c.text]
+    assert written and all(written)  # the reference list writes it, so the test can fail
+    signals = a.ask("What did the armed forces do for the London Olympics?").gate["signals"]
+    assert signals["names_unknown"] == 1.0 and signals["unknown"] > 0, signals
+    signals = a.ask("what did the army do during covid").gate["signals"]
+    assert signals["unknown"] == 0.0 and signals["names_unknown"] == 0.0, signals
+
+
 def test_a_glossary_answer_cites_every_sentence_and_a_question_for_a_terms_points_gets_points(index):
     """The entry's NATO-agreed definition ends in a closing quote: its citation used to be lost to the sentence after
     it ("... in time and space.” Hybrid threats are ... [1]"). A question that names a term and asks for its barriers

@@ -47,7 +47,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from assistant.language import (content_words, counted, expects, holds, named_things, negated, number_phrases,
-                                opposes, question_terms, sentences)
+                                opposes, question_terms, sentences, words_and_parts)
 
 RETRIEVAL_SIGNALS = ("dense", "coverage", "focus", "unknown", "names_unknown", "glossary", "answer_type", "typed_focus",
                      "names_missing", "pairs", "rare_missing", "negation", "antonym", "sentence_dense")
@@ -140,9 +140,9 @@ def retrieval_signals(question: str, retrieval, index) -> tuple[Signals, dict[st
     # (share, sentence, the words it and its heading give, its passage's place, whether it holds what is asked)
     scored = []
     for k, p in enumerate(passages):
-        heading = set(content_words(f"{p.chunk.section} {p.chunk.term or ''}"))
+        heading = words_and_parts(f"{p.chunk.section} {p.chunk.term or ''}")
         for s in sentences(p.chunk.text):
-            own = set(content_words(s)) | {n for n in numbers if re.search(rf"\b{n}\b", s.replace(",", ""))}
+            own = words_and_parts(s) | {n for n in numbers if re.search(rf"\b{n}\b", s.replace(",", ""))}
             share = weighted_share(weighted, own) + 0.5 * weighted_share(weighted, heading - own)
             scored.append((share, s, own | heading, k, holds(kind, s, question)))
     scored.sort(key=lambda x: (-x[0], not x[4]))  # of equally close sentences, one holding what is asked

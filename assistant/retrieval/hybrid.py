@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from assistant.documents import Chunk
 from assistant.index.bm25 import BM25Index, bm25_compounds, bm25_tokens
 from assistant.ingest.chunker import CARD_TEMPLATE
-from assistant.language import asks_about_a_document, cased_words, content_words, in_apparatus, question_terms
+from assistant.language import (asks_about_a_document, cased_words, content_words, in_apparatus, question_terms,
+                                words_and_parts)
 from assistant.retrieval.glossary import GlossaryMatcher
 from assistant.retrieval.sentences import SentenceVectors
 from assistant.retrieval.spelling import SpellingCorrector
@@ -110,6 +111,7 @@ class HybridRetriever:
         self._doc_names: dict[str, set[str]] = {}
         self._title_words: dict[str, set[str]] = {}  # the content words of each document's title
         self._df: Counter = Counter()  # chunks that use each word
+        self._said: Counter = Counter()  # the same over the chunks that can be cited (`_said_by`)
         self._doc_text_words: dict[str, Counter] = {}  # per document: its chunks whose text uses each word
         self._text_docs: Counter = Counter()  # per word: the documents whose text uses it
         self._tokens: dict[str, list[str]] = {}  # BM25 tokens of every chunk, kept between refreshes
@@ -137,6 +139,7 @@ class HybridRetriever:
         came = [i for i in chunks if prev.get(i) != chunks[i]]
         for i in gone:  # gone or changed: what it yielded, subtracted
             c = prev[i]
+            self._said.subtract(self._said_by(i, c))
             self._df.subtract(self._words.pop(i))
             self._case.subtract(self._cased.pop(i))
             del self._tokens[i], self._compounds[i]
@@ -145,11 +148,12 @@ class HybridRetriever:
             c = chunks[i]
             self._words[i], self._tokens[i], self._compounds[i] = passage_words(c), bm25_tokens(c), bm25_compounds(c)
             self._df.update(self._words[i])
+            self._said.update(self._said_by(i, c))
             self._cased[i] = Counter(cased_words(c.text))
             self._case.update(self._cased[i])
             self._count_text_words(c, +1)
         self.speller.update([prev[i] for i in gone], [chunks[i] for i in came])
-        for counter in (self._df, self._text_docs, self._case):
+        for counter in (self._df, self._said, self._text_docs, self._case):
             for key in [k for k, n in counter.items() if n <= 0]:
                 del counter[key]
         self.chunks = chunks
@@ -157,7 +161,10 @@ class HybridRetriever:
         compounds = {w: parts for i in ids for w, parts in self._compounds[i].items()}
         self.bm25 = BM25Index(ids, [self._tokens[i] for i in ids], compounds)
         self.glossary.index(chunks)
-        self.vocabulary = frozenset(self._df)  # chunks that use each word
+        # the words the sources say where a passage can be cited: a word only a reference list writes ("London" in a
+        # publisher's address, a journal's title) is one they never speak of, so a question that names it asks about
+        # something they do not cover (the `unknown` and `names_unknown` signals)
+        self.vocabulary = frozenset(self._said)
         # a card's facts, not the words its sentence puts around them ("written by" named the one paper with authors)
         self._record_words = {c.doc_id: self._words[i] - CARD_WORDS for i, c in chunks.items() if c.kind == "document"}
         self._cards = frozenset(i for i, c in chunks.items() if c.kind == "document")
@@ -166,6 +173,10 @@ class HybridRetriever:
         for doc, title in {(c.doc_id, c.title) for c in chunks.values()}:
             self._title_words.setdefault(doc, set()).update(content_words(title))
         self._doc_names = _distinctive_names(self._title_words, self._record_words, self._text_docs)
+
+    def _said_by(self, i: str, c: Chunk) -> set[str]:
+        """The words a chunk says where it can be cited: none for a paper's apparatus."""
+        return set() if in_apparatus(c.section) else self._words[i]
 
     @property
     def _terms(self) -> list[tuple[tuple[str, ...], str]]:
@@ -372,5 +383,6 @@ def _distinctive_names(titles: dict[str, set[str]], records: dict[str, set[str]]
 
 
 def passage_words(chunk: Chunk) -> set[str]:
-    """The content words a passage speaks to: its text, and the title, section and term it sits under."""
-    return set(content_words(" ".join(filter(None, (chunk.text, chunk.title, chunk.section, chunk.term)))))
+    """The content words a passage speaks to: its text, and the title, section and term it sits under; a hyphenated
+    word's parts too ("covid" of "COVID-19", `language.words_and_parts`), as trainees type them."""
+    return words_and_parts(" ".join(filter(None, (chunk.text, chunk.title, chunk.section, chunk.term))))
