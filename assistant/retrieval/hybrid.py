@@ -34,8 +34,7 @@ from dataclasses import dataclass, field
 from assistant.documents import Chunk
 from assistant.index.bm25 import BM25Index, bm25_compounds, bm25_tokens
 from assistant.ingest.chunker import CARD_TEMPLATE
-from assistant.language import (asks_about_a_document, cased_words, content_words, in_apparatus, question_terms,
-                                words_and_parts)
+from assistant.language import asks_about_a_document, cased_words, content_words, in_apparatus, question_terms
 from assistant.retrieval.glossary import GlossaryMatcher
 from assistant.retrieval.sentences import SentenceVectors
 from assistant.retrieval.spelling import SpellingCorrector
@@ -175,8 +174,9 @@ class HybridRetriever:
         self._doc_names = _distinctive_names(self._title_words, self._record_words, self._text_docs)
 
     def _said_by(self, i: str, c: Chunk) -> set[str]:
-        """The words a chunk says where it can be cited: none for a paper's apparatus."""
-        return set() if in_apparatus(c.section) else self._words[i]
+        """The words a chunk says where it can be cited, with its hyphenated words' parts ("covid" of "COVID-19", as
+        trainees type it; `bm25_compounds`): none for a paper's apparatus."""
+        return set() if in_apparatus(c.section) else self._words[i].union(*self._compounds[i].values())
 
     @property
     def _terms(self) -> list[tuple[tuple[str, ...], str]]:
@@ -237,7 +237,9 @@ class HybridRetriever:
 
     def words_of(self, p: Retrieved) -> set[str]:
         """The words a retrieved passage speaks to: its own, its headings' and its document record's."""
-        return (self._words.get(p.id) or passage_words(p.chunk)) | self._record_words.get(p.chunk.doc_id, set())
+        own = self._words.get(p.id) or passage_words(p.chunk)
+        parts = self._compounds.get(p.id) or bm25_compounds(p.chunk)
+        return own.union(*parts.values()) | self._record_words.get(p.chunk.doc_id, set())
 
     def closeness(self, vector: list[float], texts: list[str]) -> list[float]:
         """How close in meaning each text is to a query (`SentenceVectors.closeness`: cosines, each sentence embedded once)."""
@@ -383,6 +385,5 @@ def _distinctive_names(titles: dict[str, set[str]], records: dict[str, set[str]]
 
 
 def passage_words(chunk: Chunk) -> set[str]:
-    """The content words a passage speaks to: its text, and the title, section and term it sits under; a hyphenated
-    word's parts too ("covid" of "COVID-19", `language.words_and_parts`), as trainees type them."""
-    return words_and_parts(" ".join(filter(None, (chunk.text, chunk.title, chunk.section, chunk.term))))
+    """The content words a passage speaks to: its text, and the title, section and term it sits under."""
+    return set(content_words(" ".join(filter(None, (chunk.text, chunk.title, chunk.section, chunk.term)))))
