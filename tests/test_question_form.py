@@ -3,6 +3,7 @@ listed are read as open, one-fact questions are not, the committed parameters ar
 with an embedder they were not fitted for (a test's stand-in) the rules decide alone."""
 
 import json
+import math
 
 import pytest
 
@@ -40,14 +41,22 @@ def test_names_and_numbers_are_masked_so_that_the_form_is_read_not_the_subject()
 
 def test_the_committed_parameters_are_the_fit_on_the_dev_labels(embedder):
     """`cimic forms` refits them; after new labels or a change of the features, they are fitted again (never on
-    the test split)."""
+    the test split). Compared by direction and by reading, not weight by weight: the int8 MiniLM embeds a little
+    differently by CPU (onnxruntime's VNNI/AMX kernels against AVX2), and on a Xeon with AMX the same file's refit
+    was 0.36 away in one weight, at cosine 0.995, reading 567 of the 569 labelled questions alike."""
     rows = forms.read_questions()
     assert {r["split"] for r in rows} == {"dev", "test"}
     committed = json.loads(forms.FITTED.read_text(encoding="utf-8"))
     params = forms.fit(embedder, [r for r in rows if r["split"] == "dev"])
-    assert committed["rows"] == params["rows"] and committed["C"] == forms.C
-    assert max(abs(a - b) for a, b in zip(committed["coef"], params["coef"])) < 1e-3
-    assert abs(committed["intercept"] - params["intercept"]) < 1e-3
+    assert committed["rows"] == params["rows"] and committed["C"] == forms.C and committed["rules"] == forms.RULES
+    a, b = committed["coef"], params["coef"]
+    assert len(a) == len(b)
+    assert sum(x * y for x, y in zip(a, b)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b)) > 0.98
+    assert abs(committed["intercept"] - params["intercept"]) < 0.25
+    questions = [r["question"] for r in rows]
+    fitted, refit = forms.QuestionForm(embedder, params=committed), forms.QuestionForm(embedder, params=params)
+    alike = sum(fitted.is_open(q) == refit.is_open(q) for q in questions)
+    assert alike >= 0.99 * len(questions), (alike, len(questions))
 
 
 def test_with_an_embedder_it_was_not_fitted_for_the_rules_decide_alone():
