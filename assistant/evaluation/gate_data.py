@@ -18,7 +18,8 @@ appends the corpus cases not collected yet):
   own dev/test split.
 Every row: {"source", "id", "group" (what its case is not independent of: a corpus case's article, a rewording's
 original; empty where the case's own id, without a left-out document, is its group: `gate.group_of`), "split",
-"kind" ("extractive" or "llm"), "answerable", "signals"}. Adding is resumable: a row already in the file (same source, id and kind) is not collected again, and each row is
+"kind" ("extractive" or "llm"), "answerable", "signals"}. Adding is resumable: a row already in the file (same
+source, id and kind) is not collected again, and each row is
 written as soon as it is collected. After a retrieval signal's definition changes, `cimic gate --refresh`
 measures every row's retrieval signals again without drafting (`refresh`), the chat model's draft signals kept.
 Leaves out: the fitting itself (`gate.py`).

@@ -238,7 +238,7 @@ class HybridRetriever:
     def words_of(self, p: Retrieved) -> set[str]:
         """The words a retrieved passage speaks to: its own, its headings' and its document record's."""
         own = self._words.get(p.id) or passage_words(p.chunk)
-        parts = self._compounds.get(p.id) or bm25_compounds(p.chunk)
+        parts = self._compounds[p.id] if p.id in self._compounds else bm25_compounds(p.chunk)  # {} is read once too
         return own.union(*parts.values()) | self._record_words.get(p.chunk.doc_id, set())
 
     def closeness(self, vector: list[float], texts: list[str]) -> list[float]:
