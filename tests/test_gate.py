@@ -89,6 +89,19 @@ def test_the_fit_never_reads_test_rows():
     assert gates.fit(rows, 0.05) == gates.fit(flipped, 0.05)
 
 
+def test_a_chat_models_rows_whose_points_are_quoted_are_left_to_the_extractive_model():
+    """An open question's points are quoted whichever the drafter, and the extractive model decides it: its chat-model
+    row (no draft of the model's, `model_confirms` 1.0 whatever the label) is not the llm model's to learn from."""
+    rows = synthetic_rows()
+    quoted = [{"kind": kind, "split": "dev", "answerable": i % 2 == 0, "points_quoted": True,
+               "signals": Signals(dense=0.6, coverage=0.8, focus=0.6, model_confirms=1.0).as_dict()}
+              for i in range(120) for kind in gates.KINDS]
+    assert len(gates.rows_of(rows + quoted, "extractive")) == len(gates.rows_of(rows, "extractive")) + 120
+    assert gates.rows_of(rows + quoted, "llm") == gates.rows_of(rows, "llm")
+    with_quoted, without = gates.fit(rows + quoted, 0.05), gates.fit(rows, 0.05)
+    assert with_quoted["llm"] == without["llm"] and with_quoted["extractive"] != without["extractive"]
+
+
 def test_pre_draft_check_refuses_only_what_no_draft_could_save():
     models = gates.fit(synthetic_rows(), 0.05)
     gate = gates.Gate(models)

@@ -43,11 +43,13 @@ def test_signals_measured_again_replace_the_retrieval_signals_of_both_drafters_a
              "signals": {"dense": 0.1, "answer_type": 1.0, "model_refused": 1.0, "model_confirms": 0.2}},
             {"source": "oos", "id": "g1", "kind": "extractive", "answerable": False, "split": "dev",
              "signals": {"dense": 0.3, "answer_type": 1.0}}]
-    fresh = {("gold", "g1"): {"dense": 0.5, "answer_type": 0.0, "model_refused": 0.0}}  # a draft signal is never taken
+    # a draft signal is never taken
+    fresh = {("gold", "g1"): {"signals": {"dense": 0.5, "answer_type": 0.0, "model_refused": 0.0}, "points_quoted": True}}
     out, missed = merged(rows, fresh)
     assert missed == 1 and out[2] == rows[2]  # another source's row of the same id is not touched
     assert out[0]["signals"] == {"dense": 0.5, "answer_type": 0.0}
     assert out[1]["signals"] == {"dense": 0.5, "answer_type": 0.0, "model_refused": 1.0, "model_confirms": 0.2}
+    assert out[0]["points_quoted"] and out[1]["points_quoted"]  # measured again too: which of the gate's models decides
 
 
 def test_the_extractive_drafter_is_asked_every_corpus_case_and_a_chat_model_a_sample_of_the_dev_articles(tmp_path):

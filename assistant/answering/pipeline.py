@@ -74,6 +74,12 @@ class Prepared:
     timings: dict = field(default_factory=dict)
     open_question: bool = False  # asks for several points (`question_form.QuestionForm`)
 
+    @property
+    def points_quoted(self) -> bool:
+        """Its points are quoted from the passages whichever the drafter (an open question not answered by a glossary
+        entry), so the extractive model of the gate decides it: a chat model only sums the points up after them."""
+        return self.open_question and self.drafter != "glossary"
+
 
 @dataclass(frozen=True)
 class Draft:
@@ -154,9 +160,14 @@ class Assistant:
     def ask(self, question, history=None) -> Answer:
         return self.as_runnable().invoke({"question": question, "history": history})
 
+    def prepared(self, question, history=None) -> Prepared:
+        """A question read up to drafting: made standalone, retrieved, its retrieval signals and which of the gate's
+        models will decide it (`cimic gate --refresh` reads them)."""
+        return self._prepared(self._validated({"question": question, "history": history}))
+
     def signals_before_drafting(self, question, history=None) -> Signals:
-        """The gate's retrieval signals of a question, without drafting (`cimic gate --refresh` reads them)."""
-        return self._prepared(self._validated({"question": question, "history": history})).signals
+        """The gate's retrieval signals of a question, without drafting."""
+        return self.prepared(question, history).signals
 
     def ask_stream(self, question, history=None) -> Iterator[dict]:
         """Yields {"type": "token", "text": ...} while the draft streams, then {"type": "answer", "answer": Answer}."""

@@ -72,13 +72,13 @@ def rows_for(assistant, cases: list[Case], source: str, progress=None, done: set
     for i, case in enumerate(cases):
         if done is not None and (source, case.id, assistant.kind) in done:
             continue
+        prep = assistant.prepared(case.question, case.history)
         if retrieval_only:
-            signals = {s: v for s, v in assistant.signals_before_drafting(case.question, case.history).as_dict().items()
-                       if s in RETRIEVAL_SIGNALS}
+            signals = {s: v for s, v in prep.signals.as_dict().items() if s in RETRIEVAL_SIGNALS}
         else:
             signals = assistant.ask(case.question, case.history).gate["signals"]
-        row = {"source": source, "id": case.id, "group": case.group, "split": case.split,
-               "kind": assistant.kind, "answerable": case.answerable, "signals": signals}
+        row = {"source": source, "id": case.id, "group": case.group, "split": case.split, "kind": assistant.kind,
+               "points_quoted": prep.points_quoted, "answerable": case.answerable, "signals": signals}
         rows.append(row)
         if sink:
             sink(row)
@@ -247,7 +247,7 @@ def refresh(settings, embedder, rows: list[dict], gold: list[Path], corpus: Path
 
     def take(measured):
         for r in measured:
-            fresh[(r["source"], r["id"])] = r["signals"]
+            fresh[(r["source"], r["id"])] = r
 
     here = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=embedder, gate=OpenGate())
     doctrine = [case for path in gold for case in load_dataset(path)]
@@ -266,12 +266,16 @@ def refresh(settings, embedder, rows: list[dict], gold: list[Path], corpus: Path
 
 
 def merged(rows: list[dict], fresh: dict[tuple, dict]) -> tuple[list[dict], int]:
-    """Each row (of either drafter) with the retrieval signals measured again for its (source, id) in place of
-    its own, its draft signals kept; and how many rows had none measured again (kept as they were)."""
+    """Each row (of either drafter) with the retrieval signals measured again for its (source, id) (`fresh`: rows
+    as `rows_for` gives them) in place of its own, and whether its points are quoted (`points_quoted`), its draft
+    signals kept; and how many rows had none measured again (kept as they were)."""
     out, missed = [], 0
     for r in rows:
         new = fresh.get((r.get("source"), r["id"]))
         missed += new is None
-        retrieval = {s: v for s, v in (new or {}).items() if s in RETRIEVAL_SIGNALS}
-        out.append(r if new is None else {**r, "signals": {**r["signals"], **retrieval}})
+        if new is None:
+            out.append(r)
+            continue
+        retrieval = {s: v for s, v in new["signals"].items() if s in RETRIEVAL_SIGNALS}
+        out.append({**r, "signals": {**r["signals"], **retrieval}, "points_quoted": new["points_quoted"]})
     return out, missed
