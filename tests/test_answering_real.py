@@ -355,3 +355,21 @@ def test_a_follow_up_that_names_nothing_asks_of_the_conversations_subject_not_of
     adopted = a.ask("when was it adopted?", [["what does nato's policy on human trafficking say", None]])
     assert "policy on human trafficking" in adopted.standalone_question
     assert not adopted.refused and "2004" in adopted.answer, adopted.answer
+
+
+def test_a_gate_row_says_whether_the_questions_points_are_quoted(index):
+    """A gate row records whether its question's points are quoted (an open question), which the extractive model of
+    the gate decides whichever the drafter (`gate.rows_of`): read from the question as the pipeline reads it, the same
+    whether the row is measured with a draft or without (`cimic gate --refresh`)."""
+    from assistant.answering.gate import OpenGate
+    from assistant.evaluation.gate_data import rows_for
+    from assistant.evaluation.runner import Case
+
+    settings, emb = index
+    here = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=emb, gate=OpenGate())
+    cases = [Case("open", "What lessons did the armed forces learn from the COVID-19 pandemic?", True, [], [], [], "open"),
+             Case("fact", "How many soldiers did the COVID Support Force comprise?", True, [], [], [], "answerable")]
+    for retrieval_only in (True, False):
+        rows = rows_for(here, cases, "gold", retrieval_only=retrieval_only)
+        assert [r["points_quoted"] for r in rows] == [True, False]
+        assert all(r["kind"] == "extractive" and "dense" in r["signals"] for r in rows)

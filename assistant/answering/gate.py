@@ -2,9 +2,9 @@
 
 The signals of a question (`signals.py`) are combined by a logistic regression, one per kind of drafter
 ("extractive": source sentences quoted; "llm": a chat model's draft), fitted on the dev split of the
-labelled cases in `fitted/signals.jsonl` (answerable or not) that the model decides when serving (`rows_of`), each source (the gold set, out-of-scope
-questions, questions asked of an index without their document, a generalization corpus) and each label
-weighing the same. Its threshold, and the regression's regularisation, are the operating point of least expected
+labelled cases in `fitted/signals.jsonl` (answerable or not) that the model decides when serving (`rows_of`),
+each source (the gold set, out-of-scope questions, questions asked of an index without their document, a
+generalization corpus) and each label weighing the same. Its threshold, and the regression's regularisation, are the operating point of least expected
 cost on held-out dev data (each row judged by its probability from fits that never saw its article or case, 5-fold):
 a cited answer to a question the
 sources do not answer costs `wrong_answer_cost` (CIMIC_WRONG_ANSWER_COST), a refusal of an answerable one

@@ -65,9 +65,10 @@ def corpus_cases(corpus: Path, per_article: int | None, splits=("dev", "test"), 
 
 def rows_for(assistant, cases: list[Case], source: str, progress=None, done: set | None = None, sink=None,
              retrieval_only: bool = False) -> list[dict]:
-    """Each case asked with the gate open: its labelled signals. `done`: (source, id, kind) already collected,
-    skipped; `sink`: called with each row as soon as it is collected; `retrieval_only`: the retrieval signals
-    alone, nothing drafted."""
+    """Each case asked with the gate open: its labelled signals, and whether its points are quoted (`points_quoted`:
+    the extractive model decides it whichever the drafter, `gate.rows_of`). `done`: (source, id, kind) already
+    collected, skipped; `sink`: called with each row as soon as it is collected; `retrieval_only`: the retrieval
+    signals alone, nothing drafted."""
     rows = []
     for i, case in enumerate(cases):
         if done is not None and (source, case.id, assistant.kind) in done:
