@@ -361,8 +361,8 @@ def test_the_negation_signal_reads_the_question_negating_what_its_sentence_affir
     either way (on the corpus's dev rows a look-alike 96 times in 192), so it leaves the signal at 0."""
     settings, emb = built
     a = build_assistant(settings, embedder=emb)
-    affirmative = a.signals_before_drafting("Is CIMIC's integration fully complete within the Armed Forces?")
-    negated = a.signals_before_drafting("Which assessments were CIMIC personnel not responsible for?")
+    affirmative = a.prepared("Is CIMIC's integration fully complete within the Armed Forces?").signals
+    negated = a.prepared("Which assessments were CIMIC personnel not responsible for?").signals
     assert affirmative.negation == 0.0
     assert negated.negation == 1.0
 
@@ -372,5 +372,5 @@ def test_the_antonym_signal_reads_a_question_asking_the_reverse_of_its_closest_s
     the sources answer; the question as the sources put it leaves the signal at 0."""
     settings, emb = built
     a = build_assistant(settings, embedder=emb)
-    assert a.signals_before_drafting("Which was the smallest peacetime military operation in the UK's history?").antonym == 1.0
-    assert a.signals_before_drafting("Which was the largest peacetime military operation in the UK's history?").antonym == 0.0
+    assert a.prepared("Which was the smallest peacetime military operation in the UK's history?").signals.antonym == 1.0
+    assert a.prepared("Which was the largest peacetime military operation in the UK's history?").signals.antonym == 0.0

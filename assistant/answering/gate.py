@@ -4,11 +4,11 @@ The signals of a question (`signals.py`) are combined by a logistic regression, 
 ("extractive": source sentences quoted; "llm": a chat model's draft), fitted on the dev split of the
 labelled cases in `fitted/signals.jsonl` (answerable or not) that the model decides when serving (`rows_of`),
 each source (the gold set, out-of-scope questions, questions asked of an index without their document, a
-generalization corpus) and each label weighing the same. Its threshold, and the regression's regularisation, are the operating point of least expected
-cost on held-out dev data (each row judged by its probability from fits that never saw its article or case, 5-fold):
-a cited answer to a question the
-sources do not answer costs `wrong_answer_cost` (CIMIC_WRONG_ANSWER_COST), a refusal of an answerable one
-costs 1, under a ceiling: at most `budget` (CIMIC_REFUSAL_BUDGET) of each source's answerable dev questions
+generalization corpus) and each label weighing the same. Its threshold, and the regression's regularisation, are
+the operating point of least expected cost on held-out dev data (each row judged by its probability from fits
+that never saw its article or case, 5-fold): a cited answer to a question the sources do not answer costs
+`wrong_answer_cost` (CIMIC_WRONG_ANSWER_COST), a refusal of an answerable one costs 1, under a ceiling: at most
+`budget` (CIMIC_REFUSAL_BUDGET) of each source's answerable dev questions
 refused. Everything below the threshold is refused. A draft the chat model refused must clear a bar of its own,
 never below the threshold, chosen with it by the same rule: the model's refusal stands unless the gate, reading
 it among its signals, is that sure the sources answer, and the extractive model accepts the sentences quoted in

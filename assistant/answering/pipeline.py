@@ -165,10 +165,6 @@ class Assistant:
         models will decide it (`cimic gate --refresh` reads them)."""
         return self._prepared(self._validated({"question": question, "history": history}))
 
-    def signals_before_drafting(self, question, history=None) -> Signals:
-        """The gate's retrieval signals of a question, without drafting."""
-        return self.prepared(question, history).signals
-
     def ask_stream(self, question, history=None) -> Iterator[dict]:
         """Yields {"type": "token", "text": ...} while the draft streams, then {"type": "answer", "answer": Answer}."""
         yield from self.as_runnable().stream({"question": question, "history": history})
