@@ -168,14 +168,17 @@ def cmd_gate(args) -> int:
                 f.write(json.dumps(row) + "\n")
 
         rows = add(settings, make_embedder(settings), set(args.add), [Path(d) for d in args.dataset], corpus, args.per_article,
-                   args.llm_sample, model, done, sink, progress)
+                   args.llm_sample, model, done, sink, progress, args.chat_only)
         print(f"\n{len(rows)} labelled rows added to {data}")
     if args.refresh:
         from assistant.evaluation.gate_data import refresh
         from assistant.index.embeddings import make_embedder
+        from assistant.llm.base import make_chat_model
 
+        # with --backend, the chat model's confirmation of quoted points is measured again too
+        model = make_chat_model(settings) if args.backend and settings.llm_backend != "extractive" else None
         rows, missed = refresh(settings, make_embedder(settings), gates.read_rows(data), [Path(d) for d in args.dataset],
-                               Path(args.corpus) if args.corpus else None, progress)
+                               Path(args.corpus) if args.corpus else None, progress, model)
         gates.write_rows(data, rows)
         print(f"\nretrieval signals measured again on {len(rows) - missed} of {len(rows)} rows in {data}"
               + (f" ({missed} not found in the datasets given: kept as they were)" if missed else ""))
@@ -313,13 +316,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gate", help="collect the answer gate's labelled signals and fit it; prints what each signal adds")
     p.add_argument("--collect", action="store_true", help="run the assistant with the gate open over the cases (slow), then fit")
     p.add_argument("--fit", action="store_true", help="fit on the dev rows of the signals beside the gate file")
-    p.add_argument("--add", nargs="+", choices=["corpus", "lodo", "oos"], metavar="PART",
-                   help="add rows (resumable), then fit: corpus (--corpus's cases not collected yet: every one for the "
+    p.add_argument("--add", nargs="+", choices=["gold", "corpus", "lodo", "oos"], metavar="PART",
+                   help="add rows (resumable), then fit: gold (--dataset's doctrine cases not collected yet), corpus "
+                        "(--corpus's cases not collected yet: every one for the "
                         "extractive drafter, the per-article sample for a chat model), lodo (each document left out of the "
                         "index, the cases it alone answers asked without it; with --corpus, its articles too), oos "
                         "(evals/datasets/out_of_scope.jsonl)")
+    p.add_argument("--chat-only", action="store_true",
+                   help="add: the chat model's rows alone (--backend local or openai), the extractive drafter's left as they are")
     p.add_argument("--refresh", action="store_true",
-                   help="measure the rows' retrieval signals again (nothing drafted; after a retrieval signal changes), then fit")
+                   help="measure the rows' retrieval signals again (nothing drafted; after a retrieval signal changes), then "
+                        "fit; with --backend, the chat model's confirmation of quoted points too")
     p.add_argument("--dataset", nargs="+", default=["evals/datasets/gold.jsonl", "evals/datasets/reworded.jsonl"],
                    help="collect: doctrine cases (their split field), one or several files")
     p.add_argument("--corpus", metavar="DIR", help="collect: a generalization corpus (docs/ and cases.jsonl)")

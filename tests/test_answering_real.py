@@ -358,9 +358,9 @@ def test_a_follow_up_that_names_nothing_asks_of_the_conversations_subject_not_of
 
 
 def test_a_gate_row_says_whether_the_questions_points_are_quoted(index):
-    """A gate row records whether its question's points are quoted (an open question), which the extractive model of
-    the gate decides whichever the drafter (`gate.rows_of`): read from the question as the pipeline reads it, the same
-    whether the row is measured with a draft or without (`cimic gate --refresh`)."""
+    """A gate row records whether its question's points are quoted (an open question), which tells which model of the
+    gate decides it (`gate.rows_of`): read from the question as the pipeline reads it, the same whether the row is
+    measured with a draft or without (`cimic gate --refresh`)."""
     from assistant.answering.gate import OpenGate
     from assistant.evaluation.gate_data import rows_for
     from assistant.evaluation.runner import Case
@@ -373,3 +373,52 @@ def test_a_gate_row_says_whether_the_questions_points_are_quoted(index):
         rows = rows_for(here, cases, "gold", retrieval_only=retrieval_only)
         assert [r["points_quoted"] for r in rows] == [True, False]
         assert all(r["kind"] == "extractive" and "dense" in r["signals"] for r in rows)
+
+
+def test_with_a_chat_model_an_open_questions_points_are_decided_on_its_confirmation_of_them(index, local, monkeypatch):
+    """With a chat model, an open question's points are quoted and the gate's points model decides it, reading the
+    model's confirmation (one token: `Assistant.points_confirmation`, on the sentences the sources would give if it
+    asked one fact) and no draft signal; `cimic gate --refresh --backend local` measures the same confirmation for a
+    gate row, and only for the chat model's rows whose points are quoted. (Each confirmation read is recorded and
+    compared with what the answer or row carries: two reads of the same prompt differ by about 0.02 with the model's
+    prompt cache, so they are not compared with each other.)"""
+    from assistant.evaluation.gate_data import rows_for
+    from assistant.evaluation.runner import Case
+
+    read, confirm = [], local.points_confirmation
+    monkeypatch.setattr(local, "points_confirmation", lambda prep: read.append(confirm(prep)) or read[-1])
+    question = "What lessons did the armed forces learn from the COVID-19 pandemic?"
+    prep = local.prepared(question)
+    assert prep.points_quoted and prep.gate_kind == "points"
+    ans = local.ask(question)
+    assert len(read) == 1 and 0.0 <= read[0] <= 1.0
+    assert ans.gate["signals"]["model_confirms"] == pytest.approx(read[0], abs=1e-4)
+    assert "model_confirms" in ans.gate["contributions"] and "draft_support" not in ans.gate["contributions"]
+    assert "verify_ms" in ans.timings
+    fact = "How many soldiers did the COVID Support Force comprise?"
+    assert local.prepared(fact).gate_kind == "llm"
+    cases = [Case("open", question, True, [], [], [], "open"), Case("fact", fact, True, [], [], [], "answerable")]
+    rows = rows_for(local, cases, "gold", retrieval_only=True, confirm={("gold", "open"), ("gold", "fact")})
+    assert len(read) == 2 and rows[0]["signals"]["model_confirms"] == read[1]
+    assert "model_confirms" not in rows[1]["signals"]  # its confirmation is read after the model's draft
+
+
+def test_a_datasets_doctrine_cases_not_collected_yet_join_the_gold_source(index, tmp_path):
+    """`cimic gate --add gold --dataset FILE`: a dataset's doctrine cases join the gate's gold source (the open
+    questions' dev split gives the points model doctrine rows of its own), the ones collected already skipped, each
+    row handed to the sink as it is collected."""
+    import json
+
+    from assistant.evaluation.gate_data import add
+
+    settings, emb = index
+    path = tmp_path / "open.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "question": q, "answerable": True, "gold": ["a passage"], "facts": [], "kind": "open",
+                                        "split": "dev"}) + "\n" for i, q in (
+        ("o1", "What lessons did the armed forces learn from the COVID-19 pandemic?"),
+        ("o2", "Why are soft skills important in civil-military cooperation?"))), encoding="utf-8")
+    written = []
+    rows = add(settings.model_copy(update={"llm_backend": "extractive"}), emb, {"gold"}, [path], None, 80, 1280,
+               done={("gold", "o2", "extractive")}, sink=written.append)
+    assert [r["id"] for r in rows] == ["o1"] and written == rows
+    assert rows[0]["source"] == "gold" and rows[0]["kind"] == "extractive" and rows[0]["points_quoted"]

@@ -338,21 +338,25 @@ def test_an_open_questions_points_stream_first_and_the_models_lead_follows_check
     lead = ("The CSF supported the NHS with protective equipment and the vaccination programme [1]. "
             "The CSF provided support to the National Health Service (NHS) and local authorities [1]. "  # a copied point
             "It also built three new hospitals in Scotland [1].")  # not in the sources
-    model = ScriptedModel([lead])
+    model = ScriptedModel(["yes", lead])  # its one-token confirmation of the closest sentences, then its lead
     events = list(build_assistant(settings, embedder=emb, chat_model=model).ask_stream(question))
     tokens = [e["text"] for e in events if e["type"] == "token"]
     answer = events[-1]["answer"]
     assert "23,000" in tokens[0] and "vaccination programme" in tokens[0]  # the quoted points, before the model wrote
-    assert len(model.seen) == 1 and "Points:" in model.seen[0][1]["content"]  # the model read the points only
+    assert len(model.seen) == 2 and "yes or no" in model.seen[0][0]["content"]  # the gate's points model reads its yes
+    assert "Points:" in model.seen[1][1]["content"]  # the model read the points only
+    assert answer.gate["signals"]["model_confirms"] == 1.0
     assert "National Health Service (NHS) and local authorities" not in tokens[1]  # the copy is never shown
     assert answer.answer.endswith("The CSF supported the NHS with protective equipment and the vaccination programme. [1]")
     assert answer.unsupported == ["It also built three new hospitals in Scotland."]
     assert answer.backend == "local (points quoted)" and not answer.refused
-    refused = build_assistant(settings, embedder=emb, chat_model=ScriptedModel(["NOT_IN_SOURCES"])).ask(question)
+    refused = build_assistant(settings, embedder=emb, chat_model=ScriptedModel(["yes", "NOT_IN_SOURCES"])).ask(question)
     assert "NOT_IN_SOURCES" not in refused.answer and refused.backend == "extractive" and "23,000" in refused.answer
-    unasked = ScriptedModel([lead])
+    doubted = build_assistant(settings, embedder=emb, chat_model=ScriptedModel(["no", lead]), gate=_Gate(True)).ask(question)
+    assert doubted.gate["signals"]["model_confirms"] == 0.0
+    unasked = ScriptedModel(["yes", lead])
     assert build_assistant(settings, embedder=emb, chat_model=unasked, gate=_Gate(False)).ask(question).refused
-    assert unasked.seen == []  # points the gate refuses get no summary: no model time spent on a refusal
+    assert len(unasked.seen) == 1  # points the gate refuses get no summary: only the one-token confirmation was asked
 
 
 def test_the_negation_signal_reads_the_question_negating_what_its_sentence_affirms_not_the_reverse(built):

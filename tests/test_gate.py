@@ -12,8 +12,13 @@ from assistant.answering.signals import SIGNALS, Signals
 from assistant.errors import ConfigError
 
 
+# the rows each model of the gate decides (`gates.rows_of`): their drafter, and whether their points are quoted
+ROWS_OF = {"extractive": ("extractive", False), "llm": ("llm", False), "points": ("llm", True)}
+
+
 def synthetic_rows(n=400, seed=3):
-    """Answerable rows have higher coverage and similarity, with noise; a test split on top."""
+    """Answerable rows have higher coverage and similarity, with noise; a test split on top; one row per model of the
+    gate (`ROWS_OF`)."""
     rng = random.Random(seed)
     rows = []
     for i in range(n):
@@ -23,8 +28,9 @@ def synthetic_rows(n=400, seed=3):
                       focus=min(1, max(0, rng.gauss(base, 0.15))), model_refused=float(rng.random() < (0.1 if answerable else 0.6)),
                       draft_support=min(1, max(0, rng.gauss(0.9 if answerable else 0.5, 0.2))))
         for kind in gates.KINDS:
-            rows.append({"kind": kind, "split": "dev" if i < n * 3 // 4 else "test", "answerable": answerable,
-                         "signals": sig.as_dict()})
+            drafter, quoted = ROWS_OF[kind]
+            rows.append({"kind": drafter, "points_quoted": quoted, "split": "dev" if i < n * 3 // 4 else "test",
+                         "answerable": answerable, "signals": sig.as_dict()})
     return rows
 
 
@@ -35,12 +41,13 @@ def test_threshold_keeps_the_false_refusal_budget_on_dev_and_separates_on_test()
     for kind in gates.KINDS:
         # the budget is kept on each dev row's held-out probability (from fits without its group), and so holds, roughly,
         # on rows the fit never saw
-        dev = [r for r in rows if r["kind"] == kind and r["split"] == "dev"]
+        dev = gates.rows_of(rows, kind)
         held = [(p, r) for p, r in zip(gates._held_out_probabilities(dev, models[kind].signals, models[kind].c), dev) if r["answerable"]]
         assert sum(p < models[kind].threshold_for(r["signals"]) for p, r in held) / len(held) <= 0.05
         assert figures[f"{kind}/test"]["answerable_refused"] <= 0.10
         assert figures[f"{kind}/test"]["unanswerable_refused"] > 0.3  # the signals do carry the label
     assert "model_refused" not in models["extractive"].signals  # meaningless for quoted sources
+    assert "model_refused" not in models["points"].signals and "model_confirms" in models["points"].signals
     assert models["llm"].coef[models["llm"].signals.index("model_refused")] < 0
 
 
@@ -72,7 +79,7 @@ def test_the_regularisation_is_the_grids_least_held_out_cost_and_a_refit_can_reu
     models = gates.fit(rows, 0.05)
     for kind, model in models.items():
         assert model.c in gates.C_GRID
-        dev = [r for r in rows if r["kind"] == kind and r["split"] == "dev"]
+        dev = gates.rows_of(rows, kind)
         use = model.signals
         costs = {}
         for c in gates.C_GRID:
@@ -89,17 +96,24 @@ def test_the_fit_never_reads_test_rows():
     assert gates.fit(rows, 0.05) == gates.fit(flipped, 0.05)
 
 
-def test_a_chat_models_rows_whose_points_are_quoted_are_left_to_the_extractive_model():
-    """An open question's points are quoted whichever the drafter, and the extractive model decides it: its chat-model
-    row (no draft of the model's, `model_confirms` 1.0 whatever the label) is not the llm model's to learn from."""
-    rows = synthetic_rows()
-    quoted = [{"kind": kind, "split": "dev", "answerable": i % 2 == 0, "points_quoted": True,
-               "signals": Signals(dense=0.6, coverage=0.8, focus=0.6, model_confirms=1.0).as_dict()}
-              for i in range(120) for kind in gates.KINDS]
+def test_a_chat_models_rows_whose_points_are_quoted_are_the_points_models():
+    """An open question's points are quoted whichever the drafter: without a chat model the extractive model decides
+    it, with one the points model, which reads the model's confirmation and no draft signal. A chat model's row of one
+    is not the llm model's to learn from, nor is an extractive row the points model's."""
+    rows = [r for r in synthetic_rows() if not r["points_quoted"]]
+    rng = random.Random(5)
+    quoted = [{"kind": drafter, "split": "dev", "answerable": i % 2 == 0, "points_quoted": True,
+               "signals": Signals(dense=rng.uniform(0.4, 0.8), coverage=0.8, focus=0.6,
+                                  model_confirms=min(1, max(0, rng.gauss(0.7 if i % 2 == 0 else 0.3, 0.2)))).as_dict()}
+              for i in range(120) for drafter in ("extractive", "llm")]
     assert len(gates.rows_of(rows + quoted, "extractive")) == len(gates.rows_of(rows, "extractive")) + 120
     assert gates.rows_of(rows + quoted, "llm") == gates.rows_of(rows, "llm")
+    assert gates.rows_of(rows + quoted, "points") == [r for r in quoted if r["kind"] == "llm"]
     with_quoted, without = gates.fit(rows + quoted, 0.05), gates.fit(rows, 0.05)
     assert with_quoted["llm"] == without["llm"] and with_quoted["extractive"] != without["extractive"]
+    assert "points" not in without
+    points = with_quoted["points"]
+    assert points.coef[points.signals.index("model_confirms")] > 0 and "draft_support" not in points.signals
 
 
 def test_pre_draft_check_refuses_only_what_no_draft_could_save():

@@ -52,6 +52,25 @@ def test_signals_measured_again_replace_the_retrieval_signals_of_both_drafters_a
     assert out[0]["points_quoted"] and out[1]["points_quoted"]  # measured again too: which of the gate's models decides
 
 
+def test_a_chat_models_confirmation_of_quoted_points_measured_again_replaces_its_own():
+    """`cimic gate --refresh --backend local` measures the chat model's confirmation of quoted points again: a chat
+    model's row whose points are quoted takes it; an extractive row, or a row whose points are not quoted (its
+    confirmation was read after the model's draft), keeps its own."""
+    rows = [{"source": "gold", "id": "open", "kind": "llm", "answerable": False, "split": "dev",
+             "signals": {"dense": 0.1, "model_confirms": 1.0}},
+            {"source": "gold", "id": "open", "kind": "extractive", "answerable": False, "split": "dev",
+             "signals": {"dense": 0.1, "model_confirms": 1.0}},
+            {"source": "gold", "id": "fact", "kind": "llm", "answerable": True, "split": "dev",
+             "signals": {"dense": 0.2, "model_confirms": 0.9}}]
+    fresh = {("gold", "open"): {"signals": {"dense": 0.4, "model_confirms": 0.1}, "points_quoted": True},
+             ("gold", "fact"): {"signals": {"dense": 0.6, "model_confirms": 0.3}, "points_quoted": False}}
+    out, missed = merged(rows, fresh)
+    assert missed == 0
+    assert out[0]["signals"] == {"dense": 0.4, "model_confirms": 0.1}
+    assert out[1]["signals"] == {"dense": 0.4, "model_confirms": 1.0}
+    assert out[2]["signals"] == {"dense": 0.6, "model_confirms": 0.9}
+
+
 def test_the_extractive_drafter_is_asked_every_corpus_case_and_a_chat_model_a_sample_of_the_dev_articles(tmp_path):
     """The extractive gate's 5% ceiling on false refusals is read on every answerable corpus row, not on a sample's
     few: a sample of 160 put the threshold anywhere between 0.10 and 0.15. A chat model, seconds a case, drafts a

@@ -1,7 +1,8 @@
 """The one place that decides whether to answer or to refuse.
 
-The signals of a question (`signals.py`) are combined by a logistic regression, one per kind of drafter
-("extractive": source sentences quoted; "llm": a chat model's draft), fitted on the dev split of the
+The signals of a question (`signals.py`) are combined by a logistic regression, one per way of answering
+("extractive": source sentences quoted; "llm": a chat model's draft; "points": an open question's points quoted,
+confirmed by a chat model), fitted on the dev split of the
 labelled cases in `fitted/signals.jsonl` (answerable or not) that the model decides when serving (`rows_of`),
 each source (the gold set, out-of-scope questions, questions asked of an index without their document, a
 generalization corpus) and each label weighing the same. Its threshold, and the regression's regularisation, are
@@ -27,6 +28,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,9 +36,14 @@ from pathlib import Path
 from assistant.answering.signals import DRAFT_SIGNALS, SIGNALS, Signals
 from assistant.errors import ConfigError
 
-KINDS = ("extractive", "llm")
-# signals that mean nothing for a kind of drafter: an extractive draft neither refuses nor goes unsupported
-UNUSED = {"extractive": {"model_refused", "model_doubt", "draft_support", "model_confirms"}, "llm": set()}
+# the gate's models, one per way of answering: sentences quoted without a chat model ("extractive"), a chat model's draft
+# ("llm"), and an open question's points quoted with a chat model beside them ("points": it confirms the sources' closest
+# sentences, `pipeline.Assistant.points_confirmation`, and writes no draft the gate reads)
+KINDS = ("extractive", "llm", "points")
+# signals that mean nothing for a kind: an extractive draft neither refuses nor goes unsupported, and quoted points are
+# not the chat model's draft (it only confirms)
+UNUSED = {"extractive": {"model_refused", "model_doubt", "draft_support", "model_confirms"}, "llm": set(),
+          "points": {"model_refused", "model_doubt", "draft_support"}}
 
 
 @dataclass(frozen=True)
@@ -178,11 +185,15 @@ def _held_out_probabilities(rows: list[dict], signals: tuple[str, ...], c: float
         model = _regression(rows, signals, c)
         return [model.probability(r["signals"]) for r in rows]
     out = [0.0] * len(rows)
-    for seed in range(REPEATS):
-        for train, held in StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(strata, strata, groups):
-            model = _regression([rows[i] for i in train], signals, c)
-            for i in held:
-                out[i] += model.probability(rows[i]["signals"]) / REPEATS
+    with warnings.catch_warnings():
+        # a source with fewer rows of a label than folds (3 unanswerable gold rows whose points are quoted) is spread
+        # over as many folds as it has rows: what the stratification can do, not a fault to print on every fit
+        warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+        for seed in range(REPEATS):
+            for train, held in StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(strata, strata, groups):
+                model = _regression([rows[i] for i in train], signals, c)
+                for i in held:
+                    out[i] += model.probability(rows[i]["signals"]) / REPEATS
     return out
 
 
@@ -318,18 +329,19 @@ def curve_table(curve: list[dict], threshold: float) -> str:
 
 
 def rows_of(rows: list[dict], kind: str, split: str = "dev") -> list[dict]:
-    """The rows of a split that `kind`'s model decides when the assistant serves. A question whose points are quoted
-    (`points_quoted`: an open question, `pipeline.Prepared`) is decided by the extractive model whichever the
-    drafter, so a chat model's row of one is left out of the llm model's fit and of its ceiling: with the 188 of its
-    857 corpus dev rows that are such (measured by `cimic gate --refresh`), the 5% ceiling on answerable questions
-    refused was read on rows that model never decides, and it refused 6.2% of the ones it does (held out)."""
-    return [r for r in rows if r["kind"] == kind and r.get("split", "dev") == split
-            and (kind == "extractive" or not r.get("points_quoted", False))]
+    """The rows of a split that `kind`'s model decides when the assistant serves: a row's `kind` is its drafter, and a
+    chat model's row of a question whose points are quoted (`points_quoted`: an open question, `pipeline.Prepared`) is
+    decided by the "points" model, not the "llm" one: its points are quoted whichever the drafter, and the chat model
+    only confirms them (with them among the llm model's rows, 188 of its 857 corpus dev rows, the 5% ceiling on
+    answerable questions refused was read on rows that model never decides, and it refused 6.2% of the ones it does)."""
+    drafter, quoted = {"extractive": ("extractive", None), "llm": ("llm", False), "points": ("llm", True)}[kind]
+    return [r for r in rows if r["kind"] == drafter and r.get("split", "dev") == split
+            and (quoted is None or bool(r.get("points_quoted", False)) == quoted)]
 
 
 def fit(rows: list[dict], budget: float, off: set[str] = frozenset(), wrong_answer_cost: float = WRONG_ANSWER_COST,
         c: dict[str, float] | None = None) -> dict[str, Model]:
-    """One model per kind of drafter that has rows, fitted on the dev rows of that kind. The extractive one first:
+    """One model per kind (`KINDS`) that has rows, fitted on the dev rows it decides (`rows_of`). The extractive one first:
     a chat model's refusal is overridden only with quoted sentences it accepts (`Gate.decide`), so the llm
     operating point is chosen knowing which of its dev rows' quotes pass (by their held-out probabilities). `c`: the
     regularisation per kind, else chosen (`_fit_one`)."""

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from assistant.answering.gate import OpenGate
 from assistant.answering.signals import RETRIEVAL_SIGNALS
-from assistant.errors import DocumentError
+from assistant.errors import ConfigError, DocumentError
 from assistant.evaluation.runner import Case, load_dataset
 from assistant.ingest.loaders import LOADERS, load
 from assistant.language import norm_ws
@@ -64,11 +64,12 @@ def corpus_cases(corpus: Path, per_article: int | None, splits=("dev", "test"), 
 
 
 def rows_for(assistant, cases: list[Case], source: str, progress=None, done: set | None = None, sink=None,
-             retrieval_only: bool = False) -> list[dict]:
+             retrieval_only: bool = False, confirm: set | None = None) -> list[dict]:
     """Each case asked with the gate open: its labelled signals, and whether its points are quoted (`points_quoted`:
-    the extractive model decides it whichever the drafter, `gate.rows_of`). `done`: (source, id, kind) already
-    collected, skipped; `sink`: called with each row as soon as it is collected; `retrieval_only`: the retrieval
-    signals alone, nothing drafted."""
+    `gate.rows_of` reads which model decides it). `done`: (source, id, kind) already collected, skipped; `sink`:
+    called with each row as soon as it is collected; `retrieval_only`: the retrieval signals alone, nothing drafted,
+    and, for the cases of `confirm` ((source, id)) whose points are quoted, the assistant's chat model's confirmation
+    of them (`model_confirms`, `Assistant.points_confirmation`)."""
     rows = []
     for i, case in enumerate(cases):
         if done is not None and (source, case.id, assistant.kind) in done:
@@ -76,6 +77,8 @@ def rows_for(assistant, cases: list[Case], source: str, progress=None, done: set
         prep = assistant.prepared(case.question, case.history)
         if retrieval_only:
             signals = {s: v for s, v in prep.signals.as_dict().items() if s in RETRIEVAL_SIGNALS}
+            if prep.gate_kind == "points" and (source, case.id) in (confirm or ()):
+                signals["model_confirms"] = assistant.points_confirmation(prep)
         else:
             signals = assistant.ask(case.question, case.history).gate["signals"]
         row = {"source": source, "id": case.id, "group": case.group, "split": case.split, "kind": assistant.kind,
@@ -124,7 +127,8 @@ def held_by_one_document(docs_dir: Path, cases: list[Case]) -> dict[Path, list[C
 
 
 def leave_one_out(settings, embedder, docs_dir: Path, cases: list[Case], source: str, chat_models: list,
-                  progress=None, done: set | None = None, sink=None, retrieval_only: bool = False) -> list[dict]:
+                  progress=None, done: set | None = None, sink=None, retrieval_only: bool = False,
+                  confirm: set | None = None) -> list[dict]:
     """Unanswerable rows by construction: each document left out of the index in turn, and the cases it
     alone answers asked without it (ids `<case>@-<document>`), once per chat model (None: extractive)."""
     from assistant.answering.pipeline import assistant_over
@@ -143,7 +147,7 @@ def leave_one_out(settings, embedder, docs_dir: Path, cases: list[Case], source:
                 asked = [replace(c, id=f"{c.id}@-{doc.stem}", answerable=False) for c in group]
                 for model in chat_models:
                     there = assistant_over(settings, knowledge, Path(tmp) / "store", embedder, model, OpenGate())
-                    rows += rows_for(there, asked, source, progress, done, sink, retrieval_only)
+                    rows += rows_for(there, asked, source, progress, done, sink, retrieval_only, confirm)
             finally:
                 for f in out:
                     (aside / f.name).rename(f)
@@ -191,21 +195,29 @@ OUT_OF_SCOPE = "evals/datasets/out_of_scope.jsonl"
 
 
 def add(settings, embedder, parts: set[str], gold: list[Path], corpus: Path | None, per_article: int, llm_sample: int,
-        chat_model=None, done: set | None = None, sink=None, progress=None) -> list[dict]:
-    """The out-of-scope rows (`parts`: "lodo", "oos"), for the extractive drafter and, with a chat model, the
-    llm drafter: doctrine and corpus cases with their document left out, and the written out-of-scope cases.
-    The chat model drafts the dev cases only (the fit reads no others; about 6 s a case on 2 cores)."""
+        chat_model=None, done: set | None = None, sink=None, progress=None, chat_only: bool = False) -> list[dict]:
+    """Rows not collected yet (`parts`), for the extractive drafter and, with a chat model, the llm drafter: "gold",
+    the doctrine cases of `gold` (a dataset added to the doctrine source, such as the open questions); "oos", the
+    written out-of-scope cases; "lodo", doctrine and corpus cases with their document left out; "corpus", the
+    corpus's cases. The chat model drafts the dev cases only (the fit reads no others; about 6 s a case on 2
+    cores). `chat_only`: the chat model's rows alone, the extractive drafter's left as they are."""
     from assistant.answering.pipeline import build_assistant
     from assistant.config import ROOT
 
     models = [None, chat_model] if chat_model is not None else [None]
+    if chat_only:
+        if chat_model is None:
+            raise ConfigError("rows of the chat model alone need a chat back-end: --backend local or openai")
+        models = [chat_model]
     rows = []
-    if "oos" in parts:
-        cases = load_dataset(ROOT / OUT_OF_SCOPE)
+    for part, source, cases in (("gold", "gold", lambda: [case for path in gold for case in load_dataset(path)]),
+                                ("oos", "oos", lambda: load_dataset(ROOT / OUT_OF_SCOPE))):
+        if part not in parts:
+            continue
         for model in models:
             here = build_assistant(settings.model_copy(update={"llm_backend": "extractive" if model is None else settings.llm_backend}),
                                    embedder=embedder, chat_model=model, gate=OpenGate())
-            rows += rows_for(here, _for(model, cases), "oos", progress, done, sink)
+            rows += rows_for(here, _for(model, cases()), source, progress, done, sink)
     if "lodo" in parts:
         doctrine = [case for path in gold for case in load_dataset(path)]
         for model in models:
@@ -232,15 +244,20 @@ def _for(model, cases: list[Case]) -> list[Case]:
     return cases if model is None else [c for c in cases if c.split == "dev"]
 
 
-def refresh(settings, embedder, rows: list[dict], gold: list[Path], corpus: Path | None, progress=None) -> tuple[list[dict], int]:
+def refresh(settings, embedder, rows: list[dict], gold: list[Path], corpus: Path | None, progress=None,
+            chat_model=None) -> tuple[list[dict], int]:
     """The rows with their retrieval signals measured again by the code as it is now, their draft signals (the
     chat model's) kept: after a retrieval signal's definition changes, the gate is refitted without drafting again
-    (minutes, not hours). Each case is asked once, of the index its row was collected from (its document left out
-    for a `-lodo` source). Returns the rows and how many could not be measured again (kept as they were)."""
+    (minutes, not hours). With `chat_model`, the chat model's rows whose points are quoted get its confirmation of
+    them measured again too (`model_confirms`: about 2 s a row on 2 cores; the model's rows are its own, so the
+    back-end must be the one that collected them). Each case is asked once, of the index its row was collected from
+    (its document left out for a `-lodo` source). Returns the rows and how many could not be measured again (kept as
+    they were)."""
     from assistant.answering.pipeline import assistant_over, build_assistant
     from assistant.config import ROOT
 
     wanted = {(r.get("source"), r["id"]) for r in rows}
+    confirm = {(r.get("source"), r["id"]) for r in rows if r["kind"] == "llm"} if chat_model is not None else set()
     fresh: dict[tuple, dict] = {}
 
     def keep(cases, source):
@@ -250,26 +267,30 @@ def refresh(settings, embedder, rows: list[dict], gold: list[Path], corpus: Path
         for r in measured:
             fresh[(r["source"], r["id"])] = r
 
-    here = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=embedder, gate=OpenGate())
+    backend = settings.llm_backend if chat_model is not None else "extractive"
+    here = build_assistant(settings.model_copy(update={"llm_backend": backend}), embedder=embedder, chat_model=chat_model,
+                           gate=OpenGate())
     doctrine = [case for path in gold for case in load_dataset(path)]
-    take(rows_for(here, keep(doctrine, "gold"), "gold", progress, retrieval_only=True))
-    take(rows_for(here, keep(load_dataset(ROOT / OUT_OF_SCOPE), "oos"), "oos", progress, retrieval_only=True))
-    take(leave_one_out(settings, embedder, settings.resolved(settings.knowledge_dir), doctrine, "gold-lodo", [None],
-                       progress, retrieval_only=True))
+    take(rows_for(here, keep(doctrine, "gold"), "gold", progress, retrieval_only=True, confirm=confirm))
+    take(rows_for(here, keep(load_dataset(ROOT / OUT_OF_SCOPE), "oos"), "oos", progress, retrieval_only=True,
+                  confirm=confirm))
+    take(leave_one_out(settings, embedder, settings.resolved(settings.knowledge_dir), doctrine, "gold-lodo", [chat_model],
+                       progress, retrieval_only=True, confirm=confirm))
     if corpus:
         sample = corpus_cases(corpus, None)  # every case: `keep` takes the rows' own, whichever sample they came from
         with tempfile.TemporaryDirectory(prefix="cimic-gate-") as tmp:
-            there = assistant_over(settings, corpus / "docs", Path(tmp) / "store", embedder, None, OpenGate())
-            take(rows_for(there, keep(sample, corpus.name), corpus.name, progress, retrieval_only=True))
+            there = assistant_over(settings, corpus / "docs", Path(tmp) / "store", embedder, chat_model, OpenGate())
+            take(rows_for(there, keep(sample, corpus.name), corpus.name, progress, retrieval_only=True, confirm=confirm))
         take(leave_one_out(settings, embedder, corpus / "docs", [c for c in sample if c.answerable],
-                           f"{corpus.name}-lodo", [None], progress, retrieval_only=True))
+                           f"{corpus.name}-lodo", [chat_model], progress, retrieval_only=True, confirm=confirm))
     return merged(rows, fresh)
 
 
 def merged(rows: list[dict], fresh: dict[tuple, dict]) -> tuple[list[dict], int]:
     """Each row (of either drafter) with the retrieval signals measured again for its (source, id) (`fresh`: rows
     as `rows_for` gives them) in place of its own, and whether its points are quoted (`points_quoted`), its draft
-    signals kept; and how many rows had none measured again (kept as they were)."""
+    signals kept, save a chat model's row whose points are quoted: it takes the confirmation of them where one was
+    measured again; and how many rows had none measured again (kept as they were)."""
     out, missed = [], 0
     for r in rows:
         new = fresh.get((r.get("source"), r["id"]))
@@ -277,6 +298,8 @@ def merged(rows: list[dict], fresh: dict[tuple, dict]) -> tuple[list[dict], int]
         if new is None:
             out.append(r)
             continue
-        retrieval = {s: v for s, v in new["signals"].items() if s in RETRIEVAL_SIGNALS}
-        out.append({**r, "signals": {**r["signals"], **retrieval}, "points_quoted": new["points_quoted"]})
+        measured = {s: v for s, v in new["signals"].items() if s in RETRIEVAL_SIGNALS}
+        if r["kind"] == "llm" and new["points_quoted"] and "model_confirms" in new["signals"]:
+            measured["model_confirms"] = new["signals"]["model_confirms"]
+        out.append({**r, "signals": {**r["signals"], **measured}, "points_quoted": new["points_quoted"]})
     return out, missed
