@@ -293,6 +293,33 @@ def test_a_question_that_names_its_source_is_answered_from_what_that_source_says
     assert not any("Territorial Defense Brigade" in c.text for c in ans.citations)  # the authors' affiliations
 
 
+def test_a_question_that_names_its_source_is_measured_by_what_it_asks_of_that_source(index):
+    """The authors' names find where to look, not how close the sources come to the question: its closeness (the gate's
+    `dense`, the sentences' ranking) is that of the question searched without them, within the sources it names.
+    Measured with the names, what the authors say of the question looked far off (open-023 of the open questions' dev
+    split was refused)."""
+    import numpy as np
+
+    settings, emb = index
+    a = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=emb)
+    asked = ("What lessons about flexibility and preparation did the COVID-19 pandemic teach, according to Wołowiec "
+             "and Goniewicz?")
+    named = a.retriever.retrieve(asked, 4)
+    # the question without the authors' names, as the retriever searches it within their article
+    rest = emb.embed(["What lessons about flexibility and preparation did the COVID-19 pandemic teach, according to and"])[0]
+    assert float(np.dot(named.vector, rest)) > 0.999
+    assert "wolowiec-goniewicz-2026" in {p.chunk.doc_id for p in named.passages}
+    assert named.relevance == pytest.approx(max(p.similarity for p in named.passages))  # the closest passage is kept
+    with_names = emb.embed([asked])[0]
+    there = a.retriever.store.query(with_names, 8, doc_id="wolowiec-goniewicz-2026")
+    assert named.relevance > max(h.similarity for h in there)
+    assert a.prepared(asked).signals.dense == pytest.approx(named.relevance)
+    # asked about the document itself, its names are the subject: the whole question is measured
+    card = "When was the Harvard Humanitarian Initiative brief on civil-military coordination published?"
+    about = a.retriever.retrieve(card, 4)
+    assert any(p.names for p in about.passages) and float(np.dot(about.vector, emb.embed([card])[0])) > 0.999
+
+
 def test_a_word_of_a_sources_title_does_not_confine_the_answer_to_that_source(index):
     """"lessons" is a word of the Ukrainian article's title ("... Lessons for Europe"), and what a question about the
     Boston Marathon bombing asks for: the answer comes from the source on Boston, not from the Ukrainian article."""

@@ -67,9 +67,11 @@ class Retrieved:
 class Retrieval:
     query: str
     passages: list[Retrieved]  # in reading order (see `retrieve`), numbered [1], [2], ... in the prompt
-    relevance: float  # best dense similarity among the candidates (a signal for the answer gate)
+    # best dense similarity among the candidates (a signal for the answer gate); of the query without the words
+    # that name a source, within the sources it names, where it names one by its record (`_within`)
+    relevance: float
     ranked: list[str] = field(default_factory=list)  # the same passages' ids in fused rank order
-    vector: list[float] = field(default_factory=list)  # the query's embedding
+    vector: list[float] = field(default_factory=list)  # the query's embedding (the same query as `relevance`)
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:
@@ -286,7 +288,10 @@ class HybridRetriever:
             passages.append(Retrieved(i, chunk, fused[i], sims.get(i, 0.0), i in strong_terms))
             if len(passages) >= k:
                 break
-        passages, naming = self._named_documents(query, vector, passages, strong_terms, k, cards)
+        relevance = max([h.similarity for h in dense], default=0.0)
+        passages, naming, searched = self._named_documents(query, vector, passages, strong_terms, k, cards)
+        if searched is not None:  # searched again without the words naming a source: what the sources are compared with
+            vector, relevance = searched
         for p in passages:
             p.names = frozenset(naming.get(p.chunk.doc_id, ()))
         # passages of one section are read in the document's order: the one that introduces a subject
@@ -296,7 +301,6 @@ class HybridRetriever:
         for rank, p in enumerate(passages):
             first.setdefault((p.chunk.doc_id, p.chunk.section), rank)
         passages.sort(key=lambda p: (first[(p.chunk.doc_id, p.chunk.section)], p.chunk.start))
-        relevance = max([h.similarity for h in dense], default=0.0)
         return Retrieval(query, passages, relevance, ranked, list(vector))
 
     def _hidden(self, cards: bool) -> frozenset[str]:
@@ -306,9 +310,11 @@ class HybridRetriever:
         return self._apparatus if cards else self._apparatus | self._cards
 
     def _named_documents(self, query, vector, passages, strong_terms, k, cards: bool
-                         ) -> tuple[list[Retrieved], dict[str, set[str]]]:
-        """The sources a question names, and its passages given what it names. Returns the passages and the named
-        sources' ids with the words that name them by their record (none where the title's words alone name one).
+                         ) -> tuple[list[Retrieved], dict[str, set[str]], tuple[list[float], float] | None]:
+        """The sources a question names, and its passages given what it names. Returns the passages, the named
+        sources' ids with the words that name them by their record (none where the title's words alone name one), and,
+        where the question was searched again without those words, that search's vector and its best similarity
+        within the named sources (None where it was not).
 
         Named by its record, not its title ("according to Wołowiec and Goniewicz", "the Harvard brief": its authors,
         its publisher), a source is where the answer must come from, and those words find its title page and author
@@ -320,9 +326,10 @@ class HybridRetriever:
         named = {d: names & asked for d, names in self._doc_names.items() if names & asked}
         by_record = {d: ws - self._title_words.get(d, set()) for d, ws in named.items()}
         if any(by_record.values()):
-            return self._within(query, named, set().union(*by_record.values()), passages, k, cards), by_record
+            kept, searched = self._within(query, named, set().union(*by_record.values()), passages, k, cards)
+            return kept, by_record, searched
         if len(passages) < 2:
-            return passages, by_record
+            return passages, by_record, None
         hidden = self._hidden(cards=False)
         for doc in sorted(set(named) - {p.chunk.doc_id for p in passages}):
             hit = next((h for h in self.store.query(vector, 4, doc_id=doc) if h.id not in hidden
@@ -332,14 +339,17 @@ class HybridRetriever:
                        and (docs[j] not in named or docs.count(docs[j]) > 1)]
             if hit is not None and victims:
                 passages[victims[0]] = Retrieved(hit.id, self.chunks.get(hit.id, hit.chunk), 0.0, hit.similarity, False)
-        return passages, by_record
+        return passages, by_record, None
 
-    def _within(self, query, named, naming, passages, k, cards: bool) -> list[Retrieved]:
+    def _within(self, query, named, naming, passages, k, cards: bool
+                ) -> tuple[list[Retrieved], tuple[list[float], float] | None]:
         """The named sources' passages for the question without the words that name them (`naming`): dense and BM25
         within each source, fused by reciprocal rank; each source's best and each search's first hit there first,
         then the best of the rest, until k. A catalogue card the retrieval chose for a question about the document
         itself (`cards`) keeps its place; where the named sources hold fewer than k passages, the other sources'
-        passages keep the last places."""
+        passages keep the last places. Returns them, and the vector searched with and its best similarity within
+        the named sources (None where they hold no passage it may get, or where the question asks about a document
+        itself: the names are then its subject)."""
         rest = " ".join(w for w in query.split() if not set(content_words(w)) & naming)
         vector = self.embedder.embed([rest])[0]
         lexical = self.bm25.search(rest, len(self.chunks))
@@ -367,7 +377,9 @@ class HybridRetriever:
             chunk = self.chunks.get(i) or hits.get(i)
             if chunk is not None and not any(p.id == i or near_duplicate(chunk.text, p.chunk.text) for p in kept):
                 kept.append(Retrieved(i, chunk, 0.0, sims.get(i, 0.0), False))
-        return kept + [p for p in passages if p.chunk.doc_id not in named][:max(0, k - len(kept))]
+        # asked about a document itself (its date, authors, publisher), the names are what is asked about: kept
+        searched = (list(vector), max(sims.values())) if sims and not cards else None
+        return kept + [p for p in passages if p.chunk.doc_id not in named][:max(0, k - len(kept))], searched
 
 
 def _distinctive_names(titles: dict[str, set[str]], records: dict[str, set[str]], text_docs: Counter
