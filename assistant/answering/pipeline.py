@@ -343,8 +343,9 @@ class Assistant:
         """For an open question whose points are quoted: the chat model's yes to the sentences the sources would give if
         it asked one fact (`_extractive` as for a question not open). On the corpus's dev rows whose points are
         quoted (94 answerable, 94 look-alikes, held out), the gate's points model refuses 32 look-alikes where the
-        extractive model refused 16 (4 and 2 answerable; ROC AUC 0.75 -> 0.80); read on the points themselves, the model confirmed a
-        look-alike's points as readily as an answerable question's (6 refused). 1.0 when the model went away."""
+        extractive model refused 16 (4 and 2 answerable; ROC AUC 0.75 -> 0.80); read on the points themselves, the
+        model confirmed a look-alike's points as readily as an answerable question's (6 refused). 1.0 when the model
+        went away."""
         return self._confirmation(prep, self._extractive(replace(prep, open_question=False)))
 
     def _confirmation(self, prep: Prepared, quoted: str | None) -> float:

@@ -378,7 +378,7 @@ class HybridRetriever:
             if chunk is not None and not any(p.id == i or near_duplicate(chunk.text, p.chunk.text) for p in kept):
                 kept.append(Retrieved(i, chunk, 0.0, sims.get(i, 0.0), False))
         # asked about a document itself (its date, authors, publisher), the names are what is asked about: kept
-        searched = (list(vector), max(sims.values())) if sims and not cards else None
+        searched = (vector, max(sims.values())) if sims and not cards else None
         return kept + [p for p in passages if p.chunk.doc_id not in named][:max(0, k - len(kept))], searched
 
 
