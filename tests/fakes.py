@@ -35,19 +35,26 @@ class HashEmbedder:
 
 
 class ScriptedModel:
-    """A chat model that replies with the given texts in turn (then NOT_IN_SOURCES), streamed in two pieces,
-    and keeps the messages it was sent (`seen`)."""
+    """A chat model that replies with the given texts in turn (then NOT_IN_SOURCES), streamed in two pieces (word
+    by word with `by_word`), and keeps the messages it was sent (`seen`) and, for a reply whose stream was closed
+    before its end, the text it never gave (`unread`)."""
 
     name = "scripted"
 
-    def __init__(self, replies):
+    def __init__(self, replies, by_word=False):
         self.replies = list(replies)
         self.seen = []
+        self.by_word = by_word
+        self.unread = []
 
     def stream(self, msgs, max_tokens, first_token=None):
         self.seen.append(msgs)
         reply = self.replies.pop(0) if self.replies else "NOT_IN_SOURCES"
-        yield from reply.split(" ")[:1]
-        rest = reply[len(reply.split(" ")[0]):]
-        if rest:
-            yield rest
+        first = reply.split(" ")[0]
+        pieces = re.findall(r"\S+\s*", reply) if self.by_word else [first] + ([reply[len(first):]] if reply[len(first):] else [])
+        for i, piece in enumerate(pieces):
+            try:
+                yield piece
+            except GeneratorExit:
+                self.unread.append("".join(pieces[i + 1:]))
+                raise

@@ -110,6 +110,24 @@ def test_the_local_model_is_asked_whether_the_quoted_sentences_answer(local):
     assert local.ask("What is CMI?").gate["signals"]["model_confirms"] == 1.0
 
 
+def test_a_reply_nobody_reads_any_more_is_not_generated(local):
+    """Closing the local model's stream stops its generation at the next token (llama.cpp's own count of the tokens
+    it generated), so the next request does not wait behind a reply nobody reads (a lead the pipeline has read
+    enough of)."""
+    model = local.chat_model
+
+    def generated() -> int:
+        return int(re.search(r"^llamacpp:tokens_predicted_total (\d+)", model.server.handle_metrics(), re.M).group(1))
+
+    story = [{"role": "user", "content": "Write a story of at least 500 words about a field hospital."}]
+    before = generated()
+    stream = model.stream(story, 200)
+    assert next(stream) and next(stream)
+    stream.close()
+    assert "".join(model.stream([{"role": "user", "content": "Say yes."}], 1))  # served once the lock is free
+    assert generated() - before <= 8, generated() - before  # of the 200 asked for, a few after the close at most
+
+
 def test_practice_feedback_from_the_local_model_is_grounded_or_withheld(local):
     """The real model writes the tutor's sentence; whatever it writes is shown only when the passage holds it."""
     from assistant.practice.coaching import Coach

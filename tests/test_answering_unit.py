@@ -348,7 +348,6 @@ def test_an_open_questions_points_stream_first_and_the_models_lead_follows_check
     assert answer.gate["signals"]["model_confirms"] == 1.0
     assert "National Health Service (NHS) and local authorities" not in tokens[1]  # the copy is never shown
     assert answer.answer.endswith("The CSF supported the NHS with protective equipment and the vaccination programme. [1]")
-    assert answer.unsupported == ["It also built three new hospitals in Scotland."]
     assert answer.backend == "local (points quoted)" and not answer.refused
     refused = build_assistant(settings, embedder=emb, chat_model=ScriptedModel(["yes", "NOT_IN_SOURCES"])).ask(question)
     assert "NOT_IN_SOURCES" not in refused.answer and refused.backend == "extractive" and "23,000" in refused.answer
@@ -357,6 +356,40 @@ def test_an_open_questions_points_stream_first_and_the_models_lead_follows_check
     unasked = ScriptedModel(["yes", lead])
     assert build_assistant(settings, embedder=emb, chat_model=unasked, gate=_Gate(False)).ask(question).refused
     assert len(unasked.seen) == 1  # points the gate refuses get no summary: only the one-token confirmation was asked
+
+
+def test_the_models_lead_is_one_ended_sentence_of_its_own_and_the_model_is_stopped_once_it_is_settled(built):
+    """The lead after an open question's points is the model's first sentence: the model is stopped once a second
+    begins (the prompt asks for one) or once it repeats a point word for word (a copy says nothing new), so no time
+    goes to tokens that are never shown; a sentence cut off by the token limit is never shown, and a lead the
+    sources do not support is dropped like any draft's sentence."""
+    settings, emb = built
+    question = "What did the COVID Support Force do during Operation Rescript?"
+    points = build_assistant(settings, embedder=emb).ask(question).answer  # the quoted points alone (no model)
+
+    def ask(lead):
+        model = ScriptedModel(["yes", lead], by_word=True)
+        return build_assistant(settings, embedder=emb, chat_model=model).ask(question), model
+
+    two = ("The CSF supported the NHS with protective equipment and the vaccination programme [1]. "
+           "It also built three new hospitals in Scotland [1]. And more.")
+    answer, model = ask(two)
+    assert answer.answer.endswith("the vaccination programme. [1]") and not answer.unsupported
+    assert len(model.unread) == 1 and model.unread[0].endswith("hospitals in Scotland [1]. And more.")  # stopped as the second began
+    copied = ("The CSF provided support to the National Health Service (NHS) and local authorities during Operation "
+              "Rescript, including the vaccination programme [1].")
+    answer, model = ask(copied)
+    assert answer.answer == points  # no lead
+    assert model.unread and model.unread[0].endswith("vaccination programme [1].")  # stopped once the copy was plain
+    borrowed = ("Both with protective equipment and the vaccination programme, the CSF gave support to the National "
+                "Health Service (NHS) and local authorities [1].")  # a point's phrase, not its opening: read to its end
+    answer, model = ask(borrowed)
+    assert answer.answer.endswith("gave support to the National Health Service (NHS) and local authorities. [1]"), answer.answer
+    assert not model.unread
+    answer, model = ask("The CSF supported the NHS with protective equipment and the")  # cut off by the token limit
+    assert answer.answer == points and not model.unread
+    answer, _ = ask("It also built three new hospitals in Scotland [1].")
+    assert answer.answer == points and answer.unsupported == ["It also built three new hospitals in Scotland."]
 
 
 def test_the_negation_signal_reads_the_question_negating_what_its_sentence_affirms_not_the_reverse(built):

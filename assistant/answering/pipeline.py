@@ -8,7 +8,8 @@ passage that supports it best, and a sentence no passage supports is dropped and
 `unsupported`. When the chat model refuses or nothing of its draft is grounded, the sources' own best
 sentences are drafted instead, and the gate decides on them knowing that the model refused. An open question
 ("why", "what lessons", "walk me through ...": `question_form.py`) is answered by its points, quoted from the
-sources at once; with a chat model, its one-sentence summary of those points follows, checked like any draft (the
+sources at once; with a chat model, its one-sentence summary of those points follows (the model is stopped once that
+sentence has ended, or once it copies a point), checked like any draft (the
 gate decides on the points and on the model's confirmation of the sources' closest sentences). The answering steps
 stream: token events while the model drafts, then the answer.
 
@@ -39,7 +40,7 @@ from assistant.answering.signals import Signals, retrieval_signals
 from assistant.answering.verification import confirmation
 from assistant.errors import BackendUnavailable, ConfigError, InvalidQuestion
 from assistant.answering.grounding import LexicalSupportScorer, SupportScorer, best_support, cited_sentences, joint_support, renumber_markers
-from assistant.llm.base import ChatModel, make_chat_model
+from assistant.llm.base import ChatModel, make_chat_model, read_until
 from assistant.prompts import messages, render
 from assistant.answering.context import compress
 from assistant.answering.drafting import expand_fragments, extractive_answer, glossary_answer
@@ -310,27 +311,28 @@ class Assistant:
     def _summary(self, prep: Prepared, points: str) -> Iterator[dict]:
         """The chat model's lead for an open question's quoted points, after them: one token event with it once
         written (not piece by piece: a refusal or a copied point is never shown), and returned; None when the
-        model refused, only copied points or went away. It reads only the points, so its prompt stays short;
-        the support check reads it like any draft."""
+        model refused, copied a point, was cut off before its sentence ended or went away. It reads only the points,
+        so its prompt stays short, and it is stopped once its lead is settled (`_lead_settled`); the support check
+        reads the lead like any draft."""
         listed = [{"n": cited[0], "text": plain} for plain, cited in cited_sentences(points) if cited]
         if not listed:
             return None
+        quoted = [content_words(p["text"]) for p in listed]
         t = time.perf_counter()
         try:
-            text = "".join(self.chat_model.stream(messages("summary", question=prep.standalone, points=listed),
-                                                  self.settings.max_summary_tokens)).strip()
+            text = read_until(self.chat_model, messages("summary", question=prep.standalone, points=listed),
+                              self.settings.max_summary_tokens, lambda so_far: _lead_settled(so_far, quoted)).strip()
         except BackendUnavailable:
             return None
         finally:
             prep.timings["summary_ms"] = round((time.perf_counter() - t) * 1000)
-        if not text or model_refuses(text):
+        said = sentences(text)
+        lead = said[0] if said and _ENDED.search(said[0]) else None
+        # a sentence that copies a point says nothing new, and one cut off by the token limit is never shown
+        if not lead or model_refuses(text) or any(_copies(set(content_words(lead)), set(q)) for q in quoted):
             return None
-        # a sentence that copies a point says nothing new: only what sums up is kept
-        quoted = [set(content_words(p["text"])) for p in listed]
-        text = " ".join(s for s in sentences(text) if not any(_copies(set(content_words(s)), q) for q in quoted))
-        if text:
-            yield {"type": "token", "text": f" {text}"}
-        return text or None
+        yield {"type": "token", "text": f" {lead}"}
+        return lead
 
     def _extractive(self, prep: Prepared) -> str | None:
         """The sources' own best sentences for the question, ranked by its words and their meaning."""
@@ -597,6 +599,24 @@ def _file_like(name: str, path: str) -> bool:
 def _copies(words: set[str], point: set[str], share: float = 0.8) -> bool:
     """Whether most of a sentence's content words are one quoted point's."""
     return bool(words) and len(words & point) >= share * len(words)
+
+
+# a sentence ends with its full stop (a closing quote or bracket after it) or with its citation markers
+_ENDED = re.compile(r"""(?:[.!?]["”’')]*|\])\s*$""")
+# a lead that opens with this many of a point's content words in a row is copying the point (and would be dropped)
+COPIED_RUN = 8
+
+
+def _lead_settled(text: str, points: list[list[str]]) -> bool:
+    """Whether the model's lead, read so far, is settled: its first sentence has ended and another begun (the
+    prompt asks for one sentence), or it opens by repeating `COPIED_RUN` content words of a point in a row (a gist
+    that borrows a point's phrase further on is read to its end, and judged whole by `_copies`)."""
+    said = sentences(text)
+    if len(said) > 1 and content_words(" ".join(said[1:])):
+        return True
+    opening = tuple(content_words(said[0])[:COPIED_RUN]) if said else ()
+    return len(opening) == COPIED_RUN and any(tuple(p[i:i + COPIED_RUN]) == opening
+                                               for p in points for i in range(len(p) - COPIED_RUN + 1))
 
 
 def _check_record(drafted: Checked, fallback: str | None, model_refusal: str | None = None) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
 
 class ChatModel(Protocol):
@@ -11,12 +11,30 @@ class ChatModel(Protocol):
     def stream(self, messages: list[dict], max_tokens: int, first_token: dict | None = None) -> Iterator[str]:
         """Yield text pieces of the assistant's reply to OpenAI-style messages. When `first_token` is a dict
         and the back-end reports log-probabilities, it is filled with the reply's first token alternatives,
-        {token text: probability} (the answer gate reads how likely a refusal was)."""
+        {token text: probability} (the answer gate reads how likely a refusal was). Closing the iterator stops
+        the generation: no time is spent on tokens nobody reads."""
         ...
 
 
 def complete(model: ChatModel, messages: list[dict], max_tokens: int) -> str:
     return "".join(model.stream(messages, max_tokens))
+
+
+def read_until(model: ChatModel, messages: list[dict], max_tokens: int, enough: Callable[[str], bool]) -> str:
+    """The reply read piece by piece until `enough(text so far)` holds, where the stream is closed (the generation
+    stops there); the whole reply when it never does."""
+    text = ""
+    stream = model.stream(messages, max_tokens)
+    try:
+        for piece in stream:
+            text += piece
+            if enough(text):
+                break
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+    return text
 
 
 def yes_probability(model: ChatModel, messages: list[dict]) -> float:

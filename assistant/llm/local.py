@@ -1,7 +1,9 @@
 """The embedded local model: Qwen2.5-Coder-1.5B-Instruct (GGUF from PyPI parts) run by xllamacpp.
 
 Loaded once per process and shared; requests are served one at a time (a lock queues them, the 2
-cores would not go faster in parallel). Tokens stream through a queue from xllamacpp's callback.
+cores would not go faster in parallel). Tokens stream through a queue from xllamacpp's callback; once the
+reader closes the stream (the pipeline has read what it needs: `base.read_until`), the callback stops the
+generation at the next token, so the next request does not wait behind tokens nobody reads.
 xllamacpp also listens on a loopback port with llama.cpp's OpenAI-compatible HTTP API
 (`http_base_url`), which the tests use as a real OpenAI-compatible server.
 """
@@ -43,6 +45,7 @@ class LocalModel:
         params.cpuparams_batch.n_threads = threads
         params.warmup = False
         params.verbosity = 0
+        params.endpoint_metrics = True  # llama.cpp's counters (`handle_metrics`, /metrics on the loopback port)
         try:
             self.server = xlc.Server(params)
         except Exception as exc:
@@ -67,12 +70,15 @@ class LocalModel:
     def stream(self, messages: list[dict], max_tokens: int, first_token: dict | None = None) -> Iterator[str]:
         pieces: queue.Queue = queue.Queue()
         done = object()
+        closed = threading.Event()
         request = {"messages": messages, "stream": True, "max_tokens": max_tokens, "temperature": 0.0,
                    "cache_prompt": True}
         if first_token is not None:
             request.update(logprobs=True, top_logprobs=5)
 
-        def on_chunk(chunk) -> bool:
+        def on_chunk(chunk) -> bool:  # True stops the generation
+            if closed.is_set():
+                return True
             if isinstance(chunk, dict) and chunk.get("error"):
                 pieces.put(BackendUnavailable(f"the local model failed: {chunk['error']}"))
                 return True
@@ -96,7 +102,10 @@ class LocalModel:
                 pieces.put(done)
 
         threading.Thread(target=run, name="local-llm", daemon=True).start()
-        while (item := pieces.get()) is not done:
-            if isinstance(item, Exception):
-                raise item
-            yield item
+        try:
+            while (item := pieces.get()) is not done:
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            closed.set()
