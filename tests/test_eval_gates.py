@@ -66,6 +66,7 @@ def test_several_datasets_each_against_its_own_documents(env, tmp_path):
     assert set(report["by_dataset"]) == {"gold", "mini"} and report["meta"]["knowledge"]["mini"] == str(mini / "docs")
     rows = {(r["dataset"], r["id"]): r for r in report["cases"]}
     assert rows[("mini", "m1")]["passed"] and "340" in rows[("mini", "m1")]["answer"]
+    assert "retrieval_ms" in rows[("mini", "m1")]["timings"]  # where each answer's time went, step by step
     assert rows[("mini", "m2")]["refused"]
     assert report["splits"]["test"]["cases"]["total"] >= 2 and report["by_dataset"]["mini"]["cases"]["total"] == 2
     assert "dataset mini (2 cases)" in done.stdout

@@ -109,6 +109,7 @@ def score_case(case: Case, answer: dict, retrieved_texts: list[str], k: int, sco
     row = {"id": case.id, "dataset": dataset, "split": case.split, "kind": case.kind, "question": case.question, "answerable": case.answerable,
            "answer": answer["answer"], "refused": answer["refused"], "backend": answer.get("backend"),
            "latency_ms": answer.get("latency_ms"), "ttft_ms": (answer.get("timings") or {}).get("ttft_ms"),
+           "timings": answer.get("timings") or {},  # each step's time (retrieval, draft, confirmation, summary)
            "citations": [{"n": c["n"], "title": c["title"], "section": c["section"], "text": c["text"]}
                          for c in answer.get("citations", [])],
            "unsupported": answer.get("unsupported", []), "retrieved_texts": retrieved_texts,
