@@ -50,8 +50,11 @@ class ScriptedModel:
     def stream(self, msgs, max_tokens, first_token=None):
         self.seen.append(msgs)
         reply = self.replies.pop(0) if self.replies else "NOT_IN_SOURCES"
-        first = reply.split(" ")[0]
-        pieces = re.findall(r"\S+\s*", reply) if self.by_word else [first] + ([reply[len(first):]] if reply[len(first):] else [])
+        if self.by_word:
+            pieces = re.findall(r"\S+\s*", reply)
+        else:  # the first word, then the rest
+            first = reply.split(" ")[0]
+            pieces = [first, reply[len(first):]] if reply[len(first):] else [first]
         for i, piece in enumerate(pieces):
             try:
                 yield piece

@@ -131,7 +131,8 @@ def test_a_reply_nobody_reads_any_more_is_not_generated(index, local, backend):
     stream = model.stream(story, 200)
     assert next(stream) and next(stream)
     stream.close()
-    assert "".join(local.chat_model.stream([{"role": "user", "content": "Say yes."}], 1))  # served once the model is free
+    # served once the model is free
+    assert "".join(local.chat_model.stream([{"role": "user", "content": "Say yes."}], 1))
     assert generated() - before <= 16, generated() - before  # of the 200 asked for, a few after the close at most
 
 

@@ -375,7 +375,8 @@ def test_the_models_lead_is_one_ended_sentence_of_its_own_and_the_model_is_stopp
            "It also built three new hospitals in Scotland [1]. And more.")
     answer, model = ask(two)
     assert answer.answer.endswith("the vaccination programme. [1]") and not answer.unsupported
-    assert len(model.unread) == 1 and model.unread[0].endswith("hospitals in Scotland [1]. And more.")  # stopped as the second began
+    # stopped as the second sentence began
+    assert len(model.unread) == 1 and model.unread[0].endswith("hospitals in Scotland [1]. And more.")
     copied = ("The CSF provided support to the National Health Service (NHS) and local authorities during Operation "
               "Rescript, including the vaccination programme [1].")
     answer, model = ask(copied)
@@ -384,7 +385,8 @@ def test_the_models_lead_is_one_ended_sentence_of_its_own_and_the_model_is_stopp
     borrowed = ("Both with protective equipment and the vaccination programme, the CSF gave support to the National "
                 "Health Service (NHS) and local authorities [1].")  # a point's phrase, not its opening: read to its end
     answer, model = ask(borrowed)
-    assert answer.answer.endswith("gave support to the National Health Service (NHS) and local authorities. [1]"), answer.answer
+    assert answer.answer.endswith("gave support to the National Health Service (NHS) and local authorities. [1]"), \
+        answer.answer
     assert not model.unread
     answer, model = ask("The CSF supported the NHS with protective equipment and the")  # cut off by the token limit
     assert answer.answer == points and not model.unread
