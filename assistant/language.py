@@ -624,14 +624,29 @@ def model_refuses(reply: str) -> bool:
 
 
 # ---- questions about a document itself -------------------------------------------------------------------
-_ABOUT_A_DOCUMENT = re.compile(
-    r"\b(author|authors|authored|wrote|written|writer|publish\w*|publisher|doi|issued|released)\b"
-    r"|\b(title|date|kind|type|genre)\s+of\s+(the|this|that)\b"
-    r"|\bwhat\s+(kind|type|sort)\s+of\s+(document|source|publication|text|paper|article|brief|site|web site|website)\b", re.I)
+# what a question about a document asks of its catalogue record, tried in this order: "when was it written" asks its
+# date, "what type of document did HHI publish" its kind, "who wrote it" its authors, "who published it" its publisher
+_CATALOGUE_DETAILS = (
+    ("date", re.compile(r"\bwhen\b.*\b(authored|wrote|written|publish\w*|issued|released)\b"
+                        r"|\bdate\s+of\s+(the|this|that)\b", re.I)),
+    ("doi", re.compile(r"\bdoi\b", re.I)),
+    ("title", re.compile(r"\btitle\s+of\s+(the|this|that)\b", re.I)),
+    ("kind", re.compile(r"\b(kind|type|genre)\s+of\s+(the|this|that)\b"
+                        r"|\bwhat\s+(kind|type|sort)\s+of\s+(document|source|publication|text|paper|article|brief|site|web site"
+                        r"|website)\b", re.I)),
+    ("author", re.compile(r"\b(author|authors|authored|wrote|written|writer)\b", re.I)),
+    ("publisher", re.compile(r"\b(publish\w*|publisher|issued|released)\b", re.I)),
+)
+
+
+def catalogue_detail(question: str) -> str | None:
+    """What a question asks of a document's catalogue record: "date", "doi", "title", "kind", "author" or
+    "publisher" ("Who wrote the article on mass casualty events?" -> "author", "When was the HHI brief published?" ->
+    "date"); None for a question that asks nothing of one."""
+    return next((detail for detail, form in _CATALOGUE_DETAILS if form.search(question)), None)
 
 
 def asks_about_a_document(question: str) -> bool:
     """Whether a question asks for a catalogue detail of a document (its title, authors, date, publisher or
-    kind: "Who wrote the article on mass casualty events?", "When was the HHI brief published?"), the only
-    questions a document's catalogue card may answer."""
-    return bool(_ABOUT_A_DOCUMENT.search(question))
+    kind: `catalogue_detail`), the only questions a document's catalogue card may answer."""
+    return catalogue_detail(question) is not None

@@ -230,6 +230,24 @@ def test_a_catalogue_card_is_retrieved_only_for_a_question_about_a_document(inde
         assert "document" not in got and len(got) == 4, (question, got)
 
 
+def test_a_detail_a_documents_record_does_not_state_is_refused_with_what_the_record_says(index):
+    """The HHI brief's record names its publisher and date, no authors: quoted for who wrote it, its card gave the
+    publisher as the answer. Asked a detail its card does not state, the assistant says so and quotes the card (a
+    refusal for the metrics, with `partial`); asked one it states, it answers from the card."""
+    settings, emb = index
+    assistant = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=emb)
+    for question, missing in (("Who wrote the brief on humanitarian policy making for civil-military coordination?", "authors"),
+                              ("what is the DOI of the HHI brief", "DOI"),
+                              ("When was the CIMIC Centre of Excellence web site published?", "date")):
+        ans = assistant.ask(question)
+        assert ans.refused and ans.answer.startswith(f"The doctrine sources do not give its {missing}."), (question, ans.answer)
+        assert ans.partial and " is a " in ans.partial and ans.citations[0].section == "About this document", ans.partial
+    ans = assistant.ask("When was the Harvard Humanitarian Initiative brief on civil-military coordination published?")
+    assert not ans.refused and "October 2008" in ans.answer
+    ans = assistant.ask("Who wrote the article on civil-military cooperation during mass casualty events?")
+    assert not ans.refused and "Wołowiec" in ans.answer
+
+
 def test_a_reference_list_is_never_retrieved(index):
     """A paper's reference list names works ("Paris Olympics 2024 security plans [Internet]"); it says nothing about
     them, and was quoted as the answer to what the security at the Paris Olympics was."""

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from assistant.index.embeddings import MiniLMEmbedder
-from assistant.ingest.chunker import chunk_document, find_headings
+from assistant.ingest.chunker import card_states, chunk_document, document_card, find_headings
 from assistant.documents import LoadedText, SourceInfo
 from assistant.ingest.loaders import load
 from assistant.ingest.manifest import load_manifest
@@ -104,3 +104,16 @@ def test_a_list_cut_off_from_the_sentence_that_introduces_it_gets_that_sentence_
     assert first_items.text.startswith(lead)  # the items come with what they are items of
     assert first_items.text == text[first_items.start:first_items.end].strip()  # still verbatim
     assert lead in chunks[0].text  # and the sentence stays where it was
+
+
+def test_a_card_states_only_the_details_its_record_has():
+    """A card without authors cannot say who wrote its document; every card says its title, its kind and who it
+    comes from (its publisher, else its authors)."""
+    brief = document_card(SourceInfo("b", "b.md", "Policy making", "policy brief", publisher="Harvard Humanitarian Initiative",
+                                     date="2008-10"), "b.md").text
+    paper = document_card(SourceInfo("p", "p.md", "Mass casualty events", "journal article", author="A. Author; B. Author"),
+                          "p.md").text
+    assert [d for d in ("title", "kind", "author", "publisher", "date", "doi") if card_states(brief, d)] == [
+        "title", "kind", "publisher", "date"]
+    assert [d for d in ("title", "kind", "author", "publisher", "date", "doi") if card_states(paper, d)] == [
+        "title", "kind", "author", "publisher"]

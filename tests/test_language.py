@@ -324,6 +324,22 @@ def test_asks_about_a_document(question, expected):
     assert L.asks_about_a_document(question) is expected
 
 
+@pytest.mark.parametrize("question,expected", [
+    ("Who wrote the article on mass casualty events?", "author"),
+    ("Who are the authors of the Ukrainian article?", "author"),
+    ("When was the HHI brief published?", "date"),
+    ("when was the article written", "date"),  # a date, though it says "written"
+    ("What is the date of the brief?", "date"),
+    ("Who published the HHI brief?", "publisher"),
+    ("What type of document did the HHI publish?", "kind"),  # its kind, though it says "publish"
+    ("What is the title of the article written by Wołowiec?", "title"),
+    ("What is the DOI of the article?", "doi"),
+    ("Who founded the CIMIC Centre of Excellence?", None),
+])
+def test_catalogue_detail_names_what_a_question_asks_of_a_documents_record(question, expected):
+    assert L.catalogue_detail(question) == expected
+
+
 @pytest.mark.parametrize("text,english", [
     ("The armed forces support the civil authorities in a crisis and in the recovery that follows it.", True),
     ("Siły zbrojne wspierają władze cywilne w sytuacjach kryzysowych oraz w odbudowie po ich zakończeniu.", False),

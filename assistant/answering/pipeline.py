@@ -47,7 +47,8 @@ from assistant.answering.drafting import expand_fragments, extractive_answer, gl
 from assistant.answering.question_form import QuestionForm
 from assistant.retrieval.condense import standalone_question
 from assistant.retrieval.hybrid import HybridRetriever, Retrieval
-from assistant.language import (FRONT_MATTER, NOT_IN_SOURCES, PAPER_PARTS, PRECISE_KINDS, content_words,
+from assistant.ingest.chunker import card_states
+from assistant.language import (FRONT_MATTER, NOT_IN_SOURCES, PAPER_PARTS, PRECISE_KINDS, catalogue_detail, content_words,
                                 expand_contractions, expects, holds, is_definitional, is_open, model_refuses,
                                 reads_as_english, sentences, subject_of)
 from assistant.answering.validation import validate
@@ -199,8 +200,8 @@ class Assistant:
     def _drafted(self, prep: Prepared) -> Iterator:
         """Token events while the draft streams, then a `Drafted` (no draft when the gate refuses before drafting)."""
         early = self.gate.worth_drafting(prep.gate_kind, prep.signals)
-        if not early.answer:
-            yield Drafted(prep, None, early)
+        if not early.answer or self._unstated(prep):  # no draft can give what the document's record does not state
+            yield Drafted(prep, None, replace(early, answer=False))
             return
         draft = None
         for event in self._draft(prep):
@@ -407,10 +408,11 @@ class Assistant:
                  drafted: Checked | None = None, quoted: str | None = None, model_refusal: str | None = None) -> Answer:
         """A refusal: what the sources do say about the question's subject, quoted and cited, when they say
         something about it (a partial answer, still a refusal); else the topics they do cover."""
-        partial = self._partial(prep, quoted)
+        card = self._unstated(prep)
+        partial = (card.chunk.text, card) if card else self._partial(prep, quoted)
         citations = []
-        asked = expects(prep.standalone)
-        gives = partial is not None and holds(asked, partial[0], prep.standalone)  # the quote holds what is asked
+        asked = catalogue_detail(prep.standalone) if card else expects(prep.standalone)
+        gives = not card and partial is not None and holds(asked, partial[0], prep.standalone)  # the quote holds what is asked
         if asked in PRECISE_KINDS and not gives:
             # "do not give that number" only where no passage on the subject gives one: else the sentence that does is
             # quoted ("how many countries did france ask for help" has "support from 46 countries was requested" in a
@@ -428,6 +430,15 @@ class Assistant:
         return self._answer(prep, decision, draft, text, True, 0.0, citations, list(checked.unsupported),
                             _check_record(drafted or checked, fallback, model_refusal),
                             partial=f"{partial[0]} [1]" if partial else None)
+
+    @staticmethod
+    def _unstated(prep: Prepared):
+        """For a question that asks a detail of a document's record (`language.catalogue_detail`: "who wrote the HHI
+        brief?"), the catalogue card of the document asked about (the first card retrieved) when it does not state that
+        detail, else None: quoted as the answer, a card without authors gave its publisher for who wrote the brief."""
+        detail = catalogue_detail(prep.standalone)
+        card = next((p for p in prep.retrieval.passages if p.chunk.kind == "document"), None) if detail else None
+        return card if card is not None and not card_states(card.chunk.text, detail) else None
 
     def _partial(self, prep: Prepared, quoted: str | None):
         """The sources' closest sentence and its passage, when the support check grounds it and it names the

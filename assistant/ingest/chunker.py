@@ -178,6 +178,15 @@ CARD_PHRASES = {"kind": "is a", "author": "written by", "publisher": "published 
 CARD_TEMPLATE = " ".join(CARD_PHRASES.values())
 
 
+def card_states(text: str, detail: str) -> bool:
+    """Whether a document card (`document_card`) states a detail of its record (`language.catalogue_detail`): every
+    card gives its document's title and kind, and who it comes from (its publisher, else its authors); its authors, date
+    and DOI only where the record has them."""
+    if detail == "publisher":
+        return CARD_PHRASES["publisher"] in text or CARD_PHRASES["author"] in text
+    return detail in ("title", "kind") or CARD_PHRASES.get(detail, "\0") in text
+
+
 def document_card(source: SourceInfo, path: str) -> Chunk | None:
     """One passage per document from its manifest entry (who wrote it, when, where), so that questions
     about a source itself ("When was the HHI brief published?") find and cite its record."""
