@@ -233,7 +233,8 @@ def test_a_catalogue_card_is_retrieved_only_for_a_question_about_a_document(inde
 def test_a_detail_a_documents_record_does_not_state_is_refused_with_what_the_record_says(index):
     """The HHI brief's record names its publisher and date, no authors: quoted for who wrote it, its card gave the
     publisher as the answer. Asked a detail its card does not state, the assistant says so and quotes the card (a
-    refusal for the metrics, with `partial`); asked one it states, it answers from the card."""
+    refusal for the metrics, with `partial`); asked one it states, it answers from the card; asked one of a document
+    without a record, it refuses rather than quote another document's card."""
     settings, emb = index
     assistant = build_assistant(settings.model_copy(update={"llm_backend": "extractive"}), embedder=emb)
     for question, missing in (("Who wrote the brief on humanitarian policy making for civil-military coordination?", "authors"),
@@ -242,6 +243,9 @@ def test_a_detail_a_documents_record_does_not_state_is_refused_with_what_the_rec
         ans = assistant.ask(question)
         assert ans.refused and ans.answer.startswith(f"The doctrine sources do not give its {missing}."), (question, ans.answer)
         assert ans.partial and " is a " in ans.partial and ans.citations[0].section == "About this document", ans.partial
+    # the Ukrainian article has no record to say it: the other article's card gave its own authors for this one
+    ans = assistant.ask("who wrote the ukrainian article on cimic lessons for europe")
+    assert ans.refused and "Wołowiec" not in ans.answer, ans.answer
     ans = assistant.ask("When was the Harvard Humanitarian Initiative brief on civil-military coordination published?")
     assert not ans.refused and "October 2008" in ans.answer
     ans = assistant.ask("Who wrote the article on civil-military cooperation during mass casualty events?")

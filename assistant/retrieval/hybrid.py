@@ -72,6 +72,8 @@ class Retrieval:
     relevance: float
     ranked: list[str] = field(default_factory=list)  # the same passages' ids in fused rank order
     vector: list[float] = field(default_factory=list)  # the query's embedding (the same query as `relevance`)
+    # the documents the query names by their title's or record's own words, the most words first (`naming`)
+    documents: tuple[str, ...] = ()
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:
@@ -301,7 +303,15 @@ class HybridRetriever:
         for rank, p in enumerate(passages):
             first.setdefault((p.chunk.doc_id, p.chunk.section), rank)
         passages.sort(key=lambda p: (first[(p.chunk.doc_id, p.chunk.section)], p.chunk.start))
-        return Retrieval(query, passages, relevance, ranked, list(vector))
+        named = self.naming(query)
+        return Retrieval(query, passages, relevance, ranked, list(vector),
+                         tuple(sorted(named, key=lambda d: -len(named[d]))))
+
+    def naming(self, query: str) -> dict[str, set[str]]:
+        """The documents a query names, each with the words that name it: words of its title or record (authors,
+        publisher) that no other document has ("the Ukrainian article", "according to Wołowiec and Goniewicz")."""
+        asked = question_terms(query)
+        return {d: names & asked for d, names in self._doc_names.items() if names & asked}
 
     def _hidden(self, cards: bool) -> frozenset[str]:
         """The chunks a question may not get: a paper's apparatus always (a reference list names works, it does not
@@ -322,8 +332,7 @@ class HybridRetriever:
         their passages take every place (`_within`). Named by its title's words alone ("the Ukrainian article",
         "lessons"), which are also what a question may simply be about, a source gets its nearest passage in place of
         the lowest-ranked passage of a source that has more than one (or of an unnamed one)."""
-        asked = question_terms(query)
-        named = {d: names & asked for d, names in self._doc_names.items() if names & asked}
+        named = self.naming(query)
         by_record = {d: ws - self._title_words.get(d, set()) for d, ws in named.items()}
         if any(by_record.values()):
             kept, searched = self._within(query, named, set().union(*by_record.values()), passages, k, cards)
