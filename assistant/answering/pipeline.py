@@ -46,7 +46,7 @@ from assistant.answering.context import compress
 from assistant.answering.drafting import expand_fragments, extractive_answer, glossary_answer
 from assistant.answering.question_form import QuestionForm
 from assistant.retrieval.condense import standalone_question
-from assistant.retrieval.hybrid import HybridRetriever, Retrieval, Retrieved
+from assistant.retrieval.hybrid import HybridRetriever, Retrieval
 from assistant.ingest.chunker import card_states
 from assistant.language import (FRONT_MATTER, NOT_IN_SOURCES, PAPER_PARTS, PRECISE_KINDS, catalogue_detail, content_words,
                                 expand_contractions, expects, holds, is_definitional, is_open, model_refuses,
@@ -77,6 +77,8 @@ class Prepared:
     t0: float
     timings: dict = field(default_factory=dict)
     open_question: bool = False  # asks for several points (`question_form.QuestionForm`)
+    # a detail of a document's record that the record does not state (`Assistant._unstated`): (its card or None,)
+    unstated: tuple | None = None
 
     @property
     def points_quoted(self) -> bool:
@@ -200,7 +202,7 @@ class Assistant:
     def _drafted(self, prep: Prepared) -> Iterator:
         """Token events while the draft streams, then a `Drafted` (no draft when the gate refuses before drafting)."""
         early = self.gate.worth_drafting(prep.gate_kind, prep.signals)
-        if not early.answer or self._unstated(prep):  # no draft can give what the document's record does not state
+        if not early.answer or prep.unstated:  # no draft can give what the document's record does not state
             yield Drafted(prep, None, replace(early, answer=False))
             return
         draft = None
@@ -267,7 +269,7 @@ class Assistant:
             drafter = self.kind
         gate_kind = self.kind if drafter != "extractive" else "extractive" if self.chat_model is None else "points"
         return Prepared(question, tuple(history), standalone, retrieval, signals, weights, drafter, gate_kind, t0, timings,
-                        open_question)
+                        open_question, self._unstated(standalone, retrieval))
 
     def _draft(self, prep: Prepared) -> Iterator[dict]:
         """Token events while drafting, then {"type": "draft", "draft": Draft}."""
@@ -408,8 +410,7 @@ class Assistant:
                  drafted: Checked | None = None, quoted: str | None = None, model_refusal: str | None = None) -> Answer:
         """A refusal: what the sources do say about the question's subject, quoted and cited, when they say
         something about it (a partial answer, still a refusal); else the topics they do cover."""
-        unstated = self._unstated(prep)
-        card = unstated[0] if unstated else None
+        card = prep.unstated[0] if prep.unstated else None
         partial = (card.chunk.text, card) if card else self._partial(prep, quoted)
         citations = []
         asked = catalogue_detail(prep.standalone) if card else expects(prep.standalone)
@@ -432,30 +433,25 @@ class Assistant:
                             _check_record(drafted or checked, fallback, model_refusal),
                             partial=f"{partial[0]} [1]" if partial else None)
 
-    def _unstated(self, prep: Prepared) -> tuple | None:
+    def _unstated(self, standalone: str, retrieval: Retrieval) -> tuple | None:
         """For a question that asks a detail of a document's record (`language.catalogue_detail`: "who wrote the HHI
         brief?") that the record does not state: a 1-tuple of the catalogue card of the document asked about, or of None
         where it has no card; None when the record states it, or nothing is asked of one. The document asked about is the
         one the question names with most words (`Retrieval.documents`), else the first card retrieved. Quoted as the
         answer, a card without authors gave its publisher for who wrote the brief, and the Wołowiec and Goniewicz
         article's card gave its authors for who wrote the Ukrainian article."""
-        detail = catalogue_detail(prep.standalone)
+        detail = catalogue_detail(standalone)
         if detail is None:
             return None
-        cards = [p for p in prep.retrieval.passages if p.chunk.kind == "document"]
-        if prep.retrieval.documents:
-            doc = prep.retrieval.documents[0]
-            card = next((p for p in cards if p.chunk.doc_id == doc), None) or self._card_of(doc)
+        cards = [p for p in retrieval.passages if p.chunk.kind == "document"]
+        if retrieval.documents:
+            doc = retrieval.documents[0]
+            card = next((p for p in cards if p.chunk.doc_id == doc), None) or self.retriever.card(doc)
         elif cards:
             card = cards[0]
         else:
             return None
         return None if card is not None and card_states(card.chunk.text, detail) else (card,)
-
-    def _card_of(self, doc_id: str) -> Retrieved | None:
-        """A document's catalogue card as a passage, where it has one."""
-        found = next(((i, c) for i, c in self.retriever.chunks.items() if c.kind == "document" and c.doc_id == doc_id), None)
-        return Retrieved(found[0], found[1], 0.0, 0.0, False) if found else None
 
     def _partial(self, prep: Prepared, quoted: str | None):
         """The sources' closest sentence and its passage, when the support check grounds it and it names the

@@ -291,7 +291,8 @@ class HybridRetriever:
             if len(passages) >= k:
                 break
         relevance = max([h.similarity for h in dense], default=0.0)
-        passages, naming, searched = self._named_documents(query, vector, passages, strong_terms, k, cards)
+        named = self.naming(query)
+        passages, naming, searched = self._named_documents(query, named, vector, passages, strong_terms, k, cards)
         if searched is not None:  # searched again without the words naming a source: what the sources are compared with
             vector, relevance = searched
         for p in passages:
@@ -303,7 +304,6 @@ class HybridRetriever:
         for rank, p in enumerate(passages):
             first.setdefault((p.chunk.doc_id, p.chunk.section), rank)
         passages.sort(key=lambda p: (first[(p.chunk.doc_id, p.chunk.section)], p.chunk.start))
-        named = self.naming(query)
         return Retrieval(query, passages, relevance, ranked, list(vector),
                          tuple(sorted(named, key=lambda d: -len(named[d]))))
 
@@ -313,15 +313,20 @@ class HybridRetriever:
         asked = question_terms(query)
         return {d: names & asked for d, names in self._doc_names.items() if names & asked}
 
+    def card(self, doc_id: str) -> Retrieved | None:
+        """A document's catalogue card as a passage, where its record made one."""
+        found = next((i for i in self._cards if self.chunks[i].doc_id == doc_id), None)
+        return Retrieved(found, self.chunks[found], 0.0, 0.0, False) if found else None
+
     def _hidden(self, cards: bool) -> frozenset[str]:
         """The chunks a question may not get: a paper's apparatus always (a reference list names works, it does not
         say what they say: "Paris Olympics 2024 security plans [Internet]" is no answer to what the security was),
         and the catalogue cards unless it asks about a document itself (`cards`)."""
         return self._apparatus if cards else self._apparatus | self._cards
 
-    def _named_documents(self, query, vector, passages, strong_terms, k, cards: bool
+    def _named_documents(self, query, named, vector, passages, strong_terms, k, cards: bool
                          ) -> tuple[list[Retrieved], dict[str, set[str]], tuple[list[float], float] | None]:
-        """The sources a question names, and its passages given what it names. Returns the passages, the named
+        """The sources a question names (`named`: `naming`), and its passages given what it names. Returns the passages, the named
         sources' ids with the words that name them by their record (none where the title's words alone name one), and,
         where the question was searched again without those words, that search's vector and its best similarity
         within the named sources (None where it was not).
@@ -332,7 +337,6 @@ class HybridRetriever:
         their passages take every place (`_within`). Named by its title's words alone ("the Ukrainian article",
         "lessons"), which are also what a question may simply be about, a source gets its nearest passage in place of
         the lowest-ranked passage of a source that has more than one (or of an unnamed one)."""
-        named = self.naming(query)
         by_record = {d: ws - self._title_words.get(d, set()) for d, ws in named.items()}
         if any(by_record.values()):
             kept, searched = self._within(query, named, set().union(*by_record.values()), passages, k, cards)
